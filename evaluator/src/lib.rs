@@ -1,0 +1,4 @@
+//! The evaluator library: the ±15-frame retrieval protocol of `test_lrs2.py` (SPEC §6).
+#![deny(missing_docs)]
+
+pub mod protocol;

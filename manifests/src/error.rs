@@ -1,0 +1,74 @@
+//! Errors of the manifests crate.
+
+use std::path::PathBuf;
+
+/// Result alias for this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong with split lists and manifests.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A filesystem operation failed.
+    #[error("{path}: {action} failed: {source}")]
+    Io {
+        /// File involved.
+        path: PathBuf,
+        /// What was being done.
+        action: &'static str,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// A split-list line is not a safe `<programme_id>/<utt_id>`.
+    #[error("{origin}:{line}: bad utterance id {id:?}: {why}; fix or remove that line")]
+    BadId {
+        /// File (or description) the list came from.
+        origin: String,
+        /// 1-based line number.
+        line: usize,
+        /// The offending id.
+        id: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// The manifest JSON is malformed.
+    #[error("{path}: not a valid manifest ({source}); re-run `preprocess` or `preprocess merge`")]
+    Json {
+        /// File involved.
+        path: PathBuf,
+        /// Underlying error.
+        source: serde_json::Error,
+    },
+    /// A shard's checksum or size does not match its manifest entry.
+    #[error("{path}: {what} does not match the manifest (expected {expected}, found {found}); the shard is corrupt or was replaced: re-run `preprocess` for it")]
+    Checksum {
+        /// Shard file.
+        path: PathBuf,
+        /// "sha256" or "size".
+        what: &'static str,
+        /// Value recorded in the manifest.
+        expected: String,
+        /// Value found on disk.
+        found: String,
+    },
+    /// The manifest does not list the shard asked for.
+    #[error("{manifest}: lists no shard named {shard}")]
+    UnknownShard {
+        /// Manifest file.
+        manifest: PathBuf,
+        /// Shard file name.
+        shard: String,
+    },
+    /// The manifest was written by an incompatible version.
+    #[error("{path}: manifest version {found}, this build reads {expected}; re-run `preprocess merge` with this version")]
+    Version {
+        /// Manifest file.
+        path: PathBuf,
+        /// Found version.
+        found: u32,
+        /// Expected version.
+        expected: u32,
+    },
+    /// The shard itself could not be read.
+    #[error(transparent)]
+    Shard(#[from] shards::Error),
+}

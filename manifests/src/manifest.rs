@@ -1,0 +1,172 @@
+//! The JSON manifest of a shard set: parameters, shards with checksums, skipped items.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use shards::ShardReader;
+
+use crate::{sha256_file, Error, Result};
+
+/// File name of a shard set's manifest inside its directory.
+pub const MANIFEST_FILE: &str = "manifest.json";
+/// Version of the manifest layout.
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// One shard of the set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardEntry {
+    /// File name, relative to the manifest's directory.
+    pub file: String,
+    /// Split of every row in it.
+    pub split: String,
+    /// Number of utterances.
+    pub rows: usize,
+    /// File size in bytes.
+    pub bytes: u64,
+    /// sha256 of the file (hex).
+    pub sha256: String,
+    /// Utterance ids, in file order.
+    pub utterances: Vec<String>,
+}
+
+impl ShardEntry {
+    /// Describes a finished shard file: reads its ids, size and checksum.
+    pub fn describe(dir: &Path, file: &str, split: &str) -> Result<Self> {
+        let path = dir.join(file);
+        let reader = ShardReader::open(&path)?;
+        let bytes = std::fs::metadata(&path)
+            .map_err(|source| Error::Io { path: path.clone(), action: "stat", source })?
+            .len();
+        Ok(Self {
+            file: file.to_string(),
+            split: split.to_string(),
+            rows: reader.num_rows(),
+            bytes,
+            sha256: sha256_file(&path)?,
+            utterances: reader.utt_ids()?,
+        })
+    }
+}
+
+/// An input item that did not become a row, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedItem {
+    /// Utterance id.
+    pub utt_id: String,
+    /// Split it was listed in.
+    pub split: String,
+    /// One-line reason.
+    pub reason: String,
+}
+
+/// A shard set's manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// [`MANIFEST_VERSION`] at write time.
+    pub manifest_version: u32,
+    /// [`shards::SCHEMA_VERSION`] of every shard listed.
+    pub shard_schema_version: u32,
+    /// Tool that wrote it (e.g. `preprocess`).
+    pub tool: String,
+    /// That tool's version.
+    pub tool_version: String,
+    /// Every parameter that shaped the shards (preprocessing settings, seeds, task split).
+    pub params: serde_json::Value,
+    /// The shards.
+    pub shards: Vec<ShardEntry>,
+    /// Items that were skipped, with reasons.
+    pub skipped: Vec<SkippedItem>,
+}
+
+impl Manifest {
+    /// An empty manifest for `tool` with `params`.
+    pub fn new(tool: &str, tool_version: &str, params: serde_json::Value) -> Self {
+        Self {
+            manifest_version: MANIFEST_VERSION,
+            shard_schema_version: shards::SCHEMA_VERSION,
+            tool: tool.to_string(),
+            tool_version: tool_version.to_string(),
+            params,
+            shards: Vec::new(),
+            skipped: Vec::new(),
+        }
+    }
+
+    /// Reads a manifest file.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| Error::Io { path: path.to_path_buf(), action: "read", source })?;
+        let m: Manifest = serde_json::from_str(&text)
+            .map_err(|source| Error::Json { path: path.to_path_buf(), source })?;
+        if m.manifest_version != MANIFEST_VERSION {
+            return Err(Error::Version {
+                path: path.to_path_buf(),
+                found: m.manifest_version,
+                expected: MANIFEST_VERSION,
+            });
+        }
+        Ok(m)
+    }
+
+    /// Writes the manifest atomically (pretty JSON, temp file + rename).
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let mut text = serde_json::to_string_pretty(self)
+            .map_err(|source| Error::Json { path: path.to_path_buf(), source })?;
+        text.push('\n');
+        atomic_write(path, text.as_bytes())
+    }
+
+    /// Total utterances over all shards.
+    pub fn total_rows(&self) -> usize {
+        self.shards.iter().map(|s| s.rows).sum()
+    }
+
+    /// Shards of one split.
+    pub fn shards_of<'a>(&'a self, split: &'a str) -> impl Iterator<Item = &'a ShardEntry> + 'a {
+        self.shards.iter().filter(move |s| s.split == split)
+    }
+
+    /// Checks a listed shard's size and sha256 against the file in `dir`.
+    pub fn verify_shard(dir: &Path, entry: &ShardEntry) -> Result<()> {
+        let path = dir.join(&entry.file);
+        let bytes = std::fs::metadata(&path)
+            .map_err(|source| Error::Io { path: path.clone(), action: "stat", source })?
+            .len();
+        if bytes != entry.bytes {
+            return Err(Error::Checksum {
+                path,
+                what: "size",
+                expected: entry.bytes.to_string(),
+                found: bytes.to_string(),
+            });
+        }
+        let sha = sha256_file(&path)?;
+        if sha != entry.sha256 {
+            return Err(Error::Checksum { path, what: "sha256", expected: entry.sha256.clone(), found: sha });
+        }
+        Ok(())
+    }
+
+    /// Opens shard `file` of the set in `dir` after verifying it against this manifest.
+    pub fn open_shard(&self, dir: &Path, file: &str) -> Result<ShardReader> {
+        let entry = self.shards.iter().find(|s| s.file == file).ok_or_else(|| {
+            Error::UnknownShard { manifest: dir.join(MANIFEST_FILE), shard: file.to_string() }
+        })?;
+        Self::verify_shard(dir, entry)?;
+        Ok(ShardReader::open(&dir.join(&entry.file))?)
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temp file in the same directory, fsync, rename.
+pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp: PathBuf = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let io = |action, source| Error::Io { path: tmp.clone(), action, source };
+    let mut f = std::fs::File::create(&tmp).map_err(|e| io("create", e))?;
+    f.write_all(bytes).map_err(|e| io("write", e))?;
+    f.sync_all().map_err(|e| io("fsync", e))?;
+    drop(f);
+    std::fs::rename(&tmp, path)
+        .map_err(|source| Error::Io { path: path.to_path_buf(), action: "rename", source })
+}

@@ -1,0 +1,72 @@
+//! Device selection (burn 0.22: the backend is chosen at run time by the `Device`, STACK.md §2).
+
+use burn::tensor::Device;
+
+/// Where tensors live: LibTorch on the CPU, or a CUDA GPU through LibTorch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceSpec {
+    /// LibTorch CPU.
+    Cpu,
+    /// LibTorch CUDA device with this index.
+    Cuda(usize),
+}
+
+impl std::str::FromStr for DeviceSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "cpu" => Ok(Self::Cpu),
+            "cuda" => Ok(Self::Cuda(0)),
+            _ => s
+                .strip_prefix("cuda:")
+                .and_then(|i| i.parse().ok())
+                .map(Self::Cuda)
+                .ok_or_else(|| format!("unknown device {s:?}: use cpu, cuda or cuda:N")),
+        }
+    }
+}
+
+impl DeviceSpec {
+    /// The burn device (inference; use `.autodiff()` on it for training).
+    #[allow(deprecated)] // Device::libtorch* are marked deprecated in burn 0.22 but are the tch entry points.
+    pub fn device(self) -> Device {
+        match self {
+            Self::Cpu => Device::libtorch(),
+            Self::Cuda(i) => Device::libtorch_cuda(i),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Tensor, TensorData};
+
+    /// Proves the toolchain: a matmul on LibTorch CPU through burn, checked by hand.
+    #[test]
+    fn libtorch_smoke() {
+        let device = DeviceSpec::Cpu.device();
+        let a = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [2, 2]), &device);
+        let b = Tensor::<2>::from_data(TensorData::new(vec![5.0f32, 6.0, 7.0, 8.0], [2, 2]), &device);
+        let c: Vec<f32> = a.matmul(b).into_data().try_to_vec().unwrap();
+        assert_eq!(c, vec![19.0, 22.0, 43.0, 50.0]);
+    }
+
+    #[test]
+    fn parses_devices() {
+        assert_eq!("cuda:2".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cuda(2));
+        assert!("tpu".parse::<DeviceSpec>().is_err());
+    }
+}
+
+/// Sums `arange(10)` on `spec`'s device: 45 when libtorch (and the GPU, for CUDA) works.
+pub fn check(spec: DeviceSpec) -> Result<f32, String> {
+    let device = spec.device();
+    let t = burn::tensor::Tensor::<1, burn::tensor::Int>::arange(0..10, &device).float();
+    let sum: f32 = t.sum().into_scalar::<f32>();
+    if sum == 45.0 {
+        Ok(sum)
+    } else {
+        Err(format!("sum(arange(10)) gave {sum}, expected 45"))
+    }
+}
