@@ -62,7 +62,10 @@ fn py_slice(d: &[[f32; CANDIDATES]], start: usize, tail: usize) -> &[[f32; CANDI
 /// h right edge rows `mean(d[−(2h+1−j):])` for j = 1..h. For N < 2h this yields 2h rows, not N
 /// (SPEC §6.5 quirk), and masked −1000 entries take part in the means.
 pub fn context_rows(d: &[[f32; CANDIDATES]], k: usize) -> Scores {
-    assert!(k >= 5 && k % 2 == 1, "context length must be odd and at least 5");
+    assert!(
+        k >= 5 && k % 2 == 1,
+        "context length must be odd and at least 5"
+    );
     let h = (k - 5) / 2;
     if h == 0 {
         return d.to_vec();
@@ -169,7 +172,9 @@ mod tests {
         assert_eq!(s[10][..5], [MASKED; 5]);
         assert_eq!(s[10][5], 0.5);
         assert_eq!(s[10][30], 0.5); // right side kept: the quirk
-        assert_eq!(s[19][..15], [MASKED; 15]); // i = 19 < 15? no: 19 ≥ 15, right branch
+                                    // Window 19 ≥ 15: right branch, candidates [15 + 20 − 19, 31) = [16, 31).
+        assert_eq!(s[19][16..], [MASKED; 15]);
+        assert_eq!(s[19][15], 0.5);
     }
 
     #[test]
@@ -179,7 +184,10 @@ mod tests {
         tie[15] = 2.0;
         tie[16] = 2.0;
         let rows = vec![row(15), row(14), row(17), tie];
-        assert_eq!(rows.iter().map(offset).collect::<Vec<_>>(), vec![0, 1, -2, 0]);
+        assert_eq!(
+            rows.iter().map(offset).collect::<Vec<_>>(),
+            vec![0, 1, -2, 0]
+        );
         assert_eq!(accuracy(&rows), 0.75);
     }
 

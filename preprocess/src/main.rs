@@ -32,7 +32,12 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             for line in &report.bad {
                 eprintln!("bad: {line}");
             }
-            println!("{} shards ok ({} utterances), {} bad", report.ok, report.rows, report.bad.len());
+            println!(
+                "{} shards ok ({} utterances), {} bad",
+                report.ok,
+                report.rows,
+                report.bad.len()
+            );
             Ok(report.bad.is_empty())
         }
     }

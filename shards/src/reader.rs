@@ -28,6 +28,7 @@ pub struct UttLocation {
 pub struct ShardReader {
     path: PathBuf,
     metadata: std::sync::Arc<ParquetMetaData>,
+    schema_meta: HashMap<String, String>,
     index: Option<HashMap<String, UttLocation>>,
 }
 
@@ -36,10 +37,8 @@ impl ShardReader {
     pub fn open(path: &Path) -> Result<Self> {
         let builder = Self::builder(path)?;
         let metadata = builder.metadata().clone();
-        let kv = metadata.file_metadata().key_value_metadata();
-        let version = kv
-            .and_then(|kv| kv.iter().find(|e| e.key == META_SCHEMA_VERSION))
-            .and_then(|e| e.value.clone());
+        let schema_meta = builder.schema().metadata().clone();
+        let version = schema_meta.get(META_SCHEMA_VERSION).cloned();
         if version.as_deref() != Some(SCHEMA_VERSION.to_string().as_str()) {
             return Err(Error::SchemaVersion {
                 path: path.to_path_buf(),
@@ -70,7 +69,12 @@ impl ShardReader {
                 }
             }
         }
-        Ok(Self { path: path.to_path_buf(), metadata, index: None })
+        Ok(Self {
+            path: path.to_path_buf(),
+            metadata,
+            schema_meta: schema_meta.into(),
+            index: None,
+        })
     }
 
     fn builder(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>> {
@@ -79,8 +83,10 @@ impl ShardReader {
             action: "open",
             source,
         })?;
-        ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(|source| Error::Parquet { path: path.to_path_buf(), source })
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| Error::Parquet {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     /// Path of the shard.
@@ -100,13 +106,7 @@ impl ShardReader {
 
     /// The preprocessing parameters stored at write time (JSON), if any.
     pub fn params_json(&self) -> Option<&str> {
-        self.metadata
-            .file_metadata()
-            .key_value_metadata()?
-            .iter()
-            .find(|e| e.key == META_PARAMS)?
-            .value
-            .as_deref()
+        self.schema_meta.get(META_PARAMS).map(String::as_str)
     }
 
     /// Reads one row group fully.
@@ -120,10 +120,16 @@ impl ShardReader {
         let reader = Self::builder(&self.path)?
             .with_row_groups(vec![row_group])
             .build()
-            .map_err(|source| Error::Parquet { path: self.path.clone(), source })?;
+            .map_err(|source| Error::Parquet {
+                path: self.path.clone(),
+                source,
+            })?;
         let mut out = Vec::new();
         for batch in reader {
-            let batch = batch.map_err(|source| Error::Arrow { path: self.path.clone(), source })?;
+            let batch = batch.map_err(|source| Error::Arrow {
+                path: self.path.clone(),
+                source,
+            })?;
             decode_batch(&batch, &mut out).map_err(|what| Error::Invalid {
                 path: self.path.clone(),
                 what: format!("row group {row_group}: {what}"),
@@ -147,10 +153,16 @@ impl ShardReader {
         let reader = builder
             .with_projection(mask)
             .build()
-            .map_err(|source| Error::Parquet { path: self.path.clone(), source })?;
+            .map_err(|source| Error::Parquet {
+                path: self.path.clone(),
+                source,
+            })?;
         let mut ids = Vec::with_capacity(self.num_rows());
         for batch in reader {
-            let batch = batch.map_err(|source| Error::Arrow { path: self.path.clone(), source })?;
+            let batch = batch.map_err(|source| Error::Arrow {
+                path: self.path.clone(),
+                source,
+            })?;
             let col = batch.column(0).as_string::<i32>();
             ids.extend(col.iter().map(|s| s.unwrap_or_default().to_string()));
         }
@@ -181,10 +193,10 @@ impl ShardReader {
     /// Fetches one utterance by id, reading only its row group.
     pub fn get(&mut self, utt_id: &str) -> Result<Utterance> {
         let path = self.path.clone();
-        let loc = *self
-            .index()?
-            .get(utt_id)
-            .ok_or_else(|| Error::NotFound { path, utt_id: utt_id.to_string() })?;
+        let loc = *self.index()?.get(utt_id).ok_or_else(|| Error::NotFound {
+            path,
+            utt_id: utt_id.to_string(),
+        })?;
         let mut rows = self.read_row_group(loc.row_group)?;
         if loc.row >= rows.len() {
             return Err(Error::Invalid {
@@ -215,9 +227,19 @@ fn list_values<'a, T: 'static>(list: &'a ListArray, name: &str) -> Result<&'a T,
 fn decode_batch(batch: &RecordBatch, out: &mut Vec<Utterance>) -> Result<(), String> {
     let s = |n| col::<StringArray>(batch, n);
     let u = |n| col::<UInt32Array>(batch, n);
-    let (ids, splits, paths, shas, texts) =
-        (s("utt_id")?, s("split")?, s("source_path")?, s("source_sha256")?, s("transcript")?);
-    let (fps, nf, sr, mel_frames) = (u("fps")?, u("num_frames")?, u("sample_rate")?, u("mel_frames")?);
+    let (ids, splits, paths, shas, texts) = (
+        s("utt_id")?,
+        s("split")?,
+        s("source_path")?,
+        s("source_sha256")?,
+        s("transcript")?,
+    );
+    let (fps, nf, sr, mel_frames) = (
+        u("fps")?,
+        u("num_frames")?,
+        u("sample_rate")?,
+        u("mel_frames")?,
+    );
     let frames = col::<LargeBinaryArray>(batch, "frames")?;
     let boxes = col::<ListArray>(batch, "face_boxes")?;
     let box_vals = list_values::<FixedSizeListArray>(boxes, "face_boxes")?;
@@ -243,7 +265,13 @@ fn decode_batch(batch: &RecordBatch, out: &mut Vec<Utterance>) -> Result<(), Str
         let face_boxes = b
             .map(|j| {
                 let v = &bf[j * 5..j * 5 + 5];
-                FaceBox { x: v[0], y: v[1], w: v[2], h: v[3], score: v[4] }
+                FaceBox {
+                    x: v[0],
+                    y: v[1],
+                    w: v[2],
+                    h: v[3],
+                    score: v[4],
+                }
             })
             .collect();
         let utt = Utterance {
@@ -262,7 +290,8 @@ fn decode_batch(batch: &RecordBatch, out: &mut Vec<Utterance>) -> Result<(), Str
             mel: mel_vals.values()[range(mel, i)].to_vec(),
             mel_frames: mel_frames.value(i),
         };
-        utt.validate().map_err(|e| format!("utterance {}: {e}", utt.utt_id))?;
+        utt.validate()
+            .map_err(|e| format!("utterance {}: {e}", utt.utt_id))?;
         out.push(utt);
     }
     Ok(())

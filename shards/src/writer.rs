@@ -1,5 +1,6 @@
 //! Atomic, bounded-memory shard writer.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,9 +10,9 @@ use arrow::array::{
     ListArray, RecordBatch, StringArray, UInt32Array,
 };
 use arrow::buffer::OffsetBuffer;
+use arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
 use crate::schema::{box_type, item, shard_schema, BOX_FIELDS, META_PARAMS, META_SCHEMA_VERSION};
@@ -30,7 +31,10 @@ impl Default for WriterOptions {
     fn default() -> Self {
         // A few utterances per group: LRS2 pretrain utterances reach ~1 MB of crops per 3 s,
         // so 8 rows keep a group around 10–50 MB, small enough to stream, large enough to compress.
-        Self { rows_per_group: 8, zstd_level: 3 }
+        Self {
+            rows_per_group: 8,
+            zstd_level: 3,
+        }
     }
 }
 
@@ -40,6 +44,7 @@ pub struct ShardWriter {
     path: PathBuf,
     tmp: PathBuf,
     writer: Option<ArrowWriter<File>>,
+    schema: SchemaRef,
     pending: Vec<Utterance>,
     rows_per_group: usize,
     rows: usize,
@@ -62,18 +67,25 @@ impl ShardWriter {
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(level))
             .set_max_row_group_row_count(Some(options.rows_per_group.max(1)))
-            .set_key_value_metadata(Some(vec![
-                KeyValue::new(META_SCHEMA_VERSION.to_string(), SCHEMA_VERSION.to_string()),
-                KeyValue::new(META_PARAMS.to_string(), params_json.to_string()),
-            ]))
             .build();
-        let writer = ArrowWriter::try_new(file, shard_schema(), Some(props)).map_err(|source| {
-            Error::Parquet { path: path.to_path_buf(), source }
+        // The metadata goes on the Arrow schema, which the Parquet file embeds: pyarrow, polars
+        // and duckdb then show it as the schema's metadata.
+        let metadata = HashMap::from([
+            (META_SCHEMA_VERSION.to_string(), SCHEMA_VERSION.to_string()),
+            (META_PARAMS.to_string(), params_json.to_string()),
+        ]);
+        let schema = Arc::new(shard_schema().as_ref().clone().with_metadata(metadata));
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|source| {
+            Error::Parquet {
+                path: path.to_path_buf(),
+                source,
+            }
         })?;
         Ok(Self {
             path: path.to_path_buf(),
             tmp,
             writer: Some(writer),
+            schema,
             pending: Vec::new(),
             rows_per_group: options.rows_per_group.max(1),
             rows: 0,
@@ -82,8 +94,10 @@ impl ShardWriter {
 
     /// Queues one utterance; a full row group is encoded and flushed at once.
     pub fn write(&mut self, utt: Utterance) -> Result<()> {
-        utt.validate()
-            .map_err(|what| Error::BadUtterance { utt_id: utt.utt_id.clone(), what })?;
+        utt.validate().map_err(|what| Error::BadUtterance {
+            utt_id: utt.utt_id.clone(),
+            what,
+        })?;
         self.pending.push(utt);
         if self.pending.len() >= self.rows_per_group {
             self.flush_group()?;
@@ -100,13 +114,18 @@ impl ShardWriter {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let batch = to_batch(&self.pending)
-            .map_err(|source| Error::Arrow { path: self.path.clone(), source })?;
+        let batch = to_batch(&self.schema, &self.pending).map_err(|source| Error::Arrow {
+            path: self.path.clone(),
+            source,
+        })?;
         let writer = self.writer.as_mut().expect("writer present until finish");
         writer
             .write(&batch)
             .and_then(|_| writer.flush())
-            .map_err(|source| Error::Parquet { path: self.path.clone(), source })?;
+            .map_err(|source| Error::Parquet {
+                path: self.path.clone(),
+                source,
+            })?;
         self.rows += self.pending.len();
         self.pending.clear();
         Ok(())
@@ -116,9 +135,10 @@ impl ShardWriter {
     pub fn finish(mut self) -> Result<PathBuf> {
         self.flush_group()?;
         let writer = self.writer.take().expect("writer present until finish");
-        let file = writer
-            .into_inner()
-            .map_err(|source| Error::Parquet { path: self.path.clone(), source })?;
+        let file = writer.into_inner().map_err(|source| Error::Parquet {
+            path: self.path.clone(),
+            source,
+        })?;
         file.sync_all().map_err(|source| Error::Io {
             path: self.tmp.clone(),
             action: "fsync",
@@ -149,10 +169,18 @@ fn list<T: arrow::array::Array + 'static>(
     lengths: impl IntoIterator<Item = usize>,
     values: T,
 ) -> ArrayRef {
-    Arc::new(ListArray::new(item(inner), OffsetBuffer::from_lengths(lengths), Arc::new(values), None))
+    Arc::new(ListArray::new(
+        item(inner),
+        OffsetBuffer::from_lengths(lengths),
+        Arc::new(values),
+        None,
+    ))
 }
 
-fn to_batch(utts: &[Utterance]) -> Result<RecordBatch, arrow::error::ArrowError> {
+fn to_batch(
+    schema: &SchemaRef,
+    utts: &[Utterance],
+) -> Result<RecordBatch, arrow::error::ArrowError> {
     let strs = |f: fn(&Utterance) -> &str| -> ArrayRef {
         Arc::new(StringArray::from_iter_values(utts.iter().map(f)))
     };
@@ -161,7 +189,11 @@ fn to_batch(utts: &[Utterance]) -> Result<RecordBatch, arrow::error::ArrowError>
     };
     let boxes: Vec<f32> = utts
         .iter()
-        .flat_map(|u| u.face_boxes.iter().flat_map(|b| [b.x, b.y, b.w, b.h, b.score]))
+        .flat_map(|u| {
+            u.face_boxes
+                .iter()
+                .flat_map(|b| [b.x, b.y, b.w, b.h, b.score])
+        })
         .collect();
     let boxes = FixedSizeListArray::new(
         item(arrow::datatypes::DataType::Float32),
@@ -180,12 +212,18 @@ fn to_batch(utts: &[Utterance]) -> Result<RecordBatch, arrow::error::ArrowError>
         u32s(|u| u.num_frames),
         u32s(|_| CROP_HEIGHT as u32),
         u32s(|_| CROP_WIDTH as u32),
-        Arc::new(LargeBinaryArray::from_iter_values(utts.iter().map(|u| &u.frames))),
+        Arc::new(LargeBinaryArray::from_iter_values(
+            utts.iter().map(|u| &u.frames),
+        )),
         list(box_type(), utts.iter().map(|u| u.face_boxes.len()), boxes),
         list(
             D::Boolean,
             utts.iter().map(|u| u.face_found.len()),
-            BooleanArray::from(utts.iter().flat_map(|u| u.face_found.iter().copied()).collect::<Vec<_>>()),
+            BooleanArray::from(
+                utts.iter()
+                    .flat_map(|u| u.face_found.iter().copied())
+                    .collect::<Vec<_>>(),
+            ),
         ),
         u32s(|u| u.sample_rate),
         list(
@@ -201,5 +239,5 @@ fn to_batch(utts: &[Utterance]) -> Result<RecordBatch, arrow::error::ArrowError>
             Float32Array::from_iter_values(utts.iter().flat_map(|u| u.mel.iter().copied())),
         ),
     ];
-    RecordBatch::try_new(shard_schema(), columns)
+    RecordBatch::try_new(schema.clone(), columns)
 }

@@ -37,28 +37,6 @@ impl DeviceSpec {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use burn::tensor::{Tensor, TensorData};
-
-    /// Proves the toolchain: a matmul on LibTorch CPU through burn, checked by hand.
-    #[test]
-    fn libtorch_smoke() {
-        let device = DeviceSpec::Cpu.device();
-        let a = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [2, 2]), &device);
-        let b = Tensor::<2>::from_data(TensorData::new(vec![5.0f32, 6.0, 7.0, 8.0], [2, 2]), &device);
-        let c: Vec<f32> = a.matmul(b).into_data().try_to_vec().unwrap();
-        assert_eq!(c, vec![19.0, 22.0, 43.0, 50.0]);
-    }
-
-    #[test]
-    fn parses_devices() {
-        assert_eq!("cuda:2".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cuda(2));
-        assert!("tpu".parse::<DeviceSpec>().is_err());
-    }
-}
-
 /// Sums `arange(10)` on `spec`'s device: 45 when libtorch (and the GPU, for CUDA) works.
 pub fn check(spec: DeviceSpec) -> Result<f32, String> {
     let device = spec.device();
@@ -68,5 +46,33 @@ pub fn check(spec: DeviceSpec) -> Result<f32, String> {
         Ok(sum)
     } else {
         Err(format!("sum(arange(10)) gave {sum}, expected 45"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Tensor, TensorData};
+
+    /// Proves the toolchain: a matmul on LibTorch CPU through burn, checked by hand.
+    #[test]
+    fn libtorch_smoke() {
+        let device = DeviceSpec::Cpu.device();
+        let a = Tensor::<2>::from_data(
+            TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [2, 2]),
+            &device,
+        );
+        let b = Tensor::<2>::from_data(
+            TensorData::new(vec![5.0f32, 6.0, 7.0, 8.0], [2, 2]),
+            &device,
+        );
+        let c: Vec<f32> = a.matmul(b).into_data().try_to_vec().unwrap();
+        assert_eq!(c, vec![19.0, 22.0, 43.0, 50.0]);
+    }
+
+    #[test]
+    fn parses_devices() {
+        assert_eq!("cuda:2".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cuda(2));
+        assert!("tpu".parse::<DeviceSpec>().is_err());
     }
 }

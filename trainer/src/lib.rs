@@ -1,4 +1,9 @@
 //! The trainer library: devices today; VocaLiST / MTDVocaLiST models, checkpoints, losses and the
 //! training loop as their issues land.
 
+pub mod behaviour;
+pub mod checkpoint;
 pub mod device;
+pub mod model;
+pub mod predict;
+pub mod tensor_io;

@@ -2,9 +2,11 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
+use std::path::PathBuf;
+
 use clap::{Parser, Subcommand};
 use trainer::device::DeviceSpec;
+use trainer::model::Preset;
 
 /// VocaLiST / MTDVocaLiST training and inspection.
 #[derive(Parser)]
@@ -22,13 +24,60 @@ enum Command {
         #[arg(long, default_value = "cpu")]
         device: DeviceSpec,
     },
+    /// Runs a checkpoint on `input.frames` / `input.mel` and writes logits and taps under the
+    /// golden key names (compare against PyTorch on your own inputs).
+    Predict {
+        /// A PyTorch .pth checkpoint (VocaLiST or MTDVocaLiST layout).
+        #[arg(long)]
+        model: PathBuf,
+        /// Preset to load as (inferred from the weight shapes when absent).
+        #[arg(long, value_enum)]
+        preset: Option<Preset>,
+        /// safetensors file with input.frames [B,15,48,96] and input.mel [B,1,80,16].
+        #[arg(long)]
+        inputs: PathBuf,
+        /// Output safetensors file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Key prefix of the outputs.
+        #[arg(long, default_value = "model")]
+        prefix: String,
+        /// cpu, cuda or cuda:N.
+        #[arg(long, default_value = "cpu")]
+        device: DeviceSpec,
+    },
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::DeviceCheck { device } => {
-            let sum = trainer::device::check(device).with_context(|| format!("device {device:?}"))?;
+            let sum = trainer::device::check(device)
+                .map_err(|e| anyhow::anyhow!("device {device:?}: {e}"))?;
             println!("libtorch OK on {device:?}: sum(arange(10)) = {sum}");
+            Ok(())
+        }
+        Command::Predict {
+            model,
+            preset,
+            inputs,
+            out,
+            prefix,
+            device,
+        } => {
+            let device = device.device();
+            let (net, config) = trainer::checkpoint::load_pth(&model, preset, &device)?;
+            let inputs =
+                trainer::tensor_io::read_safetensors(&inputs).map_err(anyhow::Error::msg)?;
+            let outputs = trainer::predict::predict(&net, &inputs, &prefix, &device)
+                .map_err(anyhow::Error::msg)?;
+            trainer::tensor_io::write_safetensors(&out, &outputs).map_err(anyhow::Error::msg)?;
+            println!(
+                "{} ({}): wrote {} tensors to {}",
+                model.display(),
+                config.name,
+                outputs.len(),
+                out.display()
+            );
             Ok(())
         }
     }

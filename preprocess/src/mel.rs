@@ -1,0 +1,225 @@
+//! The log-mel spectrogram exactly as the VocaLiST / MTD training and test code computes it
+//! (SPEC §1.3): centred reflect-padded STFT (periodic Hann 800, hop 200), magnitude, slaney mel
+//! filterbank (80 bands, 55–7600 Hz), `20·log10(max(x, 1e-5)) − 20`, then `8·(S+100)/100 − 4`
+//! clipped to [−4, 4]. No pre-emphasis (SPEC §0.6).
+//!
+//! Computed in f64 internally (the reference runs torch in f32; f64 keeps us within its
+//! rounding) and returned as f32.
+
+use std::sync::Arc;
+
+use realfft::{RealFftPlanner, RealToComplex};
+
+/// Sample rate (Hz).
+pub const SAMPLE_RATE: f64 = 16_000.0;
+/// FFT size and window length.
+pub const N_FFT: usize = 800;
+/// Hop between frames (12.5 ms).
+pub const HOP: usize = 200;
+/// One-sided bins: N_FFT / 2 + 1.
+pub const N_STFT: usize = N_FFT / 2 + 1;
+/// Mel bands.
+pub const N_MELS: usize = 80;
+/// Lowest filter edge (Hz), `hparams.fmin`.
+pub const F_MIN: f64 = 55.0;
+/// Highest filter edge (Hz), `hparams.fmax`.
+pub const F_MAX: f64 = 7600.0;
+/// `MIN_LEVEL = exp(100 / −20 · ln 10)` = 1e-5 (`VL:test_lrs2.py:L39-40`).
+pub const MIN_LEVEL: f64 = 1e-5;
+/// `hparams.ref_level_db`.
+pub const REF_LEVEL_DB: f64 = 20.0;
+/// `TOP_DB = −min_level_db`.
+pub const TOP_DB: f64 = 100.0;
+/// `hparams.max_abs_value`.
+pub const MAX_ABS: f64 = 4.0;
+/// Samples of the training-path chunk (5 frames × 640).
+pub const CHUNK_SAMPLES: usize = 3200;
+/// Mel frames kept from a chunk: 17 computed, the last dropped (SPEC §1.3 step 7).
+pub const CHUNK_FRAMES: usize = 16;
+
+/// Slaney mel scale (linear below 1 kHz, logarithmic above), as torchaudio's `mel_scale="slaney"`.
+fn hz_to_mel(f: f64) -> f64 {
+    let f_sp = 200.0 / 3.0;
+    let logstep = 6.4f64.ln() / 27.0;
+    if f >= 1000.0 {
+        15.0 + (f / 1000.0).ln() / logstep
+    } else {
+        f / f_sp
+    }
+}
+
+fn mel_to_hz(m: f64) -> f64 {
+    let f_sp = 200.0 / 3.0;
+    let logstep = 6.4f64.ln() / 27.0;
+    if m >= 15.0 {
+        1000.0 * (logstep * (m - 15.0)).exp()
+    } else {
+        m * f_sp
+    }
+}
+
+/// The slaney-normalised triangular filterbank, `[N_MELS][N_STFT]` row-major
+/// (torchaudio `melscale_fbanks(..., norm="slaney", mel_scale="slaney")`, transposed).
+pub fn mel_filterbank() -> Vec<f64> {
+    let freqs: Vec<f64> = (0..N_STFT)
+        .map(|i| i as f64 * (SAMPLE_RATE / 2.0) / (N_STFT - 1) as f64)
+        .collect();
+    let (m_min, m_max) = (hz_to_mel(F_MIN), hz_to_mel(F_MAX));
+    let f_pts: Vec<f64> = (0..N_MELS + 2)
+        .map(|i| mel_to_hz(m_min + (m_max - m_min) * i as f64 / (N_MELS + 1) as f64))
+        .collect();
+    let mut fb = vec![0.0; N_MELS * N_STFT];
+    for m in 0..N_MELS {
+        let (lo, mid, hi) = (f_pts[m], f_pts[m + 1], f_pts[m + 2]);
+        let enorm = 2.0 / (hi - lo);
+        for (k, &f) in freqs.iter().enumerate() {
+            let down = (f - lo) / (mid - lo);
+            let up = (hi - f) / (hi - mid);
+            fb[m * N_STFT + k] = down.min(up).max(0.0) * enorm;
+        }
+    }
+    fb
+}
+
+/// Reusable mel extractor: FFT plan, window and filterbank built once.
+pub struct MelExtractor {
+    fft: Arc<dyn RealToComplex<f64>>,
+    window: Vec<f64>,
+    filterbank: Vec<f64>,
+}
+
+impl Default for MelExtractor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MelExtractor {
+    /// Plans the FFT and builds the window and filterbank.
+    pub fn new() -> Self {
+        let fft = RealFftPlanner::<f64>::new().plan_fft_forward(N_FFT);
+        // torch.hann_window(800) is periodic: 0.5 − 0.5·cos(2πk/N).
+        let window = (0..N_FFT)
+            .map(|k| 0.5 - 0.5 * (2.0 * std::f64::consts::PI * k as f64 / N_FFT as f64).cos())
+            .collect();
+        Self {
+            fft,
+            window,
+            filterbank: mel_filterbank(),
+        }
+    }
+
+    /// Number of frames `torch.stft(center=True)` yields for `n` samples: 1 + ⌊n / 200⌋.
+    pub fn num_frames(n: usize) -> usize {
+        1 + n / HOP
+    }
+
+    /// The normalised log-mel of `pcm` (floats in [−1, 1]) as `[80][frames]` band-major f32.
+    /// Empty input gives an empty result (torch would reject it; callers skip such audio).
+    pub fn compute(&self, pcm: &[f32]) -> Vec<f32> {
+        let n = pcm.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        let frames = Self::num_frames(n);
+        let pad = N_FFT / 2;
+        // Reflect padding (torch pad_mode="reflect": the edge sample is not repeated).
+        let at = |i: isize| -> f64 {
+            let n = n as isize;
+            let j = if i < 0 {
+                -i
+            } else if i >= n {
+                2 * (n - 1) - i
+            } else {
+                i
+            };
+            pcm[j.clamp(0, n - 1) as usize] as f64
+        };
+        let mut input = self.fft.make_input_vec();
+        let mut spectrum = self.fft.make_output_vec();
+        let mut scratch = self.fft.make_scratch_vec();
+        let mut mags = vec![0.0f64; N_STFT];
+        let mut out = vec![0.0f32; N_MELS * frames];
+        for t in 0..frames {
+            let start = (t * HOP) as isize - pad as isize;
+            for (k, x) in input.iter_mut().enumerate() {
+                *x = at(start + k as isize) * self.window[k];
+            }
+            self.fft
+                .process_with_scratch(&mut input, &mut spectrum, &mut scratch)
+                .expect("buffer sizes come from the plan");
+            for (m, c) in mags.iter_mut().zip(&spectrum) {
+                *m = c.norm();
+            }
+            for b in 0..N_MELS {
+                let row = &self.filterbank[b * N_STFT..(b + 1) * N_STFT];
+                let mel: f64 = row.iter().zip(&mags).map(|(w, m)| w * m).sum();
+                let db = 20.0 * mel.max(MIN_LEVEL).log10() - REF_LEVEL_DB;
+                let norm = (2.0 * MAX_ABS) * ((db + TOP_DB) / TOP_DB) - MAX_ABS;
+                out[b * frames + t] = norm.clamp(-MAX_ABS, MAX_ABS) as f32;
+            }
+        }
+        out
+    }
+
+    /// The training-path mel of one 3200-sample chunk: 17 frames computed on the chunk alone
+    /// (reflect-padded at its own edges), the last dropped, giving `[80][16]` (SPEC §1.3 step 7).
+    pub fn chunk(&self, chunk: &[f32]) -> Vec<f32> {
+        let full = self.compute(chunk);
+        let frames = Self::num_frames(chunk.len());
+        let keep = frames.saturating_sub(1);
+        full.chunks_exact(frames)
+            .flat_map(|band| band[..keep].iter().copied())
+            .collect()
+    }
+}
+
+/// int16 PCM to floats in [−1, 1) (÷32768, as soundfile reads 16-bit WAV).
+pub fn pcm_to_f32(pcm: &[i16]) -> Vec<f32> {
+    pcm.iter().map(|&s| s as f32 / 32768.0).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sine_lands_in_its_band() {
+        // 1 kHz sine: the strongest band is the one whose centre is nearest 1 kHz.
+        let pcm: Vec<f32> = (0..16_000)
+            .map(|i| (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 16_000.0).sin() * 0.5)
+            .collect();
+        let mel = MelExtractor::new().compute(&pcm);
+        let frames = MelExtractor::num_frames(pcm.len());
+        assert_eq!(frames, 81);
+        let t = 40;
+        let best = (0..N_MELS)
+            .max_by(|&a, &b| mel[a * frames + t].total_cmp(&mel[b * frames + t]))
+            .unwrap();
+        let (m_min, m_max) = (hz_to_mel(F_MIN), hz_to_mel(F_MAX));
+        let centre =
+            |b: usize| mel_to_hz(m_min + (m_max - m_min) * (b + 1) as f64 / (N_MELS + 1) as f64);
+        let nearest = (0..N_MELS)
+            .min_by(|&a, &b| {
+                (centre(a) - 1000.0)
+                    .abs()
+                    .total_cmp(&(centre(b) - 1000.0).abs())
+            })
+            .unwrap();
+        assert!(
+            best.abs_diff(nearest) <= 1,
+            "best band {best}, nearest {nearest}"
+        );
+    }
+
+    #[test]
+    fn silence_is_the_floor() {
+        let mel = MelExtractor::new().compute(&[0.0; 3200]);
+        // 20·log10(1e-5) − 20 = −120 → 8·(−20)/100 − 4 = −5.6 → clipped to −4.
+        assert!(mel.iter().all(|&v| v == -4.0));
+        assert_eq!(
+            MelExtractor::new().chunk(&[0.0; 3200]).len(),
+            N_MELS * CHUNK_FRAMES
+        );
+    }
+}

@@ -1,0 +1,110 @@
+//! fairseq/MulT multi-head attention with a fused `in_proj` (SPEC §2.5, `VL:models/multihead_attention.py`).
+
+use burn::module::{Module, Param};
+use burn::nn::{Linear, LinearConfig};
+use burn::tensor::activation::softmax;
+use burn::tensor::{Device, Tensor};
+
+/// Multi-head attention with the reference's parameter layout: `in_proj_weight` (3d, d) packs
+/// [W_q; W_k; W_v] row-wise, `in_proj_bias` (3d), `out_proj` Linear(d, d).
+#[derive(Module, Debug)]
+pub struct MultiheadAttention {
+    /// [W_q; W_k; W_v], PyTorch layout (out, in).
+    pub in_proj_weight: Param<Tensor<2>>,
+    /// [b_q; b_k; b_v].
+    pub in_proj_bias: Param<Tensor<1>>,
+    /// Output projection.
+    pub out_proj: Linear,
+    /// Number of heads.
+    #[module(skip)]
+    pub heads: usize,
+}
+
+/// What one attention call exposes to the distillation losses (SPEC §2.8).
+#[derive(Debug, Clone)]
+pub struct AttentionTaps {
+    /// Scaled q·kᵀ plus the mask, `[B·H, Lq, Lk]`, head index b·H + h.
+    pub logits: Tensor<3>,
+    /// The value projection scaled by head_dim^-0.5, `[B·H, Lk, hd]`.
+    pub v_scaled: Tensor<3>,
+    /// The raw value projection, `[B·H, Lk, hd]`.
+    pub v: Tensor<3>,
+}
+
+/// xavier-uniform init for a (fan_out, fan_in) matrix, as `nn.init.xavier_uniform_`.
+fn xavier(rows: usize, cols: usize, device: &Device) -> Tensor<2> {
+    let a = (6.0 / (rows + cols) as f64).sqrt();
+    Tensor::random(
+        [rows, cols],
+        burn::tensor::Distribution::Uniform(-a, a),
+        device,
+    )
+}
+
+impl MultiheadAttention {
+    /// A new layer with the reference initialisation (xavier-uniform weights, zero biases).
+    pub fn new(d: usize, heads: usize, device: &Device) -> Self {
+        let mut out_proj = LinearConfig::new(d, d).init(device);
+        out_proj.weight = Param::from_tensor(xavier(d, d, device));
+        out_proj.bias = Some(Param::from_tensor(Tensor::zeros([d], device)));
+        Self {
+            in_proj_weight: Param::from_tensor(xavier(3 * d, d, device)),
+            in_proj_bias: Param::from_tensor(Tensor::zeros([3 * d], device)),
+            out_proj,
+            heads,
+        }
+    }
+
+    /// Projects `x` with rows `[part·d, (part+1)·d)` of the fused weights.
+    ///
+    /// # Shapes
+    /// `[B, L, d]` → `[B, H, L, hd]`
+    fn project(&self, x: Tensor<3>, part: usize) -> Tensor<4> {
+        let [b, l, d] = x.dims();
+        let w = self
+            .in_proj_weight
+            .val()
+            .slice([part * d..(part + 1) * d, 0..d]); // [d_out, d_in]
+        let bias = self.in_proj_bias.val().narrow(0, part * d, d);
+        let y = x.reshape([b * l, d]).matmul(w.transpose()) + bias.unsqueeze_dim(0); // [B·L, d]
+        y.reshape([b, l, self.heads, d / self.heads])
+            .swap_dims(1, 2) // [B, H, L, hd]
+    }
+
+    /// Attention of `query` over `key`/`value` with an additive `mask` `[Lq, Lk]`.
+    ///
+    /// # Shapes
+    /// query `[B, Lq, d]`, key/value `[B, Lk, d]` → `[B, Lq, d]`
+    pub fn forward(
+        &self,
+        query: Tensor<3>,
+        key: Tensor<3>,
+        value: Tensor<3>,
+        mask: Tensor<2>,
+        want_taps: bool,
+    ) -> (Tensor<3>, Option<AttentionTaps>) {
+        let [b, lq, d] = query.dims();
+        let hd = d / self.heads;
+        // head_dim ** -0.5 in double precision, applied as an f32 scalar (L86-89).
+        let scaling = (hd as f64).powf(-0.5);
+        let q = self.project(query, 0) * scaling;
+        let k = self.project(key, 1);
+        let v = self.project(value, 2);
+        let logits = q.matmul(k.swap_dims(2, 3)) + mask.unsqueeze::<4>(); // [B, H, Lq, Lk]
+        let probs = softmax(logits.clone(), 3);
+        let ctx = probs.matmul(v.clone()); // [B, H, Lq, hd]
+        let out = self
+            .out_proj
+            .forward(ctx.swap_dims(1, 2).reshape([b, lq, d])); // [B, Lq, d]
+        let taps = want_taps.then(|| {
+            let lk = v.dims()[2];
+            let v = v.reshape([b * self.heads, lk, hd]);
+            AttentionTaps {
+                logits: logits.reshape([b * self.heads, lq, lk]),
+                v_scaled: v.clone() * scaling,
+                v,
+            }
+        });
+        (out, taps)
+    }
+}

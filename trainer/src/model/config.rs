@@ -1,0 +1,160 @@
+//! Model configuration and presets (SPEC §2.3–2.7, §3).
+
+use serde::{Deserialize, Serialize};
+
+/// Channel order a model's weights expect (SPEC §0.1, §8.1, SPEC B).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelOrder {
+    /// Red, green, blue (MTDVocaLiST loads frames with torchvision).
+    Rgb,
+    /// Blue, green, red (VocaLiST loads frames with OpenCV).
+    Bgr,
+}
+
+/// How stored RGB uint8 frames become this model's input floats.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct InputConvention {
+    /// Channel order of the input tensor.
+    pub channel_order: ChannelOrder,
+    /// Multiplier applied to the uint8 values (1/255 for VocaLiST, 1 for MTDVocaLiST).
+    pub scale: f32,
+}
+
+impl InputConvention {
+    /// Public VocaLiST weights: BGR, ×1/255 (`VL:test_lrs2.py:L89,L103`).
+    pub const VOCALIST: Self = Self {
+        channel_order: ChannelOrder::Bgr,
+        scale: 1.0 / 255.0,
+    };
+    /// Public MTDVocaLiST weights: RGB, ×1 (`MTD:test_stu.py:L78,L93-94`).
+    pub const MTDVOCALIST: Self = Self {
+        channel_order: ChannelOrder::Rgb,
+        scale: 1.0,
+    };
+
+    /// Converts a (5, 48, 96, 3) RGB uint8 window to the model's (15, 48, 96) input, channel
+    /// index 3t + c (SPEC §1.2).
+    pub fn window_to_input(&self, rgb: &[u8]) -> Vec<f32> {
+        const HW: usize = 48 * 96;
+        let frames = rgb.len() / (HW * 3);
+        let mut out = vec![0.0f32; frames * 3 * HW];
+        for t in 0..frames {
+            for p in 0..HW {
+                let px = &rgb[(t * HW + p) * 3..(t * HW + p) * 3 + 3];
+                for c in 0..3 {
+                    let src = match self.channel_order {
+                        ChannelOrder::Rgb => c,
+                        ChannelOrder::Bgr => 2 - c,
+                    };
+                    out[(t * 3 + c) * HW + p] = px[src] as f32 * self.scale;
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Everything that shapes a VocaLiST-family model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    /// Preset name (or "custom").
+    pub name: String,
+    /// Conv channel list (SPEC §2.3: `[32,64,128,256,512]` for the teacher).
+    pub channels: [usize; 5],
+    /// Transformer width.
+    pub d_model: usize,
+    /// Attention heads (8 in every reference model).
+    pub heads: usize,
+    /// Layers per cross-modal block (4).
+    pub layers: usize,
+    /// Embedding dropout on x, x_k, x_v (0.25, SPEC §7).
+    pub embed_dropout: f64,
+    /// Dropout after the FFN ReLU (0.1).
+    pub relu_dropout: f64,
+    /// Residual dropout (0.1).
+    pub res_dropout: f64,
+    /// Input convention of the weights.
+    pub input: InputConvention,
+}
+
+/// Named configurations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// The VocaLiST teacher: channels 32..512, d_model 512, 80,106,561 parameters.
+    Vocalist,
+    /// The MTDVocaLiST student: channels 16..200, d_model 200, 13,280,961 parameters.
+    Mtdvocalist,
+    /// The golden tiny teacher: channels 8..64, d_model 64 (1,739,665 parameters).
+    Tiny,
+    /// A small student for tests and the embedded default: channels 8..48, d_model 48.
+    TinyStudent,
+}
+
+impl Preset {
+    /// Every preset.
+    pub const ALL: [Preset; 4] = [
+        Preset::Vocalist,
+        Preset::Mtdvocalist,
+        Preset::Tiny,
+        Preset::TinyStudent,
+    ];
+
+    /// Its configuration.
+    pub fn config(self) -> ModelConfig {
+        let (name, channels, d_model, input) = match self {
+            Preset::Vocalist => (
+                "vocalist",
+                [32, 64, 128, 256, 512],
+                512,
+                InputConvention::VOCALIST,
+            ),
+            Preset::Mtdvocalist => (
+                "mtdvocalist",
+                [16, 32, 64, 128, 200],
+                200,
+                InputConvention::MTDVOCALIST,
+            ),
+            Preset::Tiny => ("tiny", [8, 16, 32, 64, 64], 64, InputConvention::VOCALIST),
+            Preset::TinyStudent => (
+                "tiny-student",
+                [8, 16, 24, 32, 48],
+                48,
+                InputConvention::MTDVOCALIST,
+            ),
+        };
+        ModelConfig {
+            name: name.to_string(),
+            channels,
+            d_model,
+            heads: 8,
+            layers: 4,
+            embed_dropout: 0.25,
+            relu_dropout: 0.1,
+            res_dropout: 0.1,
+            input,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// Width of each attention head.
+    pub fn head_dim(&self) -> usize {
+        self.d_model / self.heads
+    }
+
+    /// Checks the invariants the architecture relies on.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.heads == 0 || !self.d_model.is_multiple_of(self.heads) {
+            return Err(format!(
+                "d_model {} is not divisible by {} heads",
+                self.d_model, self.heads
+            ));
+        }
+        if self.channels.contains(&0) || self.layers == 0 {
+            return Err("channels and layers must be positive".into());
+        }
+        Ok(())
+    }
+}
