@@ -1,4 +1,9 @@
-//! Checkpoint import: PyTorch `.pth` files of VocaLiST and MTDVocaLiST (SPEC §3).
+//! Checkpoints (SPEC §3): import of the public PyTorch `.pth` files, and our own format.
+//!
+//! Our format is a safetensors file holding the reference state dict (so PyTorch users can
+//! `load_state_dict` it, see [`crate::export`]) plus a JSON sidecar `<name>.json` with the model
+//! config, input convention, parameter count and provenance. A safetensors file without sidecar
+//! (say, exported from PyTorch) loads too, with the preset inferred from its shapes.
 //!
 //! Reads torch.save zip files with burn-store's `PytorchStore`, a pickle *parser* that never
 //! executes pickled code. Accepts the official VocaLiST layout (`{state_dict, optimizer,
@@ -9,8 +14,11 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use burn::store::{ModuleSnapshot, ModuleStore, PytorchStore};
+use burn::store::{
+    ApplyResult, ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore,
+};
 use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{ModelConfig, Preset, SyncTransformer};
 
@@ -41,6 +49,24 @@ pub enum CheckpointError {
         /// Reader message.
         detail: String,
     },
+    /// The sidecar JSON is malformed.
+    #[error(
+        "{path}: bad checkpoint sidecar ({detail}); it must be the JSON written with the weights"
+    )]
+    Sidecar {
+        /// Sidecar file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Writing failed.
+    #[error("{path}: cannot write checkpoint: {detail}")]
+    Write {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        detail: String,
+    },
     /// The weights do not fit the architecture.
     #[error("{path}: does not match preset {preset}: {detail}")]
     Mismatch {
@@ -67,7 +93,7 @@ const REMAPS: [(&str, &str); 3] = [
     (r"\.conv_block\.1\.", ".bn."),
 ];
 
-fn open_store(path: &Path, top_level: bool) -> PytorchStore {
+fn open_pth(path: &Path, top_level: bool) -> PytorchStore {
     let mut store = PytorchStore::from_file(path)
         .allow_partial(true)
         .validate(false);
@@ -81,7 +107,7 @@ fn open_store(path: &Path, top_level: bool) -> PytorchStore {
 }
 
 /// The conv channel list and width implied by the tensor shapes of a (remapped) state dict.
-fn infer_shape(store: &mut PytorchStore) -> Option<([usize; 5], usize)> {
+fn infer_shape<S: ModuleStore>(store: &mut S) -> Option<([usize; 5], usize)> {
     let mut out = |key: &str| -> Option<usize> {
         store
             .get_tensor(key)
@@ -102,12 +128,14 @@ fn infer_shape(store: &mut PytorchStore) -> Option<([usize; 5], usize)> {
     Some((c, d))
 }
 
-/// Loads a `.pth` checkpoint; infers the preset from the shapes when `preset` is None.
-pub fn load_pth(
-    path: &Path,
-    preset: Option<Preset>,
-    device: &Device,
-) -> Result<(SyncTransformer, ModelConfig), CheckpointError> {
+fn unreadable(path: &Path, detail: impl ToString) -> CheckpointError {
+    CheckpointError::Unreadable {
+        path: path.to_path_buf(),
+        detail: detail.to_string(),
+    }
+}
+
+fn read_magic(path: &Path) -> Result<[u8; 4], CheckpointError> {
     let mut magic = [0u8; 4];
     std::fs::File::open(path)
         .and_then(|mut f| f.read_exact(&mut magic))
@@ -115,55 +143,85 @@ pub fn load_pth(
             path: path.to_path_buf(),
             source,
         })?;
-    if &magic != b"PK\x03\x04" {
+    Ok(magic)
+}
+
+const ZIP_MAGIC: &[u8; 4] = b"PK\x03\x04";
+
+/// Loads a `.pth` checkpoint; infers the preset from the shapes when `preset` is None.
+pub fn load_pth(
+    path: &Path,
+    preset: Option<Preset>,
+    device: &Device,
+) -> Result<(SyncTransformer, ModelConfig), CheckpointError> {
+    if &read_magic(path)? != ZIP_MAGIC {
         return Err(CheckpointError::NotACheckpoint {
             path: path.to_path_buf(),
             hint: "legacy (non-zip) torch files are not supported: re-save with torch >= 1.6",
         });
     }
     // Nested {state_dict: ...} first, then a bare state dict.
-    let mut store = open_store(path, true);
+    let mut store = open_pth(path, true);
     if store.keys().map(|k| k.is_empty()).unwrap_or(true) {
-        store = open_store(path, false);
+        store = open_pth(path, false);
     }
-    let keys = store.keys().map_err(|e| CheckpointError::Unreadable {
-        path: path.to_path_buf(),
-        detail: e.to_string(),
-    })?;
+    load_from_store(path, store, preset, device)
+}
+
+/// The preset whose widths match, else a custom config with those widths.
+fn config_for(
+    preset: Option<Preset>,
+    inferred: Option<([usize; 5], usize)>,
+) -> Option<ModelConfig> {
+    match (preset, inferred) {
+        (Some(p), _) => Some(p.config()),
+        (None, Some((c, d))) => Some(
+            Preset::ALL
+                .iter()
+                .map(|p| p.config())
+                .find(|cfg| cfg.channels == c && cfg.d_model == d)
+                .unwrap_or_else(|| ModelConfig {
+                    name: "custom".into(),
+                    channels: c,
+                    d_model: d,
+                    ..Preset::Vocalist.config()
+                }),
+        ),
+        (None, None) => None,
+    }
+}
+
+/// Builds the model for `preset` (or the preset the shapes imply) and loads `store` strictly.
+fn load_from_store<S: ModuleStore>(
+    path: &Path,
+    mut store: S,
+    preset: Option<Preset>,
+    device: &Device,
+) -> Result<(SyncTransformer, ModelConfig), CheckpointError> {
+    let keys = store.keys().map_err(|e| unreadable(path, e))?;
     if keys.is_empty() {
-        return Err(CheckpointError::Unreadable {
-            path: path.to_path_buf(),
-            detail: "no tensors found".into(),
-        });
+        return Err(unreadable(path, "no tensors found"));
     }
     let inferred = infer_shape(&mut store);
-    let config = match (preset, inferred) {
-        (Some(p), _) => p.config(),
-        (None, Some((c, d))) => Preset::ALL
-            .iter()
-            .map(|p| p.config())
-            .find(|cfg| cfg.channels == c && cfg.d_model == d)
-            .unwrap_or_else(|| ModelConfig {
-                name: "custom".into(),
-                channels: c,
-                d_model: d,
-                ..Preset::Vocalist.config()
-            }),
-        (None, None) => {
-            return Err(CheckpointError::Mismatch {
-                path: path.to_path_buf(),
-                preset: "(inferred)".into(),
-                detail: format!("no VocaLiST prenet keys; first keys: {}", first(&keys, 5)),
-            })
-        }
-    };
+    let config = config_for(preset, inferred).ok_or_else(|| CheckpointError::Mismatch {
+        path: path.to_path_buf(),
+        preset: "(inferred)".into(),
+        detail: format!("no VocaLiST prenet keys; first keys: {}", first(&keys, 5)),
+    })?;
     let mut model = config.init(device);
     let result = model
         .load_from(&mut store)
-        .map_err(|e| CheckpointError::Unreadable {
-            path: path.to_path_buf(),
-            detail: e.to_string(),
-        })?;
+        .map_err(|e| unreadable(path, e))?;
+    check_strict(path, &config, &result)?;
+    Ok((model, config))
+}
+
+/// Every parameter found with its shape; only inert buffers left over.
+fn check_strict(
+    path: &Path,
+    config: &ModelConfig,
+    result: &ApplyResult,
+) -> Result<(), CheckpointError> {
     let mismatch = |detail: String| CheckpointError::Mismatch {
         path: path.to_path_buf(),
         preset: config.name.clone(),
@@ -199,9 +257,144 @@ pub fn load_pth(
             first(&unused, 3)
         )));
     }
-    Ok((model, config))
+    Ok(())
 }
 
 fn first(keys: &[String], n: usize) -> String {
     keys.iter().take(n).cloned().collect::<Vec<_>>().join(", ")
+}
+
+/// Where a checkpoint came from (recorded in the sidecar).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The file it was imported from, if any.
+    pub source: Option<String>,
+    /// sha256 of that file.
+    pub source_sha256: Option<String>,
+    /// Training run directory, if trained here.
+    pub run: Option<String>,
+    /// Seed of that run.
+    pub seed: Option<u64>,
+    /// Training step.
+    pub step: Option<u64>,
+    /// lipsync version that wrote it.
+    pub tool_version: String,
+}
+
+/// The JSON sidecar of our checkpoint format.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    /// Always `lipsync-checkpoint`.
+    pub format: String,
+    /// Layout version of this sidecar.
+    pub format_version: u32,
+    /// Architecture and input convention.
+    pub config: ModelConfig,
+    /// Trainable parameters.
+    pub param_count: usize,
+    /// Where the weights came from.
+    pub provenance: Provenance,
+}
+
+/// The sidecar path of a weights file: `x.safetensors` → `x.json`.
+pub fn sidecar_path(weights: &Path) -> PathBuf {
+    weights.with_extension("json")
+}
+
+/// Writes `model` as `weights` (reference-named safetensors) plus its JSON sidecar, atomically.
+pub fn save(
+    model: &SyncTransformer,
+    config: &ModelConfig,
+    provenance: Provenance,
+    weights: &Path,
+) -> Result<CheckpointMeta, CheckpointError> {
+    let write_err = |path: &Path, detail: String| CheckpointError::Write {
+        path: path.to_path_buf(),
+        detail,
+    };
+    crate::tensor_io::write_safetensors(weights, &crate::export::state_dict(model))
+        .map_err(|e| write_err(weights, e))?;
+    let meta = CheckpointMeta {
+        format: "lipsync-checkpoint".into(),
+        format_version: 1,
+        config: config.clone(),
+        param_count: model.param_count(),
+        provenance,
+    };
+    let side = sidecar_path(weights);
+    let json =
+        serde_json::to_string_pretty(&meta).map_err(|e| write_err(&side, e.to_string()))? + "\n";
+    manifests::atomic_write(&side, json.as_bytes()).map_err(|e| write_err(&side, e.to_string()))?;
+    Ok(meta)
+}
+
+/// A loaded model with its config and, for our format, its sidecar.
+pub struct Loaded {
+    /// The model.
+    pub model: SyncTransformer,
+    /// Its config (from the sidecar, the preset asked for, or the shapes).
+    pub config: ModelConfig,
+    /// The sidecar, when the checkpoint is ours.
+    pub meta: Option<CheckpointMeta>,
+}
+
+/// Loads any supported checkpoint: a `.pth` (zip) file, or a safetensors state dict with or
+/// without our sidecar.
+pub fn load(
+    path: &Path,
+    preset: Option<Preset>,
+    device: &Device,
+) -> Result<Loaded, CheckpointError> {
+    if &read_magic(path)? == ZIP_MAGIC {
+        let (model, config) = load_pth(path, preset, device)?;
+        return Ok(Loaded {
+            model,
+            config,
+            meta: None,
+        });
+    }
+    if path.extension().and_then(|e| e.to_str()) != Some("safetensors") {
+        return Err(CheckpointError::NotACheckpoint {
+            path: path.to_path_buf(),
+            hint: "expected a PyTorch .pth (zip) file or a .safetensors state dict",
+        });
+    }
+    let side = sidecar_path(path);
+    let meta: Option<CheckpointMeta> = if side.is_file() {
+        let text = std::fs::read_to_string(&side).map_err(|source| CheckpointError::Io {
+            path: side.clone(),
+            source,
+        })?;
+        let meta = serde_json::from_str(&text).map_err(|e| CheckpointError::Sidecar {
+            path: side.clone(),
+            detail: e.to_string(),
+        })?;
+        Some(meta)
+    } else {
+        None
+    };
+    let mut store = SafetensorsStore::from_file(path)
+        .with_from_adapter(PyTorchToBurnAdapter)
+        .allow_partial(true)
+        .validate(false);
+    for (from, to) in REMAPS {
+        store = store.with_key_remapping(from, to);
+    }
+    let preset_config = meta.as_ref().map(|m| m.config.clone());
+    let (model, config) = match preset_config {
+        Some(config) => {
+            let mut model = config.init(device);
+            let result = model
+                .load_from(&mut store)
+                .map_err(|e| unreadable(path, e))?;
+            check_strict(path, &config, &result)?;
+            (model, config)
+        }
+        None => load_from_store(path, store, preset, device)?,
+    };
+    Ok(Loaded {
+        model,
+        config,
+        meta,
+    })
 }

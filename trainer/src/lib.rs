@@ -2,8 +2,11 @@
 //! training loop as their issues land.
 
 pub mod behaviour;
+pub mod bench;
 pub mod checkpoint;
 pub mod device;
+pub mod export;
+pub mod loss;
 pub mod model;
 pub mod predict;
 pub mod tensor_io;

@@ -1,10 +1,11 @@
 //! `trainer`: thin CLI over the trainer library.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use std::path::PathBuf;
-
+use anyhow::Context;
 use clap::{Parser, Subcommand};
+use trainer::checkpoint::{self, Provenance};
 use trainer::device::DeviceSpec;
 use trainer::model::Preset;
 
@@ -24,10 +25,22 @@ enum Command {
         #[arg(long, default_value = "cpu")]
         device: DeviceSpec,
     },
+    /// Imports a PyTorch .pth checkpoint into our format (reference-named safetensors + JSON sidecar).
+    Import {
+        /// The .pth file (official VocaLiST, MTDVocaLiST, bare state dict, `module.` prefix).
+        #[arg(long)]
+        pth: PathBuf,
+        /// Preset to load as (inferred from the weight shapes when absent).
+        #[arg(long, value_enum)]
+        preset: Option<Preset>,
+        /// Output weights file (`.safetensors`); the sidecar is written beside it as `.json`.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Runs a checkpoint on `input.frames` / `input.mel` and writes logits and taps under the
     /// golden key names (compare against PyTorch on your own inputs).
     Predict {
-        /// A PyTorch .pth checkpoint (VocaLiST or MTDVocaLiST layout).
+        /// A .pth or our .safetensors checkpoint.
         #[arg(long)]
         model: PathBuf,
         /// Preset to load as (inferred from the weight shapes when absent).
@@ -46,6 +59,27 @@ enum Command {
         #[arg(long, default_value = "cpu")]
         device: DeviceSpec,
     },
+    /// Throughput of teacher forward, student forward+backward and the full distillation step.
+    Bench {
+        /// Samples per batch.
+        #[arg(long, default_value_t = 16)]
+        batch: usize,
+        /// Timed iterations per path (after one warm-up).
+        #[arg(long, default_value_t = 5)]
+        iters: usize,
+        /// Teacher preset.
+        #[arg(long, value_enum, default_value = "vocalist")]
+        teacher: Preset,
+        /// Student preset.
+        #[arg(long, value_enum, default_value = "mtdvocalist")]
+        student: Preset,
+        /// cpu, cuda or cuda:N.
+        #[arg(long, default_value = "cpu")]
+        device: DeviceSpec,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -54,7 +88,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let sum = trainer::device::check(device)
                 .map_err(|e| anyhow::anyhow!("device {device:?}: {e}"))?;
             println!("libtorch OK on {device:?}: sum(arange(10)) = {sum}");
-            Ok(())
+        }
+        Command::Import { pth, preset, out } => {
+            let device = DeviceSpec::Cpu.device();
+            let (model, config) = checkpoint::load_pth(&pth, preset, &device)?;
+            let provenance = Provenance {
+                source: Some(pth.display().to_string()),
+                source_sha256: Some(manifests::sha256_file(&pth)?),
+                tool_version: env!("CARGO_PKG_VERSION").into(),
+                ..Default::default()
+            };
+            let meta = checkpoint::save(&model, &config, provenance, &out)?;
+            println!(
+                "{} → {} ({}, {} parameters, input {:?})",
+                pth.display(),
+                out.display(),
+                config.name,
+                meta.param_count,
+                config.input
+            );
         }
         Command::Predict {
             model,
@@ -65,22 +117,46 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             device,
         } => {
             let device = device.device();
-            let (net, config) = trainer::checkpoint::load_pth(&model, preset, &device)?;
+            let loaded = checkpoint::load(&model, preset, &device)?;
             let inputs =
                 trainer::tensor_io::read_safetensors(&inputs).map_err(anyhow::Error::msg)?;
-            let outputs = trainer::predict::predict(&net, &inputs, &prefix, &device)
+            let outputs = trainer::predict::predict(&loaded.model, &inputs, &prefix, &device)
                 .map_err(anyhow::Error::msg)?;
             trainer::tensor_io::write_safetensors(&out, &outputs).map_err(anyhow::Error::msg)?;
             println!(
                 "{} ({}): wrote {} tensors to {}",
                 model.display(),
-                config.name,
+                loaded.config.name,
                 outputs.len(),
                 out.display()
             );
-            Ok(())
+        }
+        Command::Bench {
+            batch,
+            iters,
+            teacher,
+            student,
+            device,
+            json,
+        } => {
+            let results = trainer::bench::run(device, batch, iters, teacher, student);
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&results).context("serialising results")?
+                );
+            } else {
+                println!("batch {batch}, {iters} timed iterations, device {device:?}");
+                for r in &results {
+                    println!(
+                        "{:<58} {:>9.1} samples/s  ({:.3} s/iter)",
+                        r.name, r.samples_per_s, r.s_per_iter
+                    );
+                }
+            }
         }
     }
+    Ok(())
 }
 
 fn main() -> ExitCode {
