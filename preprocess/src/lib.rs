@@ -1,4 +1,16 @@
-//! LRS2 → shards. Today: the reference log-mel (SPEC §1.3) and verification of a shard set.
+//! LRS2 → Parquet shards of mouth crops, 16 kHz PCM and log-mel (SPEC §1).
+//!
+//! Modules follow the per-utterance pipeline: [`decode`] (ffmpeg) → [`face`] (rustface) →
+//! [`crop`] → [`audio`] (rubato) → [`mel`] (realfft) → [`process`] (one row); [`layout`] finds
+//! the corpus and plans shards and cluster tasks; [`run`] writes shards and manifests.
 
+pub mod audio;
+pub mod crop;
+pub mod decode;
+pub mod face;
+pub mod inspect;
+pub mod layout;
 pub mod mel;
+pub mod process;
+pub mod run;
 pub mod verify;

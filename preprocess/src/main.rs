@@ -5,8 +5,12 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use preprocess::layout::Task;
+use preprocess::process::Params;
+use preprocess::run::{merge, run, RunConfig};
+use shards::Split;
 
-/// LRS2 → Parquet shards.
+/// LRS2 → Parquet shards of mouth crops, PCM and mel.
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
@@ -16,6 +20,60 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Preprocesses the listed splits into shards (this task's share on a cluster).
+    Run {
+        /// LRS2 root: `mvlrs_v1/` or its parent.
+        #[arg(long)]
+        lrs2_root: PathBuf,
+        /// Comma-separated splits.
+        #[arg(long, value_delimiter = ',', default_value = "pretrain,train,val,test")]
+        splits: Vec<Split>,
+        /// Output directory for shards and manifests.
+        #[arg(long)]
+        out: PathBuf,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Utterances per shard.
+        #[arg(long, default_value_t = 64)]
+        utts_per_shard: usize,
+        /// Number of cluster tasks (else SLURM_ARRAY_TASK_COUNT; with JOB_COMPLETION_INDEX, required).
+        #[arg(long)]
+        num_shards: Option<usize>,
+        /// This task's index (else SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX).
+        #[arg(long)]
+        shard_index: Option<usize>,
+        /// Redo everything instead of keeping complete shards.
+        #[arg(long)]
+        no_resume: bool,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+        /// Detect faces on every N-th frame and interpolate between.
+        #[arg(long, default_value_t = 1)]
+        detect_every: usize,
+    },
+    /// Combines the partial manifests of all cluster tasks into manifest.json.
+    Merge {
+        /// The output directory the tasks wrote to.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Writes a contact sheet (PNG) of an utterance's mouth crops.
+    Inspect {
+        /// Directory holding manifest.json and the shards.
+        #[arg(long)]
+        shards: PathBuf,
+        /// Utterance id, `<programme_id>/<utt_id>`.
+        #[arg(long)]
+        utt: String,
+        /// Output PNG.
+        #[arg(long)]
+        out: PathBuf,
+        /// Crops per row.
+        #[arg(long, default_value_t = 15)]
+        columns: usize,
+    },
     /// Checks every shard of a set against its manifest (size, sha256, schema, row count).
     Verify {
         /// Directory holding manifest.json and the shards.
@@ -24,8 +82,91 @@ enum Command {
     },
 }
 
-fn run(cli: Cli) -> anyhow::Result<bool> {
+fn main_impl(cli: Cli) -> anyhow::Result<bool> {
     match cli.command {
+        Command::Run {
+            lrs2_root,
+            splits,
+            out,
+            jobs,
+            utts_per_shard,
+            num_shards,
+            shard_index,
+            no_resume,
+            quiet,
+            detect_every,
+        } => {
+            let task = Task::resolve(shard_index, num_shards, |k| std::env::var(k).ok())
+                .map_err(anyhow::Error::msg)?;
+            let mut params = Params::default();
+            params.detect.detect_every = detect_every.max(1);
+            let cfg = RunConfig {
+                lrs2_root,
+                splits,
+                out: out.clone(),
+                jobs: jobs
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                utts_per_shard,
+                task,
+                resume: !no_resume,
+                quiet,
+                params,
+            };
+            let log = |s: &str| {
+                if !quiet {
+                    eprintln!("preprocess: {s}")
+                }
+            };
+            let report = run(&cfg, &log)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("preprocessing into {}", out.display()))?;
+            for w in &report.warnings {
+                log(&format!("warning: {w}"));
+            }
+            println!(
+                "task {}/{}: {} utterances written, {} skipped, {} shards written, {} kept, {:.1} s of video in {:.1} s",
+                task.index,
+                task.count,
+                report.written,
+                report.skipped,
+                report.shards_written,
+                report.shards_kept,
+                report.video_seconds,
+                report.wall.as_secs_f64()
+            );
+            Ok(true)
+        }
+        Command::Merge { out } => {
+            let m = merge(&out).map_err(anyhow::Error::msg)?;
+            println!(
+                "{}: {} shards, {} utterances, {} skipped",
+                out.display(),
+                m.shards.len(),
+                m.total_rows(),
+                m.skipped.len()
+            );
+            Ok(true)
+        }
+        Command::Inspect {
+            shards,
+            utt,
+            out,
+            columns,
+        } => {
+            let u =
+                preprocess::inspect::find_utterance(&shards, &utt).map_err(anyhow::Error::msg)?;
+            let sheet = preprocess::inspect::contact_sheet(&u, columns);
+            sheet
+                .save(&out)
+                .with_context(|| format!("writing {}", out.display()))?;
+            let found = u.face_found.iter().filter(|f| **f).count();
+            println!(
+                "{utt}: {} frames ({found} with a face) → {}",
+                u.num_frames,
+                out.display()
+            );
+            Ok(true)
+        }
         Command::Verify { shards } => {
             let report = preprocess::verify::verify_dir(&shards)
                 .with_context(|| format!("verifying {}", shards.display()))?;
@@ -44,7 +185,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    match main_impl(Cli::parse()) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(err) => {

@@ -1,0 +1,171 @@
+//! Decoding with the system ffmpeg through ffmpeg-sidecar (never downloads anything):
+//! video as rgb24 at 25 fps (other rates resampled by ffmpeg's fps filter), audio as int16 PCM
+//! at its native rate and channel count. ffmpeg's stderr is captured for error reasons.
+
+use std::path::Path;
+
+use ffmpeg_sidecar::command::FfmpegCommand;
+use ffmpeg_sidecar::event::{FfmpegEvent, LogLevel, StreamTypeSpecificData};
+
+/// Decoded video.
+#[derive(Debug, Clone)]
+pub struct Video {
+    /// Frame width.
+    pub width: usize,
+    /// Frame height.
+    pub height: usize,
+    /// Source frame rate as ffmpeg reported it.
+    pub source_fps: f32,
+    /// RGB24 frames at 25 fps.
+    pub frames: Vec<Vec<u8>>,
+}
+
+/// Decoded audio (interleaved int16).
+#[derive(Debug, Clone)]
+pub struct Audio {
+    /// Native sample rate.
+    pub sample_rate: u32,
+    /// Channels.
+    pub channels: usize,
+    /// Interleaved samples.
+    pub samples: Vec<i16>,
+}
+
+/// Why decoding failed, in one line (ffmpeg's own words quoted where it gave any).
+pub type DecodeError = String;
+
+fn channel_count(layout: &str) -> usize {
+    match layout.trim() {
+        "mono" => 1,
+        "stereo" => 2,
+        "2.1" | "3.0" => 3,
+        "quad" | "4.0" => 4,
+        "5.0" => 5,
+        "5.1" | "5.1(side)" | "6.0" => 6,
+        "7.1" => 8,
+        other => other
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(2),
+    }
+}
+
+struct Run {
+    streams: Vec<StreamTypeSpecificData>,
+    frames: Vec<Vec<u8>>,
+    size: Option<(usize, usize)>,
+    bytes: Vec<u8>,
+    errors: Vec<String>,
+}
+
+fn run(mut cmd: FfmpegCommand, what: &str) -> Result<Run, DecodeError> {
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start ffmpeg for {what}: {e}"))?;
+    let mut out = Run {
+        streams: Vec::new(),
+        frames: Vec::new(),
+        size: None,
+        bytes: Vec::new(),
+        errors: Vec::new(),
+    };
+    let iter = child.iter().map_err(|e| format!("ffmpeg {what}: {e}"))?;
+    for event in iter {
+        match event {
+            FfmpegEvent::ParsedInputStream(s) => out.streams.push(s.type_specific_data),
+            FfmpegEvent::OutputFrame(f) => {
+                out.size = Some((f.width as usize, f.height as usize));
+                out.frames.push(f.data);
+            }
+            FfmpegEvent::OutputChunk(c) => out.bytes.extend_from_slice(&c),
+            FfmpegEvent::Log(LogLevel::Error | LogLevel::Fatal, line) => out.errors.push(line),
+            FfmpegEvent::Error(e) => out.errors.push(e),
+            _ => {}
+        }
+    }
+    let status = child.wait().map_err(|e| format!("ffmpeg {what}: {e}"))?;
+    if !status.success() && out.frames.is_empty() && out.bytes.is_empty() {
+        let why = out
+            .errors
+            .last()
+            .cloned()
+            .unwrap_or_else(|| format!("exit status {status}"));
+        return Err(format!(
+            "ffmpeg could not decode the {what}: \"{}\"",
+            why.trim()
+        ));
+    }
+    Ok(out)
+}
+
+/// Decodes the first video stream as rgb24 at 25 fps.
+pub fn decode_video(path: &Path) -> Result<Video, DecodeError> {
+    let mut cmd = FfmpegCommand::new();
+    cmd.hide_banner()
+        .input(path.as_os_str())
+        .args(["-map", "0:v:0", "-vf", "fps=25"])
+        .rawvideo();
+    let r = run(cmd, "video")?;
+    let source_fps = r
+        .streams
+        .iter()
+        .find_map(|s| match s {
+            StreamTypeSpecificData::Video(v) => Some(v.fps),
+            _ => None,
+        })
+        .ok_or_else(|| "no video stream".to_string())?;
+    let (width, height) = r.size.ok_or_else(|| {
+        let why = r
+            .errors
+            .last()
+            .map(|e| format!(": \"{}\"", e.trim()))
+            .unwrap_or_default();
+        format!("video stream decoded to no frames{why}")
+    })?;
+    Ok(Video {
+        width,
+        height,
+        source_fps,
+        frames: r.frames,
+    })
+}
+
+/// Decodes the first audio stream as interleaved int16 at its native rate and channel count.
+pub fn decode_audio(path: &Path) -> Result<Audio, DecodeError> {
+    let mut cmd = FfmpegCommand::new();
+    cmd.hide_banner()
+        .input(path.as_os_str())
+        .args([
+            "-map",
+            "0:a:0",
+            "-vn",
+            "-f",
+            "s16le",
+            "-acodec",
+            "pcm_s16le",
+        ])
+        .output("-");
+    let r = run(cmd, "audio")?;
+    let (sample_rate, channels) = r
+        .streams
+        .iter()
+        .find_map(|s| match s {
+            StreamTypeSpecificData::Audio(a) => Some((a.sample_rate, channel_count(&a.channels))),
+            _ => None,
+        })
+        .ok_or_else(|| "no audio stream".to_string())?;
+    let samples: Vec<i16> = r
+        .bytes
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    if samples.is_empty() {
+        return Err("audio stream decoded to no samples".into());
+    }
+    Ok(Audio {
+        sample_rate,
+        channels,
+        samples,
+    })
+}

@@ -1,0 +1,186 @@
+//! Face detection with rustface and its packaged SeetaFace frontal model (BSD-2, vendored in
+//! `assets/` with its licence), temporal smoothing, and gap handling (SPEC §1.1).
+
+use rustface::{Detector, ImageData};
+use serde::{Deserialize, Serialize};
+use shards::FaceBox;
+
+/// The SeetaFace frontal model shipped in the rustface 0.1.7 crate
+/// (sha256 c4619d06…ff5d, see assets/LICENSE.seetaface).
+static MODEL: &[u8] = include_bytes!("../assets/seeta_fd_frontal_v1.0.bin");
+
+/// Detector settings (recorded in the manifest).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DetectParams {
+    /// Smallest face searched, px (rustface clamps at 20).
+    pub min_face: u32,
+    /// Score threshold.
+    pub score_thresh: f64,
+    /// Image pyramid scale factor.
+    pub pyramid_scale: f32,
+    /// Sliding-window step, px.
+    pub step: u32,
+    /// Detect on every N-th frame and interpolate the boxes between (1 = every frame).
+    pub detect_every: usize,
+    /// Half-width (frames) of the moving average applied to the boxes.
+    pub smooth_radius: usize,
+    /// An utterance with a smaller fraction of frames with a face is skipped.
+    pub min_face_fraction: f32,
+}
+
+impl Default for DetectParams {
+    fn default() -> Self {
+        // The settings the GRID samples were cropped with (grid_samples/README.md).
+        Self {
+            min_face: 40,
+            score_thresh: 2.0,
+            pyramid_scale: 0.8,
+            step: 4,
+            detect_every: 1,
+            smooth_radius: 2,
+            min_face_fraction: 0.5,
+        }
+    }
+}
+
+/// A configured detector (not `Send`: make one per worker thread).
+pub struct FaceDetector {
+    inner: Box<dyn Detector>,
+}
+
+impl FaceDetector {
+    /// Builds a detector from the embedded model.
+    pub fn new(p: &DetectParams) -> Result<Self, String> {
+        let model = rustface::read_model(MODEL)
+            .map_err(|e| format!("embedded face model unreadable: {e}"))?;
+        let mut inner = rustface::create_detector_with_model(model);
+        inner.set_min_face_size(p.min_face.max(20));
+        inner.set_score_thresh(p.score_thresh);
+        inner.set_pyramid_scale_factor(p.pyramid_scale);
+        inner.set_slide_window_step(p.step.max(1), p.step.max(1));
+        Ok(Self { inner })
+    }
+
+    /// The most confident face in an RGB frame, if any.
+    pub fn detect(&mut self, rgb: &[u8], width: usize, height: usize) -> Option<FaceBox> {
+        if width < 20 || height < 20 {
+            return None;
+        }
+        // ITU-R BT.601 luma, as rustface's examples feed it.
+        let gray: Vec<u8> = rgb
+            .chunks_exact(3)
+            .map(|p| ((p[0] as u32 * 299 + p[1] as u32 * 587 + p[2] as u32 * 114) / 1000) as u8)
+            .collect();
+        let faces = self
+            .inner
+            .detect(&ImageData::new(&gray, width as u32, height as u32));
+        faces
+            .into_iter()
+            .max_by(|a, b| a.score().total_cmp(&b.score()))
+            .map(|f| {
+                let b = f.bbox();
+                FaceBox {
+                    x: b.x() as f32,
+                    y: b.y() as f32,
+                    w: b.width() as f32,
+                    h: b.height() as f32,
+                    score: f.score() as f32,
+                }
+            })
+    }
+}
+
+fn lerp(a: &FaceBox, b: &FaceBox, t: f32) -> FaceBox {
+    let l = |x: f32, y: f32| x + (y - x) * t;
+    FaceBox {
+        x: l(a.x, b.x),
+        y: l(a.y, b.y),
+        w: l(a.w, b.w),
+        h: l(a.h, b.h),
+        score: l(a.score, b.score),
+    }
+}
+
+/// Fills frames between detections: linear interpolation between two detected frames that are
+/// at most `max_gap` apart (the detection stride), else the frame stays without a face.
+pub fn fill_gaps(detected: &[Option<FaceBox>], max_gap: usize) -> Vec<Option<FaceBox>> {
+    let mut out = detected.to_vec();
+    let known: Vec<usize> = (0..detected.len())
+        .filter(|&i| detected[i].is_some())
+        .collect();
+    for w in known.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        if b - a <= max_gap {
+            let (fa, fb) = (detected[a].expect("known"), detected[b].expect("known"));
+            for (i, slot) in out.iter_mut().enumerate().take(b).skip(a + 1) {
+                *slot = Some(lerp(&fa, &fb, (i - a) as f32 / (b - a) as f32));
+            }
+        }
+    }
+    out
+}
+
+/// Moving average of the boxes over ±`radius` frames (frames without a face are left out of
+/// the average and stay without one).
+pub fn smooth(boxes: &[Option<FaceBox>], radius: usize) -> Vec<Option<FaceBox>> {
+    (0..boxes.len())
+        .map(|i| {
+            boxes[i]?;
+            let lo = i.saturating_sub(radius);
+            let hi = (i + radius + 1).min(boxes.len());
+            let found: Vec<&FaceBox> = boxes[lo..hi].iter().flatten().collect();
+            let n = found.len() as f32;
+            let mean = |f: fn(&FaceBox) -> f32| found.iter().map(|b| f(b)).sum::<f32>() / n;
+            Some(FaceBox {
+                x: mean(|b| b.x),
+                y: mean(|b| b.y),
+                w: mean(|b| b.w),
+                h: mean(|b| b.h),
+                score: boxes[i].map_or(0.0, |b| b.score),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fb(x: f32) -> Option<FaceBox> {
+        Some(FaceBox {
+            x,
+            y: 0.0,
+            w: 10.0,
+            h: 10.0,
+            score: 1.0,
+        })
+    }
+
+    #[test]
+    fn gaps_are_interpolated_within_the_stride_only() {
+        let d = vec![
+            fb(0.0),
+            None,
+            None,
+            fb(3.0),
+            None,
+            None,
+            None,
+            None,
+            fb(9.0),
+        ];
+        let f = fill_gaps(&d, 3);
+        assert_eq!(f[1].unwrap().x, 1.0);
+        assert_eq!(f[2].unwrap().x, 2.0);
+        assert!(f[4].is_none() && f[7].is_none()); // gap of 5 > stride 3
+    }
+
+    #[test]
+    fn smoothing_keeps_missing_frames_missing() {
+        let s = smooth(&[fb(0.0), fb(3.0), None, fb(6.0)], 1);
+        assert_eq!(s[0].unwrap().x, 1.5);
+        assert_eq!(s[1].unwrap().x, 1.5);
+        assert!(s[2].is_none());
+        assert_eq!(s[3].unwrap().x, 6.0);
+    }
+}

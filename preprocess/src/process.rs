@@ -1,0 +1,206 @@
+//! One utterance: decode → faces → mouth crops → 16 kHz audio → mel → a shard row.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use shards::{FaceBox, Split, Utterance, FPS, SAMPLE_RATE};
+
+use crate::crop::{mouth_crop, BoxAdjust};
+use crate::face::{fill_gaps, smooth, DetectParams, FaceDetector};
+use crate::mel::{pcm_to_f32, MelExtractor};
+use crate::{audio, decode};
+
+/// Every parameter that shapes a shard row (stored in shard metadata and the manifest).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Params {
+    /// Face detection.
+    pub detect: DetectParams,
+    /// Box adjustment from rustface to S3FD-like boxes.
+    pub adjust: BoxAdjust,
+}
+
+/// One input utterance.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Item {
+    /// Split it is listed in.
+    pub split: Split,
+    /// `<programme_id>/<utt_id>`.
+    pub utt_id: String,
+    /// Video path on disk.
+    pub video: PathBuf,
+    /// Video path relative to the dataset root (stored in the row).
+    pub rel_path: String,
+}
+
+/// Wall time per stage, for `preprocess bench`.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct StageTimes {
+    /// ffmpeg decoding (video and audio).
+    pub decode: Duration,
+    /// Face detection.
+    pub detect: Duration,
+    /// Cropping and resizing.
+    pub crop: Duration,
+    /// Downmix and resampling.
+    pub audio: Duration,
+    /// Mel spectrogram.
+    pub mel: Duration,
+}
+
+impl std::ops::AddAssign for StageTimes {
+    fn add_assign(&mut self, o: Self) {
+        self.decode += o.decode;
+        self.detect += o.detect;
+        self.crop += o.crop;
+        self.audio += o.audio;
+        self.mel += o.mel;
+    }
+}
+
+/// A processed utterance, or why it was skipped.
+pub struct Outcome {
+    /// The row, or the one-line skip reason.
+    pub result: Result<Utterance, String>,
+    /// Warnings that did not skip the item (e.g. an unreadable transcript).
+    pub warnings: Vec<String>,
+    /// Stage timings.
+    pub times: StageTimes,
+    /// Seconds of source video decoded (for throughput).
+    pub video_seconds: f64,
+}
+
+/// Reads the `Text:` line of an LRS2 transcript next to the video.
+fn transcript(item: &Item) -> Result<String, String> {
+    let path = item.video.with_extension("txt");
+    if !path.exists() {
+        return Ok(String::new());
+    }
+    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| format!("{}: transcript is not UTF-8", path.display()))?;
+    Ok(text
+        .lines()
+        .find_map(|l| l.strip_prefix("Text:"))
+        .map(|t| t.trim().to_string())
+        .unwrap_or_default())
+}
+
+/// Processes one utterance. Never panics on bad input: every failure is a skip reason.
+pub fn process(
+    item: &Item,
+    params: &Params,
+    det: &mut FaceDetector,
+    mel: &MelExtractor,
+) -> Outcome {
+    let mut times = StageTimes::default();
+    let mut warnings = Vec::new();
+    let mut video_seconds = 0.0;
+    let result = (|| {
+        let meta = std::fs::metadata(&item.video)
+            .map_err(|_| "listed in the split list but the file is missing".to_string())?;
+        if meta.len() == 0 {
+            return Err("zero-byte file".to_string());
+        }
+        let sha = manifests::sha256_file(&item.video).map_err(|e| e.to_string())?;
+        let t = Instant::now();
+        let video = decode::decode_video(&item.video)?;
+        let audio = decode::decode_audio(&item.video)?;
+        times.decode = t.elapsed();
+        let n = video.frames.len();
+        video_seconds = n as f64 / FPS as f64;
+        if n < shards::window::WINDOW_FRAMES {
+            return Err(format!(
+                "shorter than one 5-frame window ({n} frames at 25 fps)"
+            ));
+        }
+        if (video.source_fps - FPS as f32).abs() > 0.01 {
+            warnings.push(format!(
+                "{} fps source resampled to 25 fps",
+                video.source_fps
+            ));
+        }
+
+        let t = Instant::now();
+        let stride = params.detect.detect_every.max(1);
+        let detected: Vec<Option<FaceBox>> = (0..n)
+            .map(|i| {
+                (i % stride == 0 || i == n - 1)
+                    .then(|| det.detect(&video.frames[i], video.width, video.height))
+                    .flatten()
+            })
+            .collect();
+        let boxes = smooth(&fill_gaps(&detected, stride), params.detect.smooth_radius);
+        times.detect = t.elapsed();
+        let found = boxes.iter().filter(|b| b.is_some()).count();
+        if found == 0 {
+            return Err("no face found in any frame".to_string());
+        }
+        let fraction = found as f32 / n as f32;
+        if fraction < params.detect.min_face_fraction {
+            return Err(format!(
+                "face found in only {found} of {n} frames ({:.0}% < {:.0}%)",
+                fraction * 100.0,
+                params.detect.min_face_fraction * 100.0
+            ));
+        }
+
+        let t = Instant::now();
+        let mut frames = Vec::with_capacity(n * Utterance::FRAME_BYTES);
+        for (i, frame) in video.frames.iter().enumerate() {
+            // Frames without a face are kept (flagged) and cropped with the nearest box.
+            let b = boxes[i].or_else(|| {
+                (1..n).find_map(|d| {
+                    boxes
+                        .get(i + d)
+                        .copied()
+                        .flatten()
+                        .or_else(|| i.checked_sub(d).and_then(|j| boxes[j]))
+                })
+            });
+            let b = b.expect("at least one face was found");
+            frames.extend_from_slice(&mouth_crop(
+                frame,
+                video.width,
+                video.height,
+                &b,
+                &params.adjust,
+            ));
+        }
+        times.crop = t.elapsed();
+
+        let t = Instant::now();
+        let pcm = audio::to_16k_mono(&audio)?;
+        times.audio = t.elapsed();
+        let t = Instant::now();
+        let mel_values = mel.compute(&pcm_to_f32(&pcm));
+        times.mel = t.elapsed();
+
+        let text = transcript(item).unwrap_or_else(|w| {
+            warnings.push(format!("transcript: {w}"));
+            String::new()
+        });
+        Ok(Utterance {
+            utt_id: item.utt_id.clone(),
+            split: item.split,
+            source_path: item.rel_path.clone(),
+            source_sha256: sha,
+            transcript: text,
+            fps: FPS,
+            num_frames: n as u32,
+            frames,
+            face_boxes: boxes.iter().map(|b| b.unwrap_or_default()).collect(),
+            face_found: boxes.iter().map(Option::is_some).collect(),
+            sample_rate: SAMPLE_RATE,
+            mel_frames: MelExtractor::num_frames(pcm.len()) as u32,
+            mel: mel_values,
+            pcm,
+        })
+    })();
+    Outcome {
+        result,
+        warnings,
+        times,
+        video_seconds,
+    }
+}

@@ -1,0 +1,366 @@
+//! `preprocess run` and `preprocess merge`: shards, partial manifests per cluster task, resume.
+//!
+//! Crash safety: a shard becomes visible only by an atomic rename after it is complete, and the
+//! task's partial manifest is rewritten atomically after every shard. On `--resume` a shard is
+//! kept only when the partial manifest lists it and its size and sha256 still match; anything
+//! else planned for this task is redone. A `kill -9` therefore loses at most the shard in flight.
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use manifests::{Manifest, ShardEntry, SkippedItem, MANIFEST_FILE};
+use rayon::prelude::*;
+use serde::Serialize;
+use shards::{ShardWriter, Split, WriterOptions};
+
+use crate::face::FaceDetector;
+use crate::layout::{plan, Layout, PlannedShard, Task};
+use crate::mel::MelExtractor;
+use crate::process::{process, Params, StageTimes};
+
+/// Everything `preprocess run` needs.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// LRS2 root (`mvlrs_v1/` or its parent).
+    pub lrs2_root: PathBuf,
+    /// Splits to process.
+    pub splits: Vec<Split>,
+    /// Output directory.
+    pub out: PathBuf,
+    /// Worker threads.
+    pub jobs: usize,
+    /// Utterances per shard.
+    pub utts_per_shard: usize,
+    /// This process's cluster task.
+    pub task: Task,
+    /// Keep shards already complete in the output.
+    pub resume: bool,
+    /// No progress bar.
+    pub quiet: bool,
+    /// Processing parameters.
+    pub params: Params,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunReport {
+    /// Utterances written this run.
+    pub written: usize,
+    /// Items skipped this run.
+    pub skipped: usize,
+    /// Shards written this run.
+    pub shards_written: usize,
+    /// Shards kept from an earlier run.
+    pub shards_kept: usize,
+    /// Seconds of video decoded this run.
+    pub video_seconds: f64,
+    /// Wall time of the run.
+    pub wall: Duration,
+    /// Summed per-stage times.
+    pub stages: StageTimes,
+    /// Time spent writing shards and manifests.
+    pub write: Duration,
+    /// Warnings (one line each).
+    pub warnings: Vec<String>,
+}
+
+/// The partial manifest of one task.
+pub fn task_manifest_name(task: Task) -> String {
+    format!("manifest.task-{:04}-of-{:04}.json", task.index, task.count)
+}
+
+/// The parameters recorded in every manifest of the set (identical across tasks).
+fn manifest_params(cfg: &RunConfig, lists: &[Split]) -> serde_json::Value {
+    serde_json::json!({
+        "process": cfg.params,
+        "splits": cfg.splits,
+        "split_lists_found": lists,
+        "utts_per_shard": cfg.utts_per_shard,
+        "task_count": cfg.task.count,
+        "fps": shards::FPS,
+        "sample_rate": shards::SAMPLE_RATE,
+        "crop": [shards::CROP_HEIGHT, shards::CROP_WIDTH],
+        "mel": {"n_fft": crate::mel::N_FFT, "hop": crate::mel::HOP, "n_mels": crate::mel::N_MELS,
+                "f_min": crate::mel::F_MIN, "f_max": crate::mel::F_MAX, "spec": "SPEC §1.3"},
+    })
+}
+
+thread_local! {
+    static WORKER: RefCell<Option<(FaceDetector, MelExtractor)>> = const { RefCell::new(None) };
+}
+
+/// Runs this task's share of the plan.
+pub fn run(cfg: &RunConfig, log: &dyn Fn(&str)) -> Result<RunReport, String> {
+    let start = Instant::now();
+    let layout = Layout::discover(&cfg.lrs2_root)?;
+    log(&format!(
+        "LRS2 root {}: split lists found: {}",
+        layout.root.display(),
+        layout
+            .lists
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    for split in &cfg.splits {
+        if !layout.lists.contains(split) {
+            return Err(format!(
+                "{}: no {}.txt split list",
+                layout.root.display(),
+                split.as_str()
+            ));
+        }
+    }
+    let mut by_split = Vec::new();
+    for &split in &cfg.splits {
+        let items = layout.items(split)?;
+        if let Some(known) = manifests::known_lrs2_split(split.as_str()) {
+            if items.len() != known.lines {
+                log(&format!(
+                    "note: {}.txt lists {} utterances; the LRS2 v1 list has {} (results are not comparable with published ones)",
+                    split.as_str(),
+                    items.len(),
+                    known.lines
+                ));
+            }
+        }
+        by_split.push((split, items));
+    }
+    let shards = plan(by_split, cfg.utts_per_shard);
+    let mine: Vec<&PlannedShard> = shards.iter().filter(|s| cfg.task.owns(s.index)).collect();
+    std::fs::create_dir_all(&cfg.out).map_err(|e| format!("{}: {e}", cfg.out.display()))?;
+
+    let params = manifest_params(cfg, &layout.lists);
+    let partial_path = cfg.out.join(task_manifest_name(cfg.task));
+    let previous = if cfg.resume && partial_path.is_file() {
+        let m = Manifest::read(&partial_path).map_err(|e| e.to_string())?;
+        if m.params != params {
+            return Err(format!(
+                "{}: written with other parameters; use a fresh --out or --no-resume",
+                partial_path.display()
+            ));
+        }
+        Some(m)
+    } else {
+        None
+    };
+    let mut manifest = Manifest::new("preprocess", env!("CARGO_PKG_VERSION"), params);
+    let params_json = serde_json::to_string(&manifest.params).map_err(|e| e.to_string())?;
+
+    let total: usize = mine.iter().map(|s| s.items.len()).sum();
+    let bar = if cfg.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(total as u64)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} utterances  {per_sec}  ETA {eta}  {msg}",
+        )
+        .map_err(|e| e.to_string())?,
+    );
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(cfg.jobs.max(1))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut report = RunReport::default();
+
+    for shard in mine {
+        let ids: std::collections::HashSet<&str> =
+            shard.items.iter().map(|i| i.utt_id.as_str()).collect();
+        if let Some(prev) = &previous {
+            if let Some(entry) = prev.shards.iter().find(|e| e.file == shard.file) {
+                if Manifest::verify_shard(&cfg.out, entry).is_ok() {
+                    manifest.shards.push(entry.clone());
+                    manifest.skipped.extend(
+                        prev.skipped
+                            .iter()
+                            .filter(|s| ids.contains(s.utt_id.as_str()))
+                            .cloned(),
+                    );
+                    report.shards_kept += 1;
+                    bar.inc(shard.items.len() as u64);
+                    continue;
+                }
+            }
+            // An empty planned shard (every item skipped) has no file: its skips are kept too.
+            let skipped: Vec<&SkippedItem> = prev
+                .skipped
+                .iter()
+                .filter(|s| ids.contains(s.utt_id.as_str()))
+                .collect();
+            if skipped.len() == shard.items.len()
+                && !prev.shards.iter().any(|e| e.file == shard.file)
+            {
+                manifest.skipped.extend(skipped.into_iter().cloned());
+                report.shards_kept += 1;
+                bar.inc(shard.items.len() as u64);
+                continue;
+            }
+        }
+        remove_stale_temp_files(&cfg.out, &shard.file)?;
+        let outcomes: Vec<_> = pool.install(|| {
+            shard
+                .items
+                .par_iter()
+                .map(|item| {
+                    let outcome = WORKER.with(|w| {
+                        let mut w = w.borrow_mut();
+                        if w.is_none() {
+                            *w =
+                                Some((FaceDetector::new(&cfg.params.detect)?, MelExtractor::new()));
+                        }
+                        let (det, mel) = w.as_mut().expect("initialised above");
+                        Ok::<_, String>(process(item, &cfg.params, det, mel))
+                    });
+                    bar.inc(1);
+                    outcome
+                })
+                .collect()
+        });
+        let t = Instant::now();
+        let path = cfg.out.join(&shard.file);
+        let mut writer: Option<ShardWriter> = None;
+        for (item, outcome) in shard.items.iter().zip(outcomes) {
+            let outcome = outcome?;
+            report.stages += outcome.times;
+            report.video_seconds += outcome.video_seconds;
+            report.warnings.extend(
+                outcome
+                    .warnings
+                    .iter()
+                    .map(|w| format!("{}: {w}", item.utt_id)),
+            );
+            match outcome.result {
+                Ok(utt) => {
+                    if writer.is_none() {
+                        writer = Some(
+                            ShardWriter::create(&path, &params_json, &WriterOptions::default())
+                                .map_err(|e| e.to_string())?,
+                        );
+                    }
+                    writer
+                        .as_mut()
+                        .expect("created above")
+                        .write(utt)
+                        .map_err(|e| e.to_string())?;
+                    report.written += 1;
+                }
+                Err(reason) => {
+                    report.skipped += 1;
+                    bar.set_message(format!("{} skipped", report.skipped));
+                    manifest.skipped.push(SkippedItem {
+                        utt_id: item.utt_id.clone(),
+                        split: item.split.as_str().into(),
+                        reason,
+                    });
+                }
+            }
+        }
+        if let Some(w) = writer {
+            w.finish().map_err(|e| e.to_string())?;
+            manifest.shards.push(
+                ShardEntry::describe(&cfg.out, &shard.file, shard.split.as_str())
+                    .map_err(|e| e.to_string())?,
+            );
+            report.shards_written += 1;
+        } else if path.exists() {
+            // A shard left by an earlier run whose items are now all skipped.
+            std::fs::remove_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        manifest.write(&partial_path).map_err(|e| e.to_string())?;
+        report.write += t.elapsed();
+    }
+    manifest.write(&partial_path).map_err(|e| e.to_string())?;
+    if cfg.task.count == 1 {
+        merge(&cfg.out)?;
+    }
+    bar.finish_and_clear();
+    report.wall = start.elapsed();
+    Ok(report)
+}
+
+/// Removes `.<file>.tmp-<pid>` left by a killed writer of this shard (never visible as a shard).
+fn remove_stale_temp_files(out: &Path, file: &str) -> Result<(), String> {
+    let prefix = format!(".{file}.tmp-");
+    for entry in std::fs::read_dir(out).map_err(|e| format!("{}: {e}", out.display()))? {
+        let entry = entry.map_err(|e| e.to_string())?;
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            std::fs::remove_file(entry.path())
+                .map_err(|e| format!("{}: {e}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Combines every task's partial manifest into `manifest.json`; all tasks must be present.
+pub fn merge(out: &Path) -> Result<Manifest, String> {
+    let mut parts: Vec<(String, Manifest)> = Vec::new();
+    let entries = std::fs::read_dir(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    for entry in entries {
+        let name = entry
+            .map_err(|e| e.to_string())?
+            .file_name()
+            .to_string_lossy()
+            .to_string();
+        if name.starts_with("manifest.task-") && name.ends_with(".json") {
+            parts.push((
+                name.clone(),
+                Manifest::read(&out.join(&name)).map_err(|e| e.to_string())?,
+            ));
+        }
+    }
+    parts.sort_by(|a, b| a.0.cmp(&b.0));
+    let Some((_, first)) = parts.first() else {
+        return Err(format!(
+            "{}: no partial manifests (manifest.task-*.json); run `preprocess run` first",
+            out.display()
+        ));
+    };
+    let count = first.params["task_count"].as_u64().unwrap_or(1) as usize;
+    let expected: Vec<String> = (0..count)
+        .map(|i| task_manifest_name(Task { index: i, count }))
+        .collect();
+    let names: Vec<&String> = parts.iter().map(|p| &p.0).collect();
+    let missing: Vec<&String> = expected.iter().filter(|e| !names.contains(e)).collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "{}: tasks not finished yet: {}",
+            out.display(),
+            missing
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let mut merged = Manifest::new(
+        "preprocess",
+        env!("CARGO_PKG_VERSION"),
+        first.params.clone(),
+    );
+    for (name, m) in &parts {
+        if !expected.contains(name) {
+            continue; // a partial manifest from an earlier run with another task count
+        }
+        if m.params != first.params {
+            return Err(format!(
+                "{}: {name} was written with other parameters",
+                out.display()
+            ));
+        }
+        merged.shards.extend(m.shards.iter().cloned());
+        merged.skipped.extend(m.skipped.iter().cloned());
+    }
+    merged.shards.sort_by(|a, b| a.file.cmp(&b.file));
+    merged
+        .skipped
+        .sort_by(|a, b| (&a.split, &a.utt_id).cmp(&(&b.split, &b.utt_id)));
+    merged
+        .write(&out.join(MANIFEST_FILE))
+        .map_err(|e| e.to_string())?;
+    Ok(merged)
+}

@@ -1,0 +1,167 @@
+//! A corpus of broken and unusual inputs built with ffmpeg: exactly the expected skips and
+//! conversions, each skip with a one-line reason in the manifest; the run never fails.
+
+mod common;
+
+use common::{ffmpeg, manifest, preprocess, shared};
+use shards::ShardReader;
+
+#[test]
+fn bad_items_are_skipped_with_reasons_and_odd_ones_converted() {
+    let Some(grid) = shared("grid_samples/lrs2_layout/mvlrs_v1/main/grid0002/00001.mp4") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let g = grid.to_str().unwrap();
+    let p = |name: &str| src.join(name).to_str().unwrap().to_string();
+    ffmpeg(&["-i", g, "-an", "-c:v", "copy", &p("noaudio.mp4")]);
+    ffmpeg(&["-i", g, "-vn", "-c:a", "copy", &p("novideo.mp4")]);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=160x160:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=300:sample_rate=16000",
+        "-t",
+        "2",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-ac",
+        "1",
+        &p("faceless.mp4"),
+    ]);
+    ffmpeg(&[
+        "-i",
+        g,
+        "-r",
+        "30",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "copy",
+        &p("fps30.mp4"),
+    ]);
+    ffmpeg(&[
+        "-i",
+        g,
+        "-c:v",
+        "copy",
+        "-ar",
+        "48000",
+        "-ac",
+        "2",
+        "-c:a",
+        "aac",
+        &p("stereo48k.mp4"),
+    ]);
+    ffmpeg(&[
+        "-i",
+        g,
+        "-frames:v",
+        "3",
+        "-t",
+        "0.12",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        &p("short.mp4"),
+    ]);
+    let bytes = std::fs::read(&grid).unwrap();
+    std::fs::write(p("truncated.mp4"), &bytes[..bytes.len() / 3]).unwrap();
+    std::fs::write(p("empty.mp4"), b"").unwrap();
+
+    let root = dir.path().join("lrs2");
+    let items: Vec<(String, std::path::PathBuf)> = [
+        "noaudio",
+        "novideo",
+        "faceless",
+        "fps30",
+        "stereo48k",
+        "short",
+        "truncated",
+        "empty",
+    ]
+    .iter()
+    .map(|n| (format!("prog/{n}"), src.join(format!("{n}.mp4"))))
+    .collect();
+    let refs: Vec<(&str, &std::path::Path)> = items
+        .iter()
+        .map(|(i, p)| (i.as_str(), p.as_path()))
+        .collect();
+    common::layout(&root, "val", &refs);
+    // A listed file that does not exist.
+    let list = root.join("val.txt");
+    let mut text = std::fs::read_to_string(&list).unwrap();
+    text.push_str("prog/missing\n");
+    std::fs::write(&list, text).unwrap();
+
+    let out = dir.path().join("out");
+    preprocess(&[
+        "run",
+        "--quiet",
+        "--lrs2-root",
+        root.to_str().unwrap(),
+        "--splits",
+        "val",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let m = manifest(&out);
+    let reason = |id: &str| {
+        m.skipped
+            .iter()
+            .find(|s| s.utt_id == id)
+            .map(|s| s.reason.clone())
+    };
+    let expect = [
+        ("prog/noaudio", "audio"),
+        ("prog/novideo", "video"),
+        ("prog/faceless", "no face"),
+        ("prog/short", "shorter than one 5-frame window"),
+        ("prog/truncated", "ffmpeg"),
+        ("prog/empty", "zero-byte"),
+        ("prog/missing", "missing"),
+    ];
+    for (id, needle) in expect {
+        let r =
+            reason(id).unwrap_or_else(|| panic!("{id} was not skipped; skipped: {:?}", m.skipped));
+        assert!(r.contains(needle), "{id}: {r}");
+        assert!(!r.contains('\n'), "{id}: reason must be one line: {r:?}");
+    }
+    assert_eq!(m.skipped.len(), expect.len(), "{:?}", m.skipped);
+    // Converted, not skipped: 30 fps → 25 fps (3 s → 75 frames), 48 kHz stereo → 16 kHz mono.
+    let r = ShardReader::open(&out.join(&m.shards[0].file)).unwrap();
+    let rows: Vec<_> = r.iter().map(|u| u.unwrap()).collect();
+    assert_eq!(
+        rows.iter().map(|u| u.utt_id.as_str()).collect::<Vec<_>>(),
+        vec!["prog/fps30", "prog/stereo48k"]
+    );
+    for u in &rows {
+        assert!(
+            (74..=76).contains(&u.num_frames),
+            "{}: {} frames",
+            u.utt_id,
+            u.num_frames
+        );
+        assert!(
+            (u.pcm.len() as i64 - 48_000).abs() < 1_600,
+            "{}: {} samples",
+            u.utt_id,
+            u.pcm.len()
+        );
+    }
+}

@@ -1,0 +1,64 @@
+//! Helpers for the preprocess end-to-end tests: the binary, ffmpeg, the shared samples.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_preprocess"))
+}
+
+pub fn shared(rel: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared")
+        .join(rel);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("skipping: {} is absent", p.display());
+        None
+    }
+}
+
+/// Runs ffmpeg quietly; panics with its stderr on failure (test setup, not code under test).
+pub fn ffmpeg(args: &[&str]) {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-y"])
+        .args(args)
+        .output()
+        .expect("ffmpeg on PATH");
+    assert!(
+        out.status.success(),
+        "ffmpeg {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs `preprocess` with `args`; returns stdout, panicking with stderr on failure.
+pub fn preprocess(args: &[&str]) -> String {
+    let out = Command::new(bin()).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "preprocess {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn manifest(dir: &Path) -> manifests::Manifest {
+    manifests::Manifest::read(&dir.join(manifests::MANIFEST_FILE)).unwrap()
+}
+
+/// Writes an LRS2-like layout: `main/<id>.mp4` links for the given (id, source) pairs and a list.
+pub fn layout(root: &Path, split: &str, items: &[(&str, &Path)]) {
+    let mut list = String::new();
+    for (id, src) in items {
+        let dst = root.join("main").join(format!("{id}.mp4"));
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        std::fs::copy(src, &dst).unwrap();
+        list.push_str(id);
+        list.push('\n');
+    }
+    std::fs::write(root.join(format!("{split}.txt")), list).unwrap();
+}
