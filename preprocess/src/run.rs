@@ -148,7 +148,13 @@ pub fn run(cfg: &RunConfig, log: &dyn Fn(&str)) -> Result<RunReport, String> {
         None
     };
     let mut manifest = Manifest::new("preprocess", env!("CARGO_PKG_VERSION"), params);
-    let params_json = serde_json::to_string(&manifest.params).map_err(|e| e.to_string())?;
+    // Shards carry the processing parameters but not the task split, so a shard's bytes do not
+    // depend on how many cluster tasks produced the set.
+    let mut shard_params = manifest.params.clone();
+    if let Some(obj) = shard_params.as_object_mut() {
+        obj.remove("task_count");
+    }
+    let params_json = serde_json::to_string(&shard_params).map_err(|e| e.to_string())?;
 
     let total: usize = mine.iter().map(|s| s.items.len()).sum();
     let bar = if cfg.quiet {
