@@ -46,15 +46,9 @@ fn read_scores(path: &Path) -> anyhow::Result<Vec<(String, Vec<[f32; CANDIDATES]
                 t.dtype()
             );
         }
-        let vals: Vec<f32> = t
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        let rows = vals
-            .chunks_exact(CANDIDATES)
-            .map(|c| c.try_into().expect("31 values"))
-            .collect();
+        let vals: Vec<f32> =
+            t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let rows = vals.chunks_exact(CANDIDATES).map(|c| c.try_into().expect("31 values")).collect();
         out.push((video, rows));
     }
     Ok(out)
@@ -64,12 +58,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Tabulate { scores, out } => {
             let videos = read_scores(&scores)?;
-            let table =
-                AccuracyTable::from_scores(videos.iter().map(|(n, r)| (n.clone(), r.as_slice())));
+            let table = AccuracyTable::from_scores(videos.iter().map(|(n, r)| (n.clone(), r.as_slice())));
             print!("{}", table.to_markdown());
             if let Some(dir) = out {
-                std::fs::create_dir_all(&dir)
-                    .with_context(|| format!("creating {}", dir.display()))?;
+                std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
                 let json = serde_json::to_string_pretty(&table)? + "\n";
                 for (name, body) in [
                     ("accuracy.md", table.to_markdown()),

@@ -62,10 +62,7 @@ fn py_slice(d: &[[f32; CANDIDATES]], start: usize, tail: usize) -> &[[f32; CANDI
 /// h right edge rows `mean(d[−(2h+1−j):])` for j = 1..h. For N < 2h this yields 2h rows, not N
 /// (SPEC §6.5 quirk), and masked −1000 entries take part in the means.
 pub fn context_rows(d: &[[f32; CANDIDATES]], k: usize) -> Scores {
-    assert!(
-        k >= 5 && k % 2 == 1,
-        "context length must be odd and at least 5"
-    );
+    assert!(k >= 5 && k % 2 == 1, "context length must be odd and at least 5");
     let h = (k - 5) / 2;
     if h == 0 {
         return d.to_vec();
@@ -184,10 +181,7 @@ mod tests {
         tie[15] = 2.0;
         tie[16] = 2.0;
         let rows = vec![row(15), row(14), row(17), tie];
-        assert_eq!(
-            rows.iter().map(offset).collect::<Vec<_>>(),
-            vec![0, 1, -2, 0]
-        );
+        assert_eq!(rows.iter().map(offset).collect::<Vec<_>>(), vec![0, 1, -2, 0]);
         assert_eq!(accuracy(&rows), 0.75);
     }
 

@@ -26,34 +26,20 @@ pub struct AccuracyTable {
 
 impl AccuracyTable {
     /// Scores every video (raw, unmasked score rows) with the reference protocol.
-    pub fn from_scores<'a>(
-        videos: impl IntoIterator<Item = (String, &'a [[f32; CANDIDATES]])>,
-    ) -> Self {
+    pub fn from_scores<'a>(videos: impl IntoIterator<Item = (String, &'a [[f32; CANDIDATES]])>) -> Self {
         let per_video: Vec<VideoResult> = videos
             .into_iter()
-            .map(|(video, rows)| VideoResult {
-                video,
-                windows: rows.len(),
-                acc: video_accuracies(rows),
-            })
+            .map(|(video, rows)| VideoResult { video, windows: rows.len(), acc: video_accuracies(rows) })
             .collect();
-        let macro_mean = std::array::from_fn(|k| {
-            numpy_mean(&per_video.iter().map(|v| v.acc[k]).collect::<Vec<_>>())
-        });
-        Self {
-            per_video,
-            macro_mean,
-        }
+        let macro_mean =
+            std::array::from_fn(|k| numpy_mean(&per_video.iter().map(|v| v.acc[k]).collect::<Vec<_>>()));
+        Self { per_video, macro_mean }
     }
 
     /// The summary row as Markdown (accuracy in %, two decimals, like the paper).
     pub fn to_markdown(&self) -> String {
         let head: Vec<String> = CONTEXTS.iter().map(|k| format!("K{k}")).collect();
-        let vals: Vec<String> = self
-            .macro_mean
-            .iter()
-            .map(|a| format!("{:.2}", a * 100.0))
-            .collect();
+        let vals: Vec<String> = self.macro_mean.iter().map(|a| format!("{:.2}", a * 100.0)).collect();
         format!(
             "| videos | {} |\n|---|{}\n| {} | {} |\n",
             head.join(" | "),

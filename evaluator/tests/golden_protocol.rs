@@ -20,15 +20,10 @@ fn tabulate_matches_reference_exactly() {
     for v in videos {
         let name = v["video"].as_str().unwrap();
         let t = st.tensor(&format!("{name}.scores")).unwrap();
-        let vals: Vec<f32> = t
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        let rows: Vec<[f32; CANDIDATES]> = vals
-            .chunks_exact(CANDIDATES)
-            .map(|c| c.try_into().unwrap())
-            .collect();
+        let vals: Vec<f32> =
+            t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let rows: Vec<[f32; CANDIDATES]> =
+            vals.chunks_exact(CANDIDATES).map(|c| c.try_into().unwrap()).collect();
         assert_eq!(rows.len() as u64, v["windows"].as_u64().unwrap());
         inputs.push((name.to_string(), rows));
     }

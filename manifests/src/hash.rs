@@ -9,11 +9,7 @@ use crate::{Error, Result};
 
 /// sha256 of a file as lowercase hex, read in 1 MiB blocks.
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let io = |source| Error::Io {
-        path: path.to_path_buf(),
-        action: "read",
-        source,
-    };
+    let io = |source| Error::Io { path: path.to_path_buf(), action: "read", source };
     let mut file = std::fs::File::open(path).map_err(io)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];

@@ -36,11 +36,7 @@ impl ShardEntry {
         let path = dir.join(file);
         let reader = ShardReader::open(&path)?;
         let bytes = std::fs::metadata(&path)
-            .map_err(|source| Error::Io {
-                path: path.clone(),
-                action: "stat",
-                source,
-            })?
+            .map_err(|source| Error::Io { path: path.clone(), action: "stat", source })?
             .len();
         Ok(Self {
             file: file.to_string(),
@@ -104,10 +100,8 @@ impl Manifest {
             action: "read",
             source,
         })?;
-        let m: Manifest = serde_json::from_str(&text).map_err(|source| Error::Json {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let m: Manifest =
+            serde_json::from_str(&text).map_err(|source| Error::Json { path: path.to_path_buf(), source })?;
         if m.manifest_version != MANIFEST_VERSION {
             return Err(Error::Version {
                 path: path.to_path_buf(),
@@ -120,10 +114,8 @@ impl Manifest {
 
     /// Writes the manifest atomically (pretty JSON, temp file + rename).
     pub fn write(&self, path: &Path) -> Result<()> {
-        let mut text = serde_json::to_string_pretty(self).map_err(|source| Error::Json {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let mut text = serde_json::to_string_pretty(self)
+            .map_err(|source| Error::Json { path: path.to_path_buf(), source })?;
         text.push('\n');
         atomic_write(path, text.as_bytes())
     }
@@ -142,11 +134,7 @@ impl Manifest {
     pub fn verify_shard(dir: &Path, entry: &ShardEntry) -> Result<()> {
         let path = dir.join(&entry.file);
         let bytes = std::fs::metadata(&path)
-            .map_err(|source| Error::Io {
-                path: path.clone(),
-                action: "stat",
-                source,
-            })?
+            .map_err(|source| Error::Io { path: path.clone(), action: "stat", source })?
             .len();
         if bytes != entry.bytes {
             return Err(Error::Checksum {
@@ -158,26 +146,17 @@ impl Manifest {
         }
         let sha = sha256_file(&path)?;
         if sha != entry.sha256 {
-            return Err(Error::Checksum {
-                path,
-                what: "sha256",
-                expected: entry.sha256.clone(),
-                found: sha,
-            });
+            return Err(Error::Checksum { path, what: "sha256", expected: entry.sha256.clone(), found: sha });
         }
         Ok(())
     }
 
     /// Opens shard `file` of the set in `dir` after verifying it against this manifest.
     pub fn open_shard(&self, dir: &Path, file: &str) -> Result<ShardReader> {
-        let entry =
-            self.shards
-                .iter()
-                .find(|s| s.file == file)
-                .ok_or_else(|| Error::UnknownShard {
-                    manifest: dir.join(MANIFEST_FILE),
-                    shard: file.to_string(),
-                })?;
+        let entry = self.shards.iter().find(|s| s.file == file).ok_or_else(|| Error::UnknownShard {
+            manifest: dir.join(MANIFEST_FILE),
+            shard: file.to_string(),
+        })?;
         Self::verify_shard(dir, entry)?;
         Ok(ShardReader::open(&dir.join(&entry.file))?)
     }
@@ -187,11 +166,7 @@ impl Manifest {
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp: PathBuf = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let io = |action, source| Error::Io {
-        path: tmp.clone(),
-        action,
-        source,
-    };
+    let io = |action, source| Error::Io { path: tmp.clone(), action, source };
     let mut f = std::fs::File::create(&tmp).map_err(|e| io("create", e))?;
     f.write_all(bytes).map_err(|e| io("write", e))?;
     f.sync_all().map_err(|e| io("fsync", e))?;

@@ -28,10 +28,7 @@ impl UttId {
         if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) {
             return Err("expected exactly <programme_id>/<utt_id>");
         }
-        if parts
-            .iter()
-            .any(|p| p.starts_with('.') || p.chars().any(char::is_control))
-        {
+        if parts.iter().any(|p| p.starts_with('.') || p.chars().any(char::is_control)) {
             return Err("components may not start with '.' or hold control characters");
         }
         Ok(Self(id.to_string()))
@@ -173,10 +170,7 @@ mod tests {
         ] {
             let err = parse_split_list(&format!("ok/00001\n{bad}\n"), "pretrain.txt").unwrap_err();
             let msg = err.to_string();
-            assert!(
-                msg.starts_with("pretrain.txt:2: bad utterance id"),
-                "{bad}: {msg}"
-            );
+            assert!(msg.starts_with("pretrain.txt:2: bad utterance id"), "{bad}: {msg}");
         }
     }
 

@@ -23,18 +23,13 @@ fn tiny(id: &str) -> Utterance {
 }
 
 fn shard_set(dir: &std::path::Path) -> Manifest {
-    let mut w = ShardWriter::create(
-        &dir.join("test-00000.parquet"),
-        "{}",
-        &WriterOptions::default(),
-    )
-    .unwrap();
+    let mut w =
+        ShardWriter::create(&dir.join("test-00000.parquet"), "{}", &WriterOptions::default()).unwrap();
     w.write(tiny("p1/00001")).unwrap();
     w.write(tiny("p1/00002")).unwrap();
     w.finish().unwrap();
     let mut m = Manifest::new("preprocess", "0.1.0", serde_json::json!({"fps": 25}));
-    m.shards
-        .push(ShardEntry::describe(dir, "test-00000.parquet", "test").unwrap());
+    m.shards.push(ShardEntry::describe(dir, "test-00000.parquet", "test").unwrap());
     m.skipped.push(SkippedItem {
         utt_id: "p1/00003".into(),
         split: "test".into(),
@@ -65,22 +60,13 @@ fn corrupted_shard_is_detected() {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0xFF; // same size, one flipped byte
     std::fs::write(&path, &bytes).unwrap();
-    let err = m
-        .open_shard(dir.path(), "test-00000.parquet")
-        .err()
-        .unwrap();
-    assert!(
-        matches!(err, Error::Checksum { what: "sha256", .. }),
-        "{err}"
-    );
+    let err = m.open_shard(dir.path(), "test-00000.parquet").err().unwrap();
+    assert!(matches!(err, Error::Checksum { what: "sha256", .. }), "{err}");
     assert!(err.to_string().contains("test-00000.parquet"), "{err}");
 
     bytes.truncate(mid);
     std::fs::write(&path, &bytes).unwrap();
-    let err = m
-        .open_shard(dir.path(), "test-00000.parquet")
-        .err()
-        .unwrap();
+    let err = m.open_shard(dir.path(), "test-00000.parquet").err().unwrap();
     assert!(matches!(err, Error::Checksum { what: "size", .. }), "{err}");
 }
 
@@ -90,8 +76,5 @@ fn bad_manifest_is_a_clear_error() {
     let path = dir.path().join(MANIFEST_FILE);
     std::fs::write(&path, "{ not json").unwrap();
     let err = Manifest::read(&path).unwrap_err().to_string();
-    assert!(
-        err.contains("manifest.json") && err.contains("not a valid manifest"),
-        "{err}"
-    );
+    assert!(err.contains("manifest.json") && err.contains("not a valid manifest"), "{err}");
 }

@@ -23,15 +23,8 @@ pub fn to_16k_mono(audio: &Audio) -> Result<Vec<i16>, String> {
         .chunks_exact(ch)
         .map(|frame| frame.iter().map(|&s| s as f32).sum::<f32>() / (ch as f32 * 32768.0))
         .collect();
-    let resampled = if audio.sample_rate == TARGET_RATE {
-        mono
-    } else {
-        resample(&mono, audio.sample_rate)?
-    };
-    Ok(resampled
-        .iter()
-        .map(|&x| (x * 32768.0).round().clamp(-32768.0, 32767.0) as i16)
-        .collect())
+    let resampled = if audio.sample_rate == TARGET_RATE { mono } else { resample(&mono, audio.sample_rate)? };
+    Ok(resampled.iter().map(|&x| (x * 32768.0).round().clamp(-32768.0, 32767.0) as i16).collect())
 }
 
 /// Resamples mono f32 from `rate` to 16 kHz; output length is ⌊n·16000/rate⌉-ish as rubato gives.
@@ -39,18 +32,10 @@ fn resample(mono: &[f32], rate: u32) -> Result<Vec<f32>, String> {
     if mono.is_empty() {
         return Ok(Vec::new());
     }
-    let mut r = Fft::<f32>::new(
-        rate as usize,
-        TARGET_RATE as usize,
-        1024,
-        1,
-        FixedSync::Both,
-    )
-    .map_err(|e| format!("cannot resample {rate} Hz: {e}"))?;
+    let mut r = Fft::<f32>::new(rate as usize, TARGET_RATE as usize, 1024, 1, FixedSync::Both)
+        .map_err(|e| format!("cannot resample {rate} Hz: {e}"))?;
     let input = InterleavedSlice::new(mono, 1, mono.len()).map_err(|e| e.to_string())?;
-    let out = r
-        .process_all(&input, mono.len(), None)
-        .map_err(|e| format!("resampling failed: {e}"))?;
+    let out = r.process_all(&input, mono.len(), None).map_err(|e| format!("resampling failed: {e}"))?;
     Ok(out.take_data())
 }
 
@@ -60,11 +45,7 @@ mod tests {
 
     #[test]
     fn mono_16k_is_untouched() {
-        let a = Audio {
-            sample_rate: 16_000,
-            channels: 1,
-            samples: vec![1, -2, 3, i16::MIN, i16::MAX],
-        };
+        let a = Audio { sample_rate: 16_000, channels: 1, samples: vec![1, -2, 3, i16::MIN, i16::MAX] };
         assert_eq!(to_16k_mono(&a).unwrap(), a.samples);
     }
 
@@ -74,27 +55,16 @@ mod tests {
         let n = 48_000;
         let samples: Vec<i16> = (0..n)
             .flat_map(|i| {
-                let v = ((2.0 * std::f32::consts::PI * 440.0 * i as f32 / 48_000.0).sin()
-                    * 10_000.0) as i16;
+                let v = ((2.0 * std::f32::consts::PI * 440.0 * i as f32 / 48_000.0).sin() * 10_000.0) as i16;
                 [v, v]
             })
             .collect();
-        let out = to_16k_mono(&Audio {
-            sample_rate: 48_000,
-            channels: 2,
-            samples,
-        })
-        .unwrap();
-        assert!(
-            (out.len() as i64 - 16_000).abs() <= 2,
-            "{} samples",
-            out.len()
-        );
+        let out = to_16k_mono(&Audio { sample_rate: 48_000, channels: 2, samples }).unwrap();
+        assert!((out.len() as i64 - 16_000).abs() <= 2, "{} samples", out.len());
         // Compare with the ideal 16 kHz tone away from the edges.
         let err = (1000..15_000)
             .map(|i| {
-                let want =
-                    (2.0 * std::f32::consts::PI * 440.0 * i as f32 / 16_000.0).sin() * 10_000.0;
+                let want = (2.0 * std::f32::consts::PI * 440.0 * i as f32 / 16_000.0).sin() * 10_000.0;
                 (out[i] as f32 - want).abs()
             })
             .fold(0.0, f32::max);

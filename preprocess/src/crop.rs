@@ -26,44 +26,24 @@ impl Default for BoxAdjust {
         // Calibrated on the GRID samples by eye with `preprocess inspect`: with these values the
         // lower half runs from the nose tip to just below the chin with the mouth in the middle,
         // as in Wav2Lip's S3FD crops.
-        Self {
-            scale_w: 1.1,
-            scale_h: 1.15,
-            shift_y: -0.05,
-        }
+        Self { scale_w: 1.1, scale_h: 1.15, shift_y: -0.05 }
     }
 }
 
 /// The pixel rectangle (x0, y0, x1, y1) cropped for `b`, clipped to the frame (like Wav2Lip's
 /// clipping of negative coordinates, SPEC §1.1).
-pub fn crop_rect(
-    b: &FaceBox,
-    adj: &BoxAdjust,
-    width: usize,
-    height: usize,
-) -> (u32, u32, u32, u32) {
+pub fn crop_rect(b: &FaceBox, adj: &BoxAdjust, width: usize, height: usize) -> (u32, u32, u32, u32) {
     let cx = b.x + b.w / 2.0;
     let cy = b.y + b.h / 2.0 + adj.shift_y * b.h;
     let (hw, hh) = (b.w * adj.scale_w / 2.0, b.h * adj.scale_h / 2.0);
     let clip = |v: f32, max: usize| v.round().clamp(0.0, max as f32) as u32;
     let (x0, x1) = (clip(cx - hw, width), clip(cx + hw, width));
     let (y0, y1) = (clip(cy - hh, height), clip(cy + hh, height));
-    (
-        x0,
-        y0,
-        x1.max(x0 + 1).min(width as u32),
-        y1.max(y0 + 1).min(height as u32),
-    )
+    (x0, y0, x1.max(x0 + 1).min(width as u32), y1.max(y0 + 1).min(height as u32))
 }
 
 /// The 48×96 RGB mouth crop of one RGB frame.
-pub fn mouth_crop(
-    rgb: &[u8],
-    width: usize,
-    height: usize,
-    b: &FaceBox,
-    adj: &BoxAdjust,
-) -> Vec<u8> {
+pub fn mouth_crop(rgb: &[u8], width: usize, height: usize, b: &FaceBox, adj: &BoxAdjust) -> Vec<u8> {
     let (x0, y0, x1, y1) = crop_rect(b, adj, width, height);
     let (cw, ch) = (x1 - x0, y1 - y0);
     let mut region = Vec::with_capacity((cw * ch * 3) as usize);
@@ -74,14 +54,7 @@ pub fn mouth_crop(
     let face: ImageBuffer<Rgb<u8>, Vec<u8>> =
         ImageBuffer::from_raw(cw, ch, region).expect("region size matches");
     let face = imageops::resize(&face, FACE_SIZE, FACE_SIZE, FilterType::Triangle);
-    let lower = imageops::crop_imm(
-        &face,
-        0,
-        FACE_SIZE / 2,
-        CROP_WIDTH as u32,
-        CROP_HEIGHT as u32,
-    )
-    .to_image();
+    let lower = imageops::crop_imm(&face, 0, FACE_SIZE / 2, CROP_WIDTH as u32, CROP_HEIGHT as u32).to_image();
     lower.into_raw()
 }
 
@@ -92,27 +65,10 @@ mod tests {
     #[test]
     fn crop_takes_the_lower_half_of_the_box() {
         // A 100×100 frame: top half red, bottom half blue; box = whole frame, no adjustment.
-        let rgb: Vec<u8> = (0..100 * 100)
-            .flat_map(|i| {
-                if i / 100 < 50 {
-                    [255, 0, 0]
-                } else {
-                    [0, 0, 255]
-                }
-            })
-            .collect();
-        let b = FaceBox {
-            x: 0.0,
-            y: 0.0,
-            w: 100.0,
-            h: 100.0,
-            score: 1.0,
-        };
-        let adj = BoxAdjust {
-            scale_w: 1.0,
-            scale_h: 1.0,
-            shift_y: 0.0,
-        };
+        let rgb: Vec<u8> =
+            (0..100 * 100).flat_map(|i| if i / 100 < 50 { [255, 0, 0] } else { [0, 0, 255] }).collect();
+        let b = FaceBox { x: 0.0, y: 0.0, w: 100.0, h: 100.0, score: 1.0 };
+        let adj = BoxAdjust { scale_w: 1.0, scale_h: 1.0, shift_y: 0.0 };
         let c = mouth_crop(&rgb, 100, 100, &b, &adj);
         assert_eq!(c.len(), 48 * 96 * 3);
         // Away from the seam every pixel is blue.
@@ -122,13 +78,7 @@ mod tests {
 
     #[test]
     fn boxes_are_clipped_to_the_frame() {
-        let b = FaceBox {
-            x: -10.0,
-            y: 150.0,
-            w: 40.0,
-            h: 40.0,
-            score: 1.0,
-        };
+        let b = FaceBox { x: -10.0, y: 150.0, w: 40.0, h: 40.0, score: 1.0 };
         let (x0, y0, x1, y1) = crop_rect(&b, &BoxAdjust::default(), 160, 160);
         assert_eq!((x0, y1), (0, 160));
         assert!(x1 > x0 && y1 > y0);

@@ -43,11 +43,7 @@ fn channel_count(layout: &str) -> usize {
         "5.0" => 5,
         "5.1" | "5.1(side)" | "6.0" => 6,
         "7.1" => 8,
-        other => other
-            .split_whitespace()
-            .next()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(2),
+        other => other.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(2),
     }
 }
 
@@ -60,16 +56,9 @@ struct Run {
 }
 
 fn run(mut cmd: FfmpegCommand, what: &str) -> Result<Run, DecodeError> {
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start ffmpeg for {what}: {e}"))?;
-    let mut out = Run {
-        streams: Vec::new(),
-        frames: Vec::new(),
-        size: None,
-        bytes: Vec::new(),
-        errors: Vec::new(),
-    };
+    let mut child = cmd.spawn().map_err(|e| format!("cannot start ffmpeg for {what}: {e}"))?;
+    let mut out =
+        Run { streams: Vec::new(), frames: Vec::new(), size: None, bytes: Vec::new(), errors: Vec::new() };
     let iter = child.iter().map_err(|e| format!("ffmpeg {what}: {e}"))?;
     for event in iter {
         match event {
@@ -86,15 +75,8 @@ fn run(mut cmd: FfmpegCommand, what: &str) -> Result<Run, DecodeError> {
     }
     let status = child.wait().map_err(|e| format!("ffmpeg {what}: {e}"))?;
     if !status.success() && out.frames.is_empty() && out.bytes.is_empty() {
-        let why = out
-            .errors
-            .last()
-            .cloned()
-            .unwrap_or_else(|| format!("exit status {status}"));
-        return Err(format!(
-            "ffmpeg could not decode the {what}: \"{}\"",
-            why.trim()
-        ));
+        let why = out.errors.last().cloned().unwrap_or_else(|| format!("exit status {status}"));
+        return Err(format!("ffmpeg could not decode the {what}: \"{}\"", why.trim()));
     }
     Ok(out)
 }
@@ -102,10 +84,7 @@ fn run(mut cmd: FfmpegCommand, what: &str) -> Result<Run, DecodeError> {
 /// Decodes the first video stream as rgb24 at 25 fps.
 pub fn decode_video(path: &Path) -> Result<Video, DecodeError> {
     let mut cmd = FfmpegCommand::new();
-    cmd.hide_banner()
-        .input(path.as_os_str())
-        .args(["-map", "0:v:0", "-vf", "fps=25"])
-        .rawvideo();
+    cmd.hide_banner().input(path.as_os_str()).args(["-map", "0:v:0", "-vf", "fps=25"]).rawvideo();
     let r = run(cmd, "video")?;
     let source_fps = r
         .streams
@@ -116,19 +95,10 @@ pub fn decode_video(path: &Path) -> Result<Video, DecodeError> {
         })
         .ok_or_else(|| "no video stream".to_string())?;
     let (width, height) = r.size.ok_or_else(|| {
-        let why = r
-            .errors
-            .last()
-            .map(|e| format!(": \"{}\"", e.trim()))
-            .unwrap_or_default();
+        let why = r.errors.last().map(|e| format!(": \"{}\"", e.trim())).unwrap_or_default();
         format!("video stream decoded to no frames{why}")
     })?;
-    Ok(Video {
-        width,
-        height,
-        source_fps,
-        frames: r.frames,
-    })
+    Ok(Video { width, height, source_fps, frames: r.frames })
 }
 
 /// Decodes the first audio stream as interleaved int16 at its native rate and channel count.
@@ -136,15 +106,7 @@ pub fn decode_audio(path: &Path) -> Result<Audio, DecodeError> {
     let mut cmd = FfmpegCommand::new();
     cmd.hide_banner()
         .input(path.as_os_str())
-        .args([
-            "-map",
-            "0:a:0",
-            "-vn",
-            "-f",
-            "s16le",
-            "-acodec",
-            "pcm_s16le",
-        ])
+        .args(["-map", "0:a:0", "-vn", "-f", "s16le", "-acodec", "pcm_s16le"])
         .output("-");
     let r = run(cmd, "audio")?;
     let (sample_rate, channels) = r
@@ -155,17 +117,9 @@ pub fn decode_audio(path: &Path) -> Result<Audio, DecodeError> {
             _ => None,
         })
         .ok_or_else(|| "no audio stream".to_string())?;
-    let samples: Vec<i16> = r
-        .bytes
-        .chunks_exact(2)
-        .map(|b| i16::from_le_bytes([b[0], b[1]]))
-        .collect();
+    let samples: Vec<i16> = r.bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
     if samples.is_empty() {
         return Err("audio stream decoded to no samples".into());
     }
-    Ok(Audio {
-        sample_rate,
-        channels,
-        samples,
-    })
+    Ok(Audio { sample_rate, channels, samples })
 }

@@ -22,6 +22,8 @@ pub struct DetectParams {
     pub step: u32,
     /// Detect on every N-th frame and interpolate the boxes between (1 = every frame).
     pub detect_every: usize,
+    /// Detect on the frame shrunk by this integer factor (box-filtered), boxes scaled back.
+    pub downscale: usize,
     /// Half-width (frames) of the moving average applied to the boxes.
     pub smooth_radius: usize,
     /// An utterance with a smaller fraction of frames with a face is skipped.
@@ -30,13 +32,16 @@ pub struct DetectParams {
 
 impl Default for DetectParams {
     fn default() -> Self {
-        // The settings the GRID samples were cropped with (grid_samples/README.md).
+        // The detector settings the GRID samples were cropped with (grid_samples/README.md),
+        // run on every 5th frame at half resolution: `preprocess bench` measures the speed-up
+        // and tests/detect_tolerance.rs bounds the crop difference from per-frame detection.
         Self {
-            min_face: 40,
+            min_face: 20,
             score_thresh: 2.0,
             pyramid_scale: 0.8,
             step: 4,
-            detect_every: 1,
+            detect_every: 5,
+            downscale: 2,
             smooth_radius: 2,
             min_face_fraction: 0.5,
         }
@@ -46,68 +51,74 @@ impl Default for DetectParams {
 /// A configured detector (not `Send`: make one per worker thread).
 pub struct FaceDetector {
     inner: Box<dyn Detector>,
+    downscale: usize,
 }
 
 impl FaceDetector {
     /// Builds a detector from the embedded model.
     pub fn new(p: &DetectParams) -> Result<Self, String> {
-        let model = rustface::read_model(MODEL)
-            .map_err(|e| format!("embedded face model unreadable: {e}"))?;
+        let model =
+            rustface::read_model(MODEL).map_err(|e| format!("embedded face model unreadable: {e}"))?;
         let mut inner = rustface::create_detector_with_model(model);
         inner.set_min_face_size(p.min_face.max(20));
         inner.set_score_thresh(p.score_thresh);
         inner.set_pyramid_scale_factor(p.pyramid_scale);
         inner.set_slide_window_step(p.step.max(1), p.step.max(1));
-        Ok(Self { inner })
+        Ok(Self { inner, downscale: p.downscale.max(1) })
     }
 
-    /// The most confident face in an RGB frame, if any.
+    /// The most confident face in an RGB frame, if any, at the configured downscale, falling back to full resolution when that finds nothing.
     pub fn detect(&mut self, rgb: &[u8], width: usize, height: usize) -> Option<FaceBox> {
+        let k =
+            if width / self.downscale >= 40 && height / self.downscale >= 40 { self.downscale } else { 1 };
+        self.detect_at(rgb, width, height, k)
+            .or_else(|| (k > 1).then(|| self.detect_at(rgb, width, height, 1)).flatten())
+    }
+
+    fn detect_at(&mut self, rgb: &[u8], width: usize, height: usize, k: usize) -> Option<FaceBox> {
         if width < 20 || height < 20 {
             return None;
         }
-        // ITU-R BT.601 luma, as rustface's examples feed it.
-        let gray: Vec<u8> = rgb
-            .chunks_exact(3)
-            .map(|p| ((p[0] as u32 * 299 + p[1] as u32 * 587 + p[2] as u32 * 114) / 1000) as u8)
-            .collect();
-        let faces = self
-            .inner
-            .detect(&ImageData::new(&gray, width as u32, height as u32));
-        faces
-            .into_iter()
-            .max_by(|a, b| a.score().total_cmp(&b.score()))
-            .map(|f| {
-                let b = f.bbox();
-                FaceBox {
-                    x: b.x() as f32,
-                    y: b.y() as f32,
-                    w: b.width() as f32,
-                    h: b.height() as f32,
-                    score: f.score() as f32,
+        let (w, h) = (width / k, height / k);
+        // ITU-R BT.601 luma, as rustface's examples feed it, averaged over k×k blocks.
+        let mut gray = vec![0u8; w * h];
+        for (y, row) in gray.chunks_exact_mut(w).enumerate() {
+            for (x, g) in row.iter_mut().enumerate() {
+                let mut sum = 0u32;
+                for dy in 0..k {
+                    let base = ((y * k + dy) * width + x * k) * 3;
+                    for p in rgb[base..base + 3 * k].chunks_exact(3) {
+                        sum += p[0] as u32 * 299 + p[1] as u32 * 587 + p[2] as u32 * 114;
+                    }
                 }
-            })
+                *g = (sum / (1000 * (k * k) as u32)) as u8;
+            }
+        }
+        let faces = self.inner.detect(&ImageData::new(&gray, w as u32, h as u32));
+        let s = k as f32;
+        faces.into_iter().max_by(|a, b| a.score().total_cmp(&b.score())).map(|f| {
+            let b = f.bbox();
+            FaceBox {
+                x: b.x() as f32 * s,
+                y: b.y() as f32 * s,
+                w: b.width() as f32 * s,
+                h: b.height() as f32 * s,
+                score: f.score() as f32,
+            }
+        })
     }
 }
 
 fn lerp(a: &FaceBox, b: &FaceBox, t: f32) -> FaceBox {
     let l = |x: f32, y: f32| x + (y - x) * t;
-    FaceBox {
-        x: l(a.x, b.x),
-        y: l(a.y, b.y),
-        w: l(a.w, b.w),
-        h: l(a.h, b.h),
-        score: l(a.score, b.score),
-    }
+    FaceBox { x: l(a.x, b.x), y: l(a.y, b.y), w: l(a.w, b.w), h: l(a.h, b.h), score: l(a.score, b.score) }
 }
 
 /// Fills frames between detections: linear interpolation between two detected frames that are
 /// at most `max_gap` apart (the detection stride), else the frame stays without a face.
 pub fn fill_gaps(detected: &[Option<FaceBox>], max_gap: usize) -> Vec<Option<FaceBox>> {
     let mut out = detected.to_vec();
-    let known: Vec<usize> = (0..detected.len())
-        .filter(|&i| detected[i].is_some())
-        .collect();
+    let known: Vec<usize> = (0..detected.len()).filter(|&i| detected[i].is_some()).collect();
     for w in known.windows(2) {
         let (a, b) = (w[0], w[1]);
         if b - a <= max_gap {
@@ -147,28 +158,12 @@ mod tests {
     use super::*;
 
     fn fb(x: f32) -> Option<FaceBox> {
-        Some(FaceBox {
-            x,
-            y: 0.0,
-            w: 10.0,
-            h: 10.0,
-            score: 1.0,
-        })
+        Some(FaceBox { x, y: 0.0, w: 10.0, h: 10.0, score: 1.0 })
     }
 
     #[test]
     fn gaps_are_interpolated_within_the_stride_only() {
-        let d = vec![
-            fb(0.0),
-            None,
-            None,
-            fb(3.0),
-            None,
-            None,
-            None,
-            None,
-            fb(9.0),
-        ];
+        let d = vec![fb(0.0), None, None, fb(3.0), None, None, None, None, fb(9.0)];
         let f = fill_gaps(&d, 3);
         assert_eq!(f[1].unwrap().x, 1.0);
         assert_eq!(f[2].unwrap().x, 2.0);

@@ -25,8 +25,7 @@ pub fn contact_sheet(utt: &Utterance, columns: usize) -> RgbImage {
     let cols = columns.max(1).min(n.max(1));
     let rows = n.div_ceil(cols);
     let (cw, ch) = (CROP_WIDTH as u32 + 2, CROP_HEIGHT as u32 + 2);
-    let mut sheet: RgbImage =
-        ImageBuffer::from_pixel(cols as u32 * cw, rows as u32 * ch, Rgb([32, 32, 32]));
+    let mut sheet: RgbImage = ImageBuffer::from_pixel(cols as u32 * cw, rows as u32 * ch, Rgb([32, 32, 32]));
     for t in 0..n {
         let (ox, oy) = ((t % cols) as u32 * cw + 1, (t / cols) as u32 * ch + 1);
         let crop = utt.frame(t);

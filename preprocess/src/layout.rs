@@ -19,15 +19,9 @@ pub struct Layout {
 impl Layout {
     /// Accepts either `mvlrs_v1/` or its parent.
     pub fn discover(dir: &Path) -> Result<Self, String> {
-        let root = if dir.join("mvlrs_v1").is_dir() {
-            dir.join("mvlrs_v1")
-        } else {
-            dir.to_path_buf()
-        };
-        let lists: Vec<Split> = Split::ALL
-            .into_iter()
-            .filter(|s| root.join(format!("{}.txt", s.as_str())).is_file())
-            .collect();
+        let root = if dir.join("mvlrs_v1").is_dir() { dir.join("mvlrs_v1") } else { dir.to_path_buf() };
+        let lists: Vec<Split> =
+            Split::ALL.into_iter().filter(|s| root.join(format!("{}.txt", s.as_str())).is_file()).collect();
         if lists.is_empty() {
             return Err(format!(
                 "{}: no split lists (pretrain.txt, train.txt, val.txt, test.txt); point --lrs2-root at mvlrs_v1/ or its parent",
@@ -40,25 +34,14 @@ impl Layout {
     /// The items of `split`, sorted by id. Ids are validated (none can escape the root).
     pub fn items(&self, split: Split) -> Result<Vec<Item>, String> {
         let list = self.root.join(format!("{}.txt", split.as_str()));
-        let text =
-            std::fs::read_to_string(&list).map_err(|e| format!("{}: {e}", list.display()))?;
-        let entries =
-            parse_split_list(&text, &list.display().to_string()).map_err(|e| e.to_string())?;
-        let dir = if split == Split::Pretrain {
-            "pretrain"
-        } else {
-            "main"
-        };
+        let text = std::fs::read_to_string(&list).map_err(|e| format!("{}: {e}", list.display()))?;
+        let entries = parse_split_list(&text, &list.display().to_string()).map_err(|e| e.to_string())?;
+        let dir = if split == Split::Pretrain { "pretrain" } else { "main" };
         let mut items: Vec<Item> = entries
             .into_iter()
             .map(|e| {
                 let rel_path = format!("{dir}/{}.mp4", e.id.as_str());
-                Item {
-                    split,
-                    utt_id: e.id.as_str().to_string(),
-                    video: self.root.join(&rel_path),
-                    rel_path,
-                }
+                Item { split, utt_id: e.id.as_str().to_string(), video: self.root.join(&rel_path), rel_path }
             })
             .collect();
         items.sort();
@@ -116,11 +99,7 @@ impl Task {
     ) -> Result<Self, String> {
         let parse = |name: &str| -> Result<Option<usize>, String> {
             env(name)
-                .map(|v| {
-                    v.trim()
-                        .parse()
-                        .map_err(|_| format!("{name}={v:?} is not a number"))
-                })
+                .map(|v| v.trim().parse().map_err(|_| format!("{name}={v:?} is not a number")))
                 .transpose()
         };
         let (index, count) = match (index, count) {
@@ -133,16 +112,19 @@ impl Task {
                     )?;
                     (i, n)
                 } else if let Some(i) = parse("JOB_COMPLETION_INDEX")? {
-                    (i, flag_count.ok_or("JOB_COMPLETION_INDEX is set: pass the completion count as --num-shards")?)
+                    (
+                        i,
+                        flag_count.ok_or(
+                            "JOB_COMPLETION_INDEX is set: pass the completion count as --num-shards",
+                        )?,
+                    )
                 } else {
                     (0, flag_count.unwrap_or(1))
                 }
             }
         };
         if count == 0 || index >= count {
-            return Err(format!(
-                "task index {index} is not below the task count {count}"
-            ));
+            return Err(format!("task index {index} is not below the task count {count}"));
         }
         Ok(Self { index, count })
     }
@@ -160,28 +142,16 @@ mod tests {
     #[test]
     fn tasks_from_flags_and_environment() {
         let none = |_: &str| None;
-        assert_eq!(
-            Task::resolve(None, None, none).unwrap(),
-            Task { index: 0, count: 1 }
-        );
-        assert_eq!(
-            Task::resolve(Some(2), Some(4), none).unwrap(),
-            Task { index: 2, count: 4 }
-        );
+        assert_eq!(Task::resolve(None, None, none).unwrap(), Task { index: 0, count: 1 });
+        assert_eq!(Task::resolve(Some(2), Some(4), none).unwrap(), Task { index: 2, count: 4 });
         let slurm = |k: &str| match k {
             "SLURM_ARRAY_TASK_ID" => Some("3".to_string()),
             "SLURM_ARRAY_TASK_COUNT" => Some("8".to_string()),
             _ => None,
         };
-        assert_eq!(
-            Task::resolve(None, None, slurm).unwrap(),
-            Task { index: 3, count: 8 }
-        );
+        assert_eq!(Task::resolve(None, None, slurm).unwrap(), Task { index: 3, count: 8 });
         let k8s = |k: &str| (k == "JOB_COMPLETION_INDEX").then(|| "1".to_string());
-        assert_eq!(
-            Task::resolve(None, Some(5), k8s).unwrap(),
-            Task { index: 1, count: 5 }
-        );
+        assert_eq!(Task::resolve(None, Some(5), k8s).unwrap(), Task { index: 1, count: 5 });
         assert!(Task::resolve(None, None, k8s).is_err());
         assert!(Task::resolve(Some(4), Some(4), none).is_err());
     }
@@ -195,16 +165,10 @@ mod tests {
             rel_path: String::new(),
         };
         let p = plan(vec![(Split::Test, (0..10).map(item).collect())], 4);
-        assert_eq!(
-            p.iter().map(|s| s.items.len()).collect::<Vec<_>>(),
-            vec![4, 4, 2]
-        );
+        assert_eq!(p.iter().map(|s| s.items.len()).collect::<Vec<_>>(), vec![4, 4, 2]);
         assert_eq!(p[2].file, "test-00002.parquet");
         let t = [Task { index: 0, count: 2 }, Task { index: 1, count: 2 }];
-        let owned: usize = p
-            .iter()
-            .filter(|s| t.iter().any(|t| t.owns(s.index)))
-            .count();
+        let owned: usize = p.iter().filter(|s| t.iter().any(|t| t.owns(s.index))).count();
         assert_eq!(owned, 3);
         assert!(t[0].owns(0) && t[1].owns(1) && t[0].owns(2));
     }

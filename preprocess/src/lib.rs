@@ -5,6 +5,7 @@
 //! the corpus and plans shards and cluster tasks; [`run`] writes shards and manifests.
 
 pub mod audio;
+pub mod bench;
 pub mod crop;
 pub mod decode;
 pub mod face;

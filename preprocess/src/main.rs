@@ -50,8 +50,29 @@ enum Command {
         #[arg(long)]
         quiet: bool,
         /// Detect faces on every N-th frame and interpolate between.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 5)]
         detect_every: usize,
+        /// Detect faces on frames shrunk by this factor.
+        #[arg(long, default_value_t = 2)]
+        detect_downscale: usize,
+    },
+    /// Times the pipeline per stage against plain ffmpeg decoding of the same files.
+    Bench {
+        /// LRS2 root: `mvlrs_v1/` or its parent.
+        #[arg(long)]
+        lrs2_root: PathBuf,
+        /// Comma-separated splits.
+        #[arg(long, value_delimiter = ',', default_value = "test")]
+        splits: Vec<Split>,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Detect faces on every N-th frame and interpolate between.
+        #[arg(long, default_value_t = 5)]
+        detect_every: usize,
+        /// Detect faces on frames shrunk by this factor.
+        #[arg(long, default_value_t = 2)]
+        detect_downscale: usize,
     },
     /// Combines the partial manifests of all cluster tasks into manifest.json.
     Merge {
@@ -95,17 +116,18 @@ fn main_impl(cli: Cli) -> anyhow::Result<bool> {
             no_resume,
             quiet,
             detect_every,
+            detect_downscale,
         } => {
             let task = Task::resolve(shard_index, num_shards, |k| std::env::var(k).ok())
                 .map_err(anyhow::Error::msg)?;
             let mut params = Params::default();
             params.detect.detect_every = detect_every.max(1);
+            params.detect.downscale = detect_downscale.max(1);
             let cfg = RunConfig {
                 lrs2_root,
                 splits,
                 out: out.clone(),
-                jobs: jobs
-                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                jobs: jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
                 utts_per_shard,
                 task,
                 resume: !no_resume,
@@ -136,6 +158,50 @@ fn main_impl(cli: Cli) -> anyhow::Result<bool> {
             );
             Ok(true)
         }
+        Command::Bench { lrs2_root, splits, jobs, detect_every, detect_downscale } => {
+            let mut params = Params::default();
+            params.detect.detect_every = detect_every.max(1);
+            params.detect.downscale = detect_downscale.max(1);
+            let scratch = std::env::temp_dir().join(format!("lipsync-bench-{}", std::process::id()));
+            let cfg = RunConfig {
+                lrs2_root,
+                splits,
+                out: scratch.clone(),
+                jobs: jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                utts_per_shard: 64,
+                task: Task { index: 0, count: 1 },
+                resume: false,
+                quiet: true,
+                params,
+            };
+            let b = preprocess::bench::bench(&cfg, &scratch).map_err(anyhow::Error::msg);
+            std::fs::remove_dir_all(&scratch).ok(); // scratch output; nothing to keep
+            let b = b?;
+            let s = &b.run.stages;
+            let total =
+                (s.decode + s.detect + s.crop + s.audio + s.mel + b.run.write).as_secs_f64().max(1e-9);
+            println!(
+                "{:.1} s of video, {} utterances, {} threads",
+                b.run.video_seconds, b.run.written, cfg.jobs
+            );
+            println!(
+                "pipeline: {:.2} video s/s ({:.2} per core)",
+                b.pipeline_video_s_per_s, b.pipeline_video_s_per_s_per_core
+            );
+            println!("plain ffmpeg decode: {:.2} video s/s (one process at a time)", b.plain_video_s_per_s);
+            println!("ratio per core / plain decode: {:.3}", b.ratio_per_core_to_plain);
+            for (name, d) in [
+                ("decode", s.decode),
+                ("detect", s.detect),
+                ("crop", s.crop),
+                ("audio", s.audio),
+                ("mel", s.mel),
+                ("write", b.run.write),
+            ] {
+                println!("  {name:<7} {:>7.2} s  {:>5.1}%", d.as_secs_f64(), 100.0 * d.as_secs_f64() / total);
+            }
+            Ok(true)
+        }
         Command::Merge { out } => {
             let m = merge(&out).map_err(anyhow::Error::msg)?;
             println!(
@@ -147,24 +213,12 @@ fn main_impl(cli: Cli) -> anyhow::Result<bool> {
             );
             Ok(true)
         }
-        Command::Inspect {
-            shards,
-            utt,
-            out,
-            columns,
-        } => {
-            let u =
-                preprocess::inspect::find_utterance(&shards, &utt).map_err(anyhow::Error::msg)?;
+        Command::Inspect { shards, utt, out, columns } => {
+            let u = preprocess::inspect::find_utterance(&shards, &utt).map_err(anyhow::Error::msg)?;
             let sheet = preprocess::inspect::contact_sheet(&u, columns);
-            sheet
-                .save(&out)
-                .with_context(|| format!("writing {}", out.display()))?;
+            sheet.save(&out).with_context(|| format!("writing {}", out.display()))?;
             let found = u.face_found.iter().filter(|f| **f).count();
-            println!(
-                "{utt}: {} frames ({found} with a face) → {}",
-                u.num_frames,
-                out.display()
-            );
+            println!("{utt}: {} frames ({found} with a face) → {}", u.num_frames, out.display());
             Ok(true)
         }
         Command::Verify { shards } => {
@@ -173,12 +227,7 @@ fn main_impl(cli: Cli) -> anyhow::Result<bool> {
             for line in &report.bad {
                 eprintln!("bad: {line}");
             }
-            println!(
-                "{} shards ok ({} utterances), {} bad",
-                report.ok,
-                report.rows,
-                report.bad.len()
-            );
+            println!("{} shards ok ({} utterances), {} bad", report.ok, report.rows, report.bad.len());
             Ok(report.bad.is_empty())
         }
     }

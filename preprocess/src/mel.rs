@@ -61,9 +61,7 @@ fn mel_to_hz(m: f64) -> f64 {
 /// The slaney-normalised triangular filterbank, `[N_MELS][N_STFT]` row-major
 /// (torchaudio `melscale_fbanks(..., norm="slaney", mel_scale="slaney")`, transposed).
 pub fn mel_filterbank() -> Vec<f64> {
-    let freqs: Vec<f64> = (0..N_STFT)
-        .map(|i| i as f64 * (SAMPLE_RATE / 2.0) / (N_STFT - 1) as f64)
-        .collect();
+    let freqs: Vec<f64> = (0..N_STFT).map(|i| i as f64 * (SAMPLE_RATE / 2.0) / (N_STFT - 1) as f64).collect();
     let (m_min, m_max) = (hz_to_mel(F_MIN), hz_to_mel(F_MAX));
     let f_pts: Vec<f64> = (0..N_MELS + 2)
         .map(|i| mel_to_hz(m_min + (m_max - m_min) * i as f64 / (N_MELS + 1) as f64))
@@ -102,11 +100,7 @@ impl MelExtractor {
         let window = (0..N_FFT)
             .map(|k| 0.5 - 0.5 * (2.0 * std::f64::consts::PI * k as f64 / N_FFT as f64).cos())
             .collect();
-        Self {
-            fft,
-            window,
-            filterbank: mel_filterbank(),
-        }
+        Self { fft, window, filterbank: mel_filterbank() }
     }
 
     /// Number of frames `torch.stft(center=True)` yields for `n` samples: 1 + ⌊n / 200⌋.
@@ -168,9 +162,7 @@ impl MelExtractor {
         let full = self.compute(chunk);
         let frames = Self::num_frames(chunk.len());
         let keep = frames.saturating_sub(1);
-        full.chunks_exact(frames)
-            .flat_map(|band| band[..keep].iter().copied())
-            .collect()
+        full.chunks_exact(frames).flat_map(|band| band[..keep].iter().copied()).collect()
     }
 }
 
@@ -193,23 +185,13 @@ mod tests {
         let frames = MelExtractor::num_frames(pcm.len());
         assert_eq!(frames, 81);
         let t = 40;
-        let best = (0..N_MELS)
-            .max_by(|&a, &b| mel[a * frames + t].total_cmp(&mel[b * frames + t]))
-            .unwrap();
+        let best = (0..N_MELS).max_by(|&a, &b| mel[a * frames + t].total_cmp(&mel[b * frames + t])).unwrap();
         let (m_min, m_max) = (hz_to_mel(F_MIN), hz_to_mel(F_MAX));
-        let centre =
-            |b: usize| mel_to_hz(m_min + (m_max - m_min) * (b + 1) as f64 / (N_MELS + 1) as f64);
+        let centre = |b: usize| mel_to_hz(m_min + (m_max - m_min) * (b + 1) as f64 / (N_MELS + 1) as f64);
         let nearest = (0..N_MELS)
-            .min_by(|&a, &b| {
-                (centre(a) - 1000.0)
-                    .abs()
-                    .total_cmp(&(centre(b) - 1000.0).abs())
-            })
+            .min_by(|&a, &b| (centre(a) - 1000.0).abs().total_cmp(&(centre(b) - 1000.0).abs()))
             .unwrap();
-        assert!(
-            best.abs_diff(nearest) <= 1,
-            "best band {best}, nearest {nearest}"
-        );
+        assert!(best.abs_diff(nearest) <= 1, "best band {best}, nearest {nearest}");
     }
 
     #[test]
@@ -217,9 +199,6 @@ mod tests {
         let mel = MelExtractor::new().compute(&[0.0; 3200]);
         // 20·log10(1e-5) − 20 = −120 → 8·(−20)/100 − 4 = −5.6 → clipped to −4.
         assert!(mel.iter().all(|&v| v == -4.0));
-        assert_eq!(
-            MelExtractor::new().chunk(&[0.0; 3200]).len(),
-            N_MELS * CHUNK_FRAMES
-        );
+        assert_eq!(MelExtractor::new().chunk(&[0.0; 3200]).len(), N_MELS * CHUNK_FRAMES);
     }
 }

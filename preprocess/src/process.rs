@@ -77,22 +77,13 @@ fn transcript(item: &Item) -> Result<String, String> {
         return Ok(String::new());
     }
     let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| format!("{}: transcript is not UTF-8", path.display()))?;
-    Ok(text
-        .lines()
-        .find_map(|l| l.strip_prefix("Text:"))
-        .map(|t| t.trim().to_string())
-        .unwrap_or_default())
+    let text =
+        String::from_utf8(bytes).map_err(|_| format!("{}: transcript is not UTF-8", path.display()))?;
+    Ok(text.lines().find_map(|l| l.strip_prefix("Text:")).map(|t| t.trim().to_string()).unwrap_or_default())
 }
 
 /// Processes one utterance. Never panics on bad input: every failure is a skip reason.
-pub fn process(
-    item: &Item,
-    params: &Params,
-    det: &mut FaceDetector,
-    mel: &MelExtractor,
-) -> Outcome {
+pub fn process(item: &Item, params: &Params, det: &mut FaceDetector, mel: &MelExtractor) -> Outcome {
     let mut times = StageTimes::default();
     let mut warnings = Vec::new();
     let mut video_seconds = 0.0;
@@ -110,15 +101,10 @@ pub fn process(
         let n = video.frames.len();
         video_seconds = n as f64 / FPS as f64;
         if n < shards::window::WINDOW_FRAMES {
-            return Err(format!(
-                "shorter than one 5-frame window ({n} frames at 25 fps)"
-            ));
+            return Err(format!("shorter than one 5-frame window ({n} frames at 25 fps)"));
         }
         if (video.source_fps - FPS as f32).abs() > 0.01 {
-            warnings.push(format!(
-                "{} fps source resampled to 25 fps",
-                video.source_fps
-            ));
+            warnings.push(format!("{} fps source resampled to 25 fps", video.source_fps));
         }
 
         let t = Instant::now();
@@ -151,21 +137,11 @@ pub fn process(
             // Frames without a face are kept (flagged) and cropped with the nearest box.
             let b = boxes[i].or_else(|| {
                 (1..n).find_map(|d| {
-                    boxes
-                        .get(i + d)
-                        .copied()
-                        .flatten()
-                        .or_else(|| i.checked_sub(d).and_then(|j| boxes[j]))
+                    boxes.get(i + d).copied().flatten().or_else(|| i.checked_sub(d).and_then(|j| boxes[j]))
                 })
             });
             let b = b.expect("at least one face was found");
-            frames.extend_from_slice(&mouth_crop(
-                frame,
-                video.width,
-                video.height,
-                &b,
-                &params.adjust,
-            ));
+            frames.extend_from_slice(&mouth_crop(frame, video.width, video.height, &b, &params.adjust));
         }
         times.crop = t.elapsed();
 
@@ -197,10 +173,5 @@ pub fn process(
             pcm,
         })
     })();
-    Outcome {
-        result,
-        warnings,
-        times,
-        video_seconds,
-    }
+    Outcome { result, warnings, times, video_seconds }
 }

@@ -98,20 +98,11 @@ pub fn run(cfg: &RunConfig, log: &dyn Fn(&str)) -> Result<RunReport, String> {
     log(&format!(
         "LRS2 root {}: split lists found: {}",
         layout.root.display(),
-        layout
-            .lists
-            .iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
+        layout.lists.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
     ));
     for split in &cfg.splits {
         if !layout.lists.contains(split) {
-            return Err(format!(
-                "{}: no {}.txt split list",
-                layout.root.display(),
-                split.as_str()
-            ));
+            return Err(format!("{}: no {}.txt split list", layout.root.display(), split.as_str()));
         }
     }
     let mut by_split = Vec::new();
@@ -157,50 +148,33 @@ pub fn run(cfg: &RunConfig, log: &dyn Fn(&str)) -> Result<RunReport, String> {
     let params_json = serde_json::to_string(&shard_params).map_err(|e| e.to_string())?;
 
     let total: usize = mine.iter().map(|s| s.items.len()).sum();
-    let bar = if cfg.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(total as u64)
-    };
+    let bar = if cfg.quiet { ProgressBar::hidden() } else { ProgressBar::new(total as u64) };
     bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} utterances  {per_sec}  ETA {eta}  {msg}",
-        )
-        .map_err(|e| e.to_string())?,
+        ProgressStyle::with_template("{bar:40} {pos}/{len} utterances  {per_sec}  ETA {eta}  {msg}")
+            .map_err(|e| e.to_string())?,
     );
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(cfg.jobs.max(1))
-        .build()
-        .map_err(|e| e.to_string())?;
+    let pool =
+        rayon::ThreadPoolBuilder::new().num_threads(cfg.jobs.max(1)).build().map_err(|e| e.to_string())?;
     let mut report = RunReport::default();
 
     for shard in mine {
-        let ids: std::collections::HashSet<&str> =
-            shard.items.iter().map(|i| i.utt_id.as_str()).collect();
+        let ids: std::collections::HashSet<&str> = shard.items.iter().map(|i| i.utt_id.as_str()).collect();
         if let Some(prev) = &previous {
             if let Some(entry) = prev.shards.iter().find(|e| e.file == shard.file) {
                 if Manifest::verify_shard(&cfg.out, entry).is_ok() {
                     manifest.shards.push(entry.clone());
-                    manifest.skipped.extend(
-                        prev.skipped
-                            .iter()
-                            .filter(|s| ids.contains(s.utt_id.as_str()))
-                            .cloned(),
-                    );
+                    manifest
+                        .skipped
+                        .extend(prev.skipped.iter().filter(|s| ids.contains(s.utt_id.as_str())).cloned());
                     report.shards_kept += 1;
                     bar.inc(shard.items.len() as u64);
                     continue;
                 }
             }
             // An empty planned shard (every item skipped) has no file: its skips are kept too.
-            let skipped: Vec<&SkippedItem> = prev
-                .skipped
-                .iter()
-                .filter(|s| ids.contains(s.utt_id.as_str()))
-                .collect();
-            if skipped.len() == shard.items.len()
-                && !prev.shards.iter().any(|e| e.file == shard.file)
-            {
+            let skipped: Vec<&SkippedItem> =
+                prev.skipped.iter().filter(|s| ids.contains(s.utt_id.as_str())).collect();
+            if skipped.len() == shard.items.len() && !prev.shards.iter().any(|e| e.file == shard.file) {
                 manifest.skipped.extend(skipped.into_iter().cloned());
                 report.shards_kept += 1;
                 bar.inc(shard.items.len() as u64);
@@ -216,8 +190,7 @@ pub fn run(cfg: &RunConfig, log: &dyn Fn(&str)) -> Result<RunReport, String> {
                     let outcome = WORKER.with(|w| {
                         let mut w = w.borrow_mut();
                         if w.is_none() {
-                            *w =
-                                Some((FaceDetector::new(&cfg.params.detect)?, MelExtractor::new()));
+                            *w = Some((FaceDetector::new(&cfg.params.detect)?, MelExtractor::new()));
                         }
                         let (det, mel) = w.as_mut().expect("initialised above");
                         Ok::<_, String>(process(item, &cfg.params, det, mel))
@@ -234,12 +207,7 @@ pub fn run(cfg: &RunConfig, log: &dyn Fn(&str)) -> Result<RunReport, String> {
             let outcome = outcome?;
             report.stages += outcome.times;
             report.video_seconds += outcome.video_seconds;
-            report.warnings.extend(
-                outcome
-                    .warnings
-                    .iter()
-                    .map(|w| format!("{}: {w}", item.utt_id)),
-            );
+            report.warnings.extend(outcome.warnings.iter().map(|w| format!("{}: {w}", item.utt_id)));
             match outcome.result {
                 Ok(utt) => {
                     if writer.is_none() {
@@ -248,11 +216,7 @@ pub fn run(cfg: &RunConfig, log: &dyn Fn(&str)) -> Result<RunReport, String> {
                                 .map_err(|e| e.to_string())?,
                         );
                     }
-                    writer
-                        .as_mut()
-                        .expect("created above")
-                        .write(utt)
-                        .map_err(|e| e.to_string())?;
+                    writer.as_mut().expect("created above").write(utt).map_err(|e| e.to_string())?;
                     report.written += 1;
                 }
                 Err(reason) => {
@@ -295,8 +259,7 @@ fn remove_stale_temp_files(out: &Path, file: &str) -> Result<(), String> {
     for entry in std::fs::read_dir(out).map_err(|e| format!("{}: {e}", out.display()))? {
         let entry = entry.map_err(|e| e.to_string())?;
         if entry.file_name().to_string_lossy().starts_with(&prefix) {
-            std::fs::remove_file(entry.path())
-                .map_err(|e| format!("{}: {e}", entry.path().display()))?;
+            std::fs::remove_file(entry.path()).map_err(|e| format!("{}: {e}", entry.path().display()))?;
         }
     }
     Ok(())
@@ -307,16 +270,9 @@ pub fn merge(out: &Path) -> Result<Manifest, String> {
     let mut parts: Vec<(String, Manifest)> = Vec::new();
     let entries = std::fs::read_dir(out).map_err(|e| format!("{}: {e}", out.display()))?;
     for entry in entries {
-        let name = entry
-            .map_err(|e| e.to_string())?
-            .file_name()
-            .to_string_lossy()
-            .to_string();
+        let name = entry.map_err(|e| e.to_string())?.file_name().to_string_lossy().to_string();
         if name.starts_with("manifest.task-") && name.ends_with(".json") {
-            parts.push((
-                name.clone(),
-                Manifest::read(&out.join(&name)).map_err(|e| e.to_string())?,
-            ));
+            parts.push((name.clone(), Manifest::read(&out.join(&name)).map_err(|e| e.to_string())?));
         }
     }
     parts.sort_by(|a, b| a.0.cmp(&b.0));
@@ -327,46 +283,29 @@ pub fn merge(out: &Path) -> Result<Manifest, String> {
         ));
     };
     let count = first.params["task_count"].as_u64().unwrap_or(1) as usize;
-    let expected: Vec<String> = (0..count)
-        .map(|i| task_manifest_name(Task { index: i, count }))
-        .collect();
+    let expected: Vec<String> = (0..count).map(|i| task_manifest_name(Task { index: i, count })).collect();
     let names: Vec<&String> = parts.iter().map(|p| &p.0).collect();
     let missing: Vec<&String> = expected.iter().filter(|e| !names.contains(e)).collect();
     if !missing.is_empty() {
         return Err(format!(
             "{}: tasks not finished yet: {}",
             out.display(),
-            missing
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
         ));
     }
-    let mut merged = Manifest::new(
-        "preprocess",
-        env!("CARGO_PKG_VERSION"),
-        first.params.clone(),
-    );
+    let mut merged = Manifest::new("preprocess", env!("CARGO_PKG_VERSION"), first.params.clone());
     for (name, m) in &parts {
         if !expected.contains(name) {
             continue; // a partial manifest from an earlier run with another task count
         }
         if m.params != first.params {
-            return Err(format!(
-                "{}: {name} was written with other parameters",
-                out.display()
-            ));
+            return Err(format!("{}: {name} was written with other parameters", out.display()));
         }
         merged.shards.extend(m.shards.iter().cloned());
         merged.skipped.extend(m.skipped.iter().cloned());
     }
     merged.shards.sort_by(|a, b| a.file.cmp(&b.file));
-    merged
-        .skipped
-        .sort_by(|a, b| (&a.split, &a.utt_id).cmp(&(&b.split, &b.utt_id)));
-    merged
-        .write(&out.join(MANIFEST_FILE))
-        .map_err(|e| e.to_string())?;
+    merged.skipped.sort_by(|a, b| (&a.split, &a.utt_id).cmp(&(&b.split, &b.utt_id)));
+    merged.write(&out.join(MANIFEST_FILE)).map_err(|e| e.to_string())?;
     Ok(merged)
 }

@@ -39,32 +39,8 @@ fn bad_items_are_skipped_with_reasons_and_odd_ones_converted() {
         "1",
         &p("faceless.mp4"),
     ]);
-    ffmpeg(&[
-        "-i",
-        g,
-        "-r",
-        "30",
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "copy",
-        &p("fps30.mp4"),
-    ]);
-    ffmpeg(&[
-        "-i",
-        g,
-        "-c:v",
-        "copy",
-        "-ar",
-        "48000",
-        "-ac",
-        "2",
-        "-c:a",
-        "aac",
-        &p("stereo48k.mp4"),
-    ]);
+    ffmpeg(&["-i", g, "-r", "30", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "copy", &p("fps30.mp4")]);
+    ffmpeg(&["-i", g, "-c:v", "copy", "-ar", "48000", "-ac", "2", "-c:a", "aac", &p("stereo48k.mp4")]);
     ffmpeg(&[
         "-i",
         g,
@@ -85,23 +61,12 @@ fn bad_items_are_skipped_with_reasons_and_odd_ones_converted() {
     std::fs::write(p("empty.mp4"), b"").unwrap();
 
     let root = dir.path().join("lrs2");
-    let items: Vec<(String, std::path::PathBuf)> = [
-        "noaudio",
-        "novideo",
-        "faceless",
-        "fps30",
-        "stereo48k",
-        "short",
-        "truncated",
-        "empty",
-    ]
-    .iter()
-    .map(|n| (format!("prog/{n}"), src.join(format!("{n}.mp4"))))
-    .collect();
-    let refs: Vec<(&str, &std::path::Path)> = items
-        .iter()
-        .map(|(i, p)| (i.as_str(), p.as_path()))
-        .collect();
+    let items: Vec<(String, std::path::PathBuf)> =
+        ["noaudio", "novideo", "faceless", "fps30", "stereo48k", "short", "truncated", "empty"]
+            .iter()
+            .map(|n| (format!("prog/{n}"), src.join(format!("{n}.mp4"))))
+            .collect();
+    let refs: Vec<(&str, &std::path::Path)> = items.iter().map(|(i, p)| (i.as_str(), p.as_path())).collect();
     common::layout(&root, "val", &refs);
     // A listed file that does not exist.
     let list = root.join("val.txt");
@@ -121,12 +86,7 @@ fn bad_items_are_skipped_with_reasons_and_odd_ones_converted() {
         out.to_str().unwrap(),
     ]);
     let m = manifest(&out);
-    let reason = |id: &str| {
-        m.skipped
-            .iter()
-            .find(|s| s.utt_id == id)
-            .map(|s| s.reason.clone())
-    };
+    let reason = |id: &str| m.skipped.iter().find(|s| s.utt_id == id).map(|s| s.reason.clone());
     let expect = [
         ("prog/noaudio", "audio"),
         ("prog/novideo", "video"),
@@ -137,8 +97,7 @@ fn bad_items_are_skipped_with_reasons_and_odd_ones_converted() {
         ("prog/missing", "missing"),
     ];
     for (id, needle) in expect {
-        let r =
-            reason(id).unwrap_or_else(|| panic!("{id} was not skipped; skipped: {:?}", m.skipped));
+        let r = reason(id).unwrap_or_else(|| panic!("{id} was not skipped; skipped: {:?}", m.skipped));
         assert!(r.contains(needle), "{id}: {r}");
         assert!(!r.contains('\n'), "{id}: reason must be one line: {r:?}");
     }
@@ -151,17 +110,7 @@ fn bad_items_are_skipped_with_reasons_and_odd_ones_converted() {
         vec!["prog/fps30", "prog/stereo48k"]
     );
     for u in &rows {
-        assert!(
-            (74..=76).contains(&u.num_frames),
-            "{}: {} frames",
-            u.utt_id,
-            u.num_frames
-        );
-        assert!(
-            (u.pcm.len() as i64 - 48_000).abs() < 1_600,
-            "{}: {} samples",
-            u.utt_id,
-            u.pcm.len()
-        );
+        assert!((74..=76).contains(&u.num_frames), "{}: {} frames", u.utt_id, u.num_frames);
+        assert!((u.pcm.len() as i64 - 48_000).abs() < 1_600, "{}: {} samples", u.utt_id, u.pcm.len());
     }
 }

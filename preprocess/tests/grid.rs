@@ -33,10 +33,7 @@ fn grid_clips_become_rows_and_runs_are_deterministic() {
     assert_eq!(ma.total_rows(), 7);
     // Determinism: same shards, byte for byte.
     let sums = |m: &manifests::Manifest| {
-        m.shards
-            .iter()
-            .map(|s| (s.file.clone(), s.sha256.clone()))
-            .collect::<Vec<_>>()
+        m.shards.iter().map(|s| (s.file.clone(), s.sha256.clone())).collect::<Vec<_>>()
     };
     assert_eq!(sums(&ma), sums(&mb));
     for entry in &ma.shards {
@@ -44,18 +41,11 @@ fn grid_clips_become_rows_and_runs_are_deterministic() {
         for u in r.iter() {
             let u = u.unwrap();
             assert_eq!(u.num_frames, 75, "{}", u.utt_id);
-            assert!(
-                u.face_found.iter().all(|f| *f),
-                "{}: a frame without a face",
-                u.utt_id
-            );
+            assert!(u.face_found.iter().all(|f| *f), "{}: a frame without a face", u.utt_id);
             assert_eq!((u.mel_frames, u.mel.len()), (241, 80 * 241), "{}", u.utt_id);
             assert_eq!(u.sample_rate, 16_000);
             assert!(
-                u.transcript
-                    .chars()
-                    .all(|c| c.is_ascii_uppercase() || c == ' ')
-                    && !u.transcript.is_empty()
+                u.transcript.chars().all(|c| c.is_ascii_uppercase() || c == ' ') && !u.transcript.is_empty()
             );
         }
     }

@@ -9,8 +9,8 @@ use preprocess::mel::{mel_filterbank, MelExtractor, CHUNK_FRAMES, CHUNK_SAMPLES,
 type Named = (String, Vec<usize>, Vec<f32>);
 
 fn load() -> Option<Vec<Named>> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/golden/speech_librivox_mel.safetensors");
+    let p =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/golden/speech_librivox_mel.safetensors");
     if !p.is_file() {
         eprintln!("skipping: {} is absent", p.display());
         return None;
@@ -21,11 +21,8 @@ fn load() -> Option<Vec<Named>> {
         st.tensors()
             .into_iter()
             .map(|(k, v)| {
-                let data = v
-                    .data()
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect();
+                let data =
+                    v.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
                 (k, v.shape().to_vec(), data)
             })
             .collect(),
@@ -34,21 +31,13 @@ fn load() -> Option<Vec<Named>> {
 
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
 
 #[test]
 fn mel_matches_reference() {
     let Some(tensors) = load() else { return };
-    let get = |k: &str| {
-        tensors
-            .iter()
-            .find(|t| t.0 == k)
-            .unwrap_or_else(|| panic!("golden lacks {k}"))
-    };
+    let get = |k: &str| tensors.iter().find(|t| t.0 == k).unwrap_or_else(|| panic!("golden lacks {k}"));
     let fb: Vec<f32> = mel_filterbank().iter().map(|&v| v as f32).collect();
     let (_, shape, want_fb) = get("mel_filterbank");
     assert_eq!(shape, &vec![N_MELS, N_STFT]);

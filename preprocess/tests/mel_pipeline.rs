@@ -11,12 +11,7 @@ fn golden_mel() -> Option<Vec<f32>> {
     let bytes = std::fs::read(p).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let t = st.tensor("mel_utterance").unwrap();
-    Some(
-        t.data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect(),
-    )
+    Some(t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
 }
 
 #[test]
@@ -32,9 +27,7 @@ fn mel_through_the_pipeline_matches_reference() {
     let (w, g) = (wav.to_str().unwrap(), grid.to_str().unwrap());
     let alac = dir.path().join("alac.mp4");
     let pcm = dir.path().join("pcm.mp4");
-    let base = [
-        "-i", g, "-i", w, "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
-    ];
+    let base = ["-i", g, "-i", w, "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy"];
     let mut a: Vec<&str> = base.to_vec();
     a.extend(["-c:a", "alac", alac.to_str().unwrap()]);
     ffmpeg(&a);
@@ -42,14 +35,7 @@ fn mel_through_the_pipeline_matches_reference() {
     a.extend(["-c:a", "pcm_s16le", "-f", "mov", pcm.to_str().unwrap()]);
     ffmpeg(&a);
     let root = dir.path().join("lrs2");
-    common::layout(
-        &root,
-        "test",
-        &[
-            ("speech/alac", alac.as_path()),
-            ("speech/pcm", pcm.as_path()),
-        ],
-    );
+    common::layout(&root, "test", &[("speech/alac", alac.as_path()), ("speech/pcm", pcm.as_path())]);
     let out = dir.path().join("out");
     preprocess(&[
         "run",
@@ -69,12 +55,7 @@ fn mel_through_the_pipeline_matches_reference() {
         let u = u.unwrap();
         assert_eq!(u.pcm.len(), 47_840, "{}", u.utt_id);
         assert_eq!(u.mel.len(), want.len(), "{}", u.utt_id);
-        let d = u
-            .mel
-            .iter()
-            .zip(&want)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f32::max);
+        let d = u.mel.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
         assert!(d <= 1e-4, "{}: mel max |diff| {d}", u.utt_id);
         n += 1;
     }

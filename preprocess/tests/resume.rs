@@ -39,17 +39,12 @@ fn killed_run_resumes_to_the_clean_result_and_tasks_merge() {
 
     // Kill -9 once two shards are done, then resume.
     let killed = dir.path().join("killed");
-    let mut child = Command::new(bin())
-        .args(args(root, killed.to_str().unwrap()))
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child =
+        Command::new(bin()).args(args(root, killed.to_str().unwrap())).stdout(Stdio::null()).spawn().unwrap();
     let partial = killed.join("manifest.task-0000-of-0001.json");
     let start = Instant::now();
     loop {
-        let done = manifests::Manifest::read(&partial)
-            .map(|m| m.shards.len())
-            .unwrap_or(0);
+        let done = manifests::Manifest::read(&partial).map(|m| m.shards.len()).unwrap_or(0);
         if done >= 2 || start.elapsed() > Duration::from_secs(60) {
             break;
         }
@@ -58,16 +53,10 @@ fn killed_run_resumes_to_the_clean_result_and_tasks_merge() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let before = manifests::Manifest::read(&partial).unwrap();
-    assert!(
-        before.shards.len() < 7,
-        "the run finished before it could be killed"
-    );
+    assert!(before.shards.len() < 7, "the run finished before it could be killed");
     assert!(!killed.join("manifest.json").exists());
     let out = preprocess(&args(root, killed.to_str().unwrap()));
-    assert!(
-        out.contains(&format!("{} kept", before.shards.len())),
-        "{out}"
-    );
+    assert!(out.contains(&format!("{} kept", before.shards.len())), "{out}");
     assert_eq!(manifest(&killed), want);
     let leftovers: Vec<_> = std::fs::read_dir(&killed)
         .unwrap()

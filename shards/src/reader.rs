@@ -5,8 +5,8 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use arrow::array::{
-    Array, AsArray, BooleanArray, FixedSizeListArray, Float32Array, Int16Array, LargeBinaryArray,
-    ListArray, RecordBatch, StringArray, UInt32Array,
+    Array, AsArray, BooleanArray, FixedSizeListArray, Float32Array, Int16Array, LargeBinaryArray, ListArray,
+    RecordBatch, StringArray, UInt32Array,
 };
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
@@ -69,12 +69,7 @@ impl ShardReader {
                 }
             }
         }
-        Ok(Self {
-            path: path.to_path_buf(),
-            metadata,
-            schema_meta: schema_meta.into(),
-            index: None,
-        })
+        Ok(Self { path: path.to_path_buf(), metadata, schema_meta: schema_meta.into(), index: None })
     }
 
     fn builder(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>> {
@@ -83,10 +78,8 @@ impl ShardReader {
             action: "open",
             source,
         })?;
-        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| Error::Parquet {
-            path: path.to_path_buf(),
-            source,
-        })
+        ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|source| Error::Parquet { path: path.to_path_buf(), source })
     }
 
     /// Path of the shard.
@@ -120,16 +113,10 @@ impl ShardReader {
         let reader = Self::builder(&self.path)?
             .with_row_groups(vec![row_group])
             .build()
-            .map_err(|source| Error::Parquet {
-                path: self.path.clone(),
-                source,
-            })?;
+            .map_err(|source| Error::Parquet { path: self.path.clone(), source })?;
         let mut out = Vec::new();
         for batch in reader {
-            let batch = batch.map_err(|source| Error::Arrow {
-                path: self.path.clone(),
-                source,
-            })?;
+            let batch = batch.map_err(|source| Error::Arrow { path: self.path.clone(), source })?;
             decode_batch(&batch, &mut out).map_err(|what| Error::Invalid {
                 path: self.path.clone(),
                 what: format!("row group {row_group}: {what}"),
@@ -153,16 +140,10 @@ impl ShardReader {
         let reader = builder
             .with_projection(mask)
             .build()
-            .map_err(|source| Error::Parquet {
-                path: self.path.clone(),
-                source,
-            })?;
+            .map_err(|source| Error::Parquet { path: self.path.clone(), source })?;
         let mut ids = Vec::with_capacity(self.num_rows());
         for batch in reader {
-            let batch = batch.map_err(|source| Error::Arrow {
-                path: self.path.clone(),
-                source,
-            })?;
+            let batch = batch.map_err(|source| Error::Arrow { path: self.path.clone(), source })?;
             let col = batch.column(0).as_string::<i32>();
             ids.extend(col.iter().map(|s| s.unwrap_or_default().to_string()));
         }
@@ -193,10 +174,8 @@ impl ShardReader {
     /// Fetches one utterance by id, reading only its row group.
     pub fn get(&mut self, utt_id: &str) -> Result<Utterance> {
         let path = self.path.clone();
-        let loc = *self.index()?.get(utt_id).ok_or_else(|| Error::NotFound {
-            path,
-            utt_id: utt_id.to_string(),
-        })?;
+        let loc =
+            *self.index()?.get(utt_id).ok_or_else(|| Error::NotFound { path, utt_id: utt_id.to_string() })?;
         let mut rows = self.read_row_group(loc.row_group)?;
         if loc.row >= rows.len() {
             return Err(Error::Invalid {
@@ -227,19 +206,9 @@ fn list_values<'a, T: 'static>(list: &'a ListArray, name: &str) -> Result<&'a T,
 fn decode_batch(batch: &RecordBatch, out: &mut Vec<Utterance>) -> Result<(), String> {
     let s = |n| col::<StringArray>(batch, n);
     let u = |n| col::<UInt32Array>(batch, n);
-    let (ids, splits, paths, shas, texts) = (
-        s("utt_id")?,
-        s("split")?,
-        s("source_path")?,
-        s("source_sha256")?,
-        s("transcript")?,
-    );
-    let (fps, nf, sr, mel_frames) = (
-        u("fps")?,
-        u("num_frames")?,
-        u("sample_rate")?,
-        u("mel_frames")?,
-    );
+    let (ids, splits, paths, shas, texts) =
+        (s("utt_id")?, s("split")?, s("source_path")?, s("source_sha256")?, s("transcript")?);
+    let (fps, nf, sr, mel_frames) = (u("fps")?, u("num_frames")?, u("sample_rate")?, u("mel_frames")?);
     let frames = col::<LargeBinaryArray>(batch, "frames")?;
     let boxes = col::<ListArray>(batch, "face_boxes")?;
     let box_vals = list_values::<FixedSizeListArray>(boxes, "face_boxes")?;
@@ -265,13 +234,7 @@ fn decode_batch(batch: &RecordBatch, out: &mut Vec<Utterance>) -> Result<(), Str
         let face_boxes = b
             .map(|j| {
                 let v = &bf[j * 5..j * 5 + 5];
-                FaceBox {
-                    x: v[0],
-                    y: v[1],
-                    w: v[2],
-                    h: v[3],
-                    score: v[4],
-                }
+                FaceBox { x: v[0], y: v[1], w: v[2], h: v[3], score: v[4] }
             })
             .collect();
         let utt = Utterance {
@@ -290,8 +253,7 @@ fn decode_batch(batch: &RecordBatch, out: &mut Vec<Utterance>) -> Result<(), Str
             mel: mel_vals.values()[range(mel, i)].to_vec(),
             mel_frames: mel_frames.value(i),
         };
-        utt.validate()
-            .map_err(|e| format!("utterance {}: {e}", utt.utt_id))?;
+        utt.validate().map_err(|e| format!("utterance {}: {e}", utt.utt_id))?;
         out.push(utt);
     }
     Ok(())

@@ -24,9 +24,7 @@ pub fn visual_window(utt: &Utterance, v: usize) -> Option<&[u8]> {
 /// Whether every frame of the window at `v` has a face (the reference rejects windows with a
 /// missing frame index, SPEC §1.1).
 pub fn window_has_faces(utt: &Utterance, v: usize) -> bool {
-    utt.face_found
-        .get(v..v + WINDOW_FRAMES)
-        .is_some_and(|f| f.iter().all(|&x| x))
+    utt.face_found.get(v..v + WINDOW_FRAMES).is_some_and(|f| f.iter().all(|&x| x))
 }
 
 /// First sample of the audio chunk at frame `v` (training path, SPEC §1.4): 640·v.

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanArray, FixedSizeListArray, Float32Array, Int16Array, LargeBinaryArray,
-    ListArray, RecordBatch, StringArray, UInt32Array,
+    ArrayRef, BooleanArray, FixedSizeListArray, Float32Array, Int16Array, LargeBinaryArray, ListArray,
+    RecordBatch, StringArray, UInt32Array,
 };
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::SchemaRef;
@@ -31,10 +31,7 @@ impl Default for WriterOptions {
     fn default() -> Self {
         // A few utterances per group: LRS2 pretrain utterances reach ~1 MB of crops per 3 s,
         // so 8 rows keep a group around 10–50 MB, small enough to stream, large enough to compress.
-        Self {
-            rows_per_group: 8,
-            zstd_level: 3,
-        }
+        Self { rows_per_group: 8, zstd_level: 3 }
     }
 }
 
@@ -55,15 +52,10 @@ impl ShardWriter {
     pub fn create(path: &Path, params_json: &str, options: &WriterOptions) -> Result<Self> {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("shard");
         let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-        let file = File::create(&tmp).map_err(|source| Error::Io {
-            path: tmp.clone(),
-            action: "create",
-            source,
-        })?;
-        let level = ZstdLevel::try_new(options.zstd_level).map_err(|source| Error::Parquet {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let file =
+            File::create(&tmp).map_err(|source| Error::Io { path: tmp.clone(), action: "create", source })?;
+        let level = ZstdLevel::try_new(options.zstd_level)
+            .map_err(|source| Error::Parquet { path: path.to_path_buf(), source })?;
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(level))
             .set_max_row_group_row_count(Some(options.rows_per_group.max(1)))
@@ -75,12 +67,8 @@ impl ShardWriter {
             (META_PARAMS.to_string(), params_json.to_string()),
         ]);
         let schema = Arc::new(shard_schema().as_ref().clone().with_metadata(metadata));
-        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|source| {
-            Error::Parquet {
-                path: path.to_path_buf(),
-                source,
-            }
-        })?;
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
+            .map_err(|source| Error::Parquet { path: path.to_path_buf(), source })?;
         Ok(Self {
             path: path.to_path_buf(),
             tmp,
@@ -94,10 +82,7 @@ impl ShardWriter {
 
     /// Queues one utterance; a full row group is encoded and flushed at once.
     pub fn write(&mut self, utt: Utterance) -> Result<()> {
-        utt.validate().map_err(|what| Error::BadUtterance {
-            utt_id: utt.utt_id.clone(),
-            what,
-        })?;
+        utt.validate().map_err(|what| Error::BadUtterance { utt_id: utt.utt_id.clone(), what })?;
         self.pending.push(utt);
         if self.pending.len() >= self.rows_per_group {
             self.flush_group()?;
@@ -114,18 +99,13 @@ impl ShardWriter {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let batch = to_batch(&self.schema, &self.pending).map_err(|source| Error::Arrow {
-            path: self.path.clone(),
-            source,
-        })?;
+        let batch = to_batch(&self.schema, &self.pending)
+            .map_err(|source| Error::Arrow { path: self.path.clone(), source })?;
         let writer = self.writer.as_mut().expect("writer present until finish");
         writer
             .write(&batch)
             .and_then(|_| writer.flush())
-            .map_err(|source| Error::Parquet {
-                path: self.path.clone(),
-                source,
-            })?;
+            .map_err(|source| Error::Parquet { path: self.path.clone(), source })?;
         self.rows += self.pending.len();
         self.pending.clear();
         Ok(())
@@ -135,15 +115,9 @@ impl ShardWriter {
     pub fn finish(mut self) -> Result<PathBuf> {
         self.flush_group()?;
         let writer = self.writer.take().expect("writer present until finish");
-        let file = writer.into_inner().map_err(|source| Error::Parquet {
-            path: self.path.clone(),
-            source,
-        })?;
-        file.sync_all().map_err(|source| Error::Io {
-            path: self.tmp.clone(),
-            action: "fsync",
-            source,
-        })?;
+        let file =
+            writer.into_inner().map_err(|source| Error::Parquet { path: self.path.clone(), source })?;
+        file.sync_all().map_err(|source| Error::Io { path: self.tmp.clone(), action: "fsync", source })?;
         drop(file);
         std::fs::rename(&self.tmp, &self.path).map_err(|source| Error::Io {
             path: self.path.clone(),
@@ -169,32 +143,18 @@ fn list<T: arrow::array::Array + 'static>(
     lengths: impl IntoIterator<Item = usize>,
     values: T,
 ) -> ArrayRef {
-    Arc::new(ListArray::new(
-        item(inner),
-        OffsetBuffer::from_lengths(lengths),
-        Arc::new(values),
-        None,
-    ))
+    Arc::new(ListArray::new(item(inner), OffsetBuffer::from_lengths(lengths), Arc::new(values), None))
 }
 
-fn to_batch(
-    schema: &SchemaRef,
-    utts: &[Utterance],
-) -> Result<RecordBatch, arrow::error::ArrowError> {
+fn to_batch(schema: &SchemaRef, utts: &[Utterance]) -> Result<RecordBatch, arrow::error::ArrowError> {
     let strs = |f: fn(&Utterance) -> &str| -> ArrayRef {
         Arc::new(StringArray::from_iter_values(utts.iter().map(f)))
     };
     let u32s = |f: fn(&Utterance) -> u32| -> ArrayRef {
         Arc::new(UInt32Array::from_iter_values(utts.iter().map(f)))
     };
-    let boxes: Vec<f32> = utts
-        .iter()
-        .flat_map(|u| {
-            u.face_boxes
-                .iter()
-                .flat_map(|b| [b.x, b.y, b.w, b.h, b.score])
-        })
-        .collect();
+    let boxes: Vec<f32> =
+        utts.iter().flat_map(|u| u.face_boxes.iter().flat_map(|b| [b.x, b.y, b.w, b.h, b.score])).collect();
     let boxes = FixedSizeListArray::new(
         item(arrow::datatypes::DataType::Float32),
         BOX_FIELDS,
@@ -212,18 +172,12 @@ fn to_batch(
         u32s(|u| u.num_frames),
         u32s(|_| CROP_HEIGHT as u32),
         u32s(|_| CROP_WIDTH as u32),
-        Arc::new(LargeBinaryArray::from_iter_values(
-            utts.iter().map(|u| &u.frames),
-        )),
+        Arc::new(LargeBinaryArray::from_iter_values(utts.iter().map(|u| &u.frames))),
         list(box_type(), utts.iter().map(|u| u.face_boxes.len()), boxes),
         list(
             D::Boolean,
             utts.iter().map(|u| u.face_found.len()),
-            BooleanArray::from(
-                utts.iter()
-                    .flat_map(|u| u.face_found.iter().copied())
-                    .collect::<Vec<_>>(),
-            ),
+            BooleanArray::from(utts.iter().flat_map(|u| u.face_found.iter().copied()).collect::<Vec<_>>()),
         ),
         u32s(|u| u.sample_rate),
         list(

@@ -20,17 +20,9 @@ fn utterance(i: u32, frames: u32) -> Utterance {
         transcript: format!("HELLO WORLD {i} ünïcode"),
         fps: 25,
         num_frames: frames,
-        frames: (0..frames as usize * Utterance::FRAME_BYTES)
-            .map(|_| next() as u8)
-            .collect(),
+        frames: (0..frames as usize * Utterance::FRAME_BYTES).map(|_| next() as u8).collect(),
         face_boxes: (0..frames)
-            .map(|t| FaceBox {
-                x: t as f32,
-                y: 2.5,
-                w: 40.0,
-                h: 41.0,
-                score: next() as f32 / 1e9,
-            })
+            .map(|t| FaceBox { x: t as f32, y: 2.5, w: 40.0, h: 41.0, score: next() as f32 / 1e9 })
             .collect(),
         face_found: (0..frames).map(|t| t % 7 != 3).collect(),
         sample_rate: 16_000,
@@ -47,10 +39,7 @@ fn write_read_identical() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("test-00000.parquet");
     let utts: Vec<Utterance> = (0..7).map(|i| utterance(i, 5 + i * 3)).collect();
-    let opts = WriterOptions {
-        rows_per_group: 3,
-        ..Default::default()
-    };
+    let opts = WriterOptions { rows_per_group: 3, ..Default::default() };
     let mut w = ShardWriter::create(&path, r#"{"k":1}"#, &opts).unwrap();
     for u in &utts {
         w.write(u.clone()).unwrap();
@@ -58,11 +47,7 @@ fn write_read_identical() {
     // Nothing visible until finish.
     assert!(!path.exists());
     assert_eq!(w.finish().unwrap(), path);
-    assert_eq!(
-        std::fs::read_dir(dir.path()).unwrap().count(),
-        1,
-        "no temp file left behind"
-    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left behind");
 
     let mut r = ShardReader::open(&path).unwrap();
     assert_eq!(r.num_rows(), 7);
@@ -72,10 +57,7 @@ fn write_read_identical() {
     assert_eq!(back, utts);
     assert_eq!(r.get("6000000005/00006").unwrap(), utts[5]);
     assert_eq!(r.index().unwrap()["6000000005/00006"].row_group, 1);
-    assert!(matches!(
-        r.get("nope/00001"),
-        Err(shards::Error::NotFound { .. })
-    ));
+    assert!(matches!(r.get("nope/00001"), Err(shards::Error::NotFound { .. })));
 }
 
 #[test]
@@ -91,12 +73,7 @@ fn abandoned_writer_leaves_nothing() {
 #[test]
 fn inconsistent_utterance_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
-    let mut w = ShardWriter::create(
-        &dir.path().join("b.parquet"),
-        "{}",
-        &WriterOptions::default(),
-    )
-    .unwrap();
+    let mut w = ShardWriter::create(&dir.path().join("b.parquet"), "{}", &WriterOptions::default()).unwrap();
     let mut u = utterance(1, 6);
     u.frames.pop();
     let err = w.write(u).unwrap_err().to_string();
@@ -109,8 +86,5 @@ fn not_a_shard_is_a_clear_error() {
     let path = dir.path().join("junk.parquet");
     std::fs::write(&path, b"definitely not parquet").unwrap();
     let err = ShardReader::open(&path).err().unwrap().to_string();
-    assert!(
-        err.contains("junk.parquet") && err.contains("not a readable Parquet shard"),
-        "{err}"
-    );
+    assert!(err.contains("junk.parquet") && err.contains("not a readable Parquet shard"), "{err}");
 }

@@ -4,10 +4,7 @@ use std::path::{Path, PathBuf};
 
 /// The workspace root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
 }
 
 /// `../shared` beside the repo, if present (golden files, GRID samples).
@@ -27,14 +24,7 @@ pub fn python() -> Option<PathBuf> {
     if p.exists() {
         return Some(p);
     }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI: the test venv is missing at {}",
-        p.display()
-    );
-    eprintln!(
-        "skipping: no test venv at {} (run `make setup`)",
-        p.display()
-    );
+    assert!(std::env::var_os("CI").is_none(), "CI: the test venv is missing at {}", p.display());
+    eprintln!("skipping: no test venv at {} (run `make setup`)", p.display());
     None
 }

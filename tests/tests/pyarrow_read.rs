@@ -20,23 +20,13 @@ fn pyarrow_reads_a_rust_shard() {
         transcript: "THE CAT SAT".into(),
         fps: 25,
         num_frames: frames,
-        frames: (0..frames as usize * Utterance::FRAME_BYTES)
-            .map(|i| (i % 251) as u8)
-            .collect(),
+        frames: (0..frames as usize * Utterance::FRAME_BYTES).map(|i| (i % 251) as u8).collect(),
         face_boxes: (0..frames)
-            .map(|t| FaceBox {
-                x: t as f32,
-                y: 1.0,
-                w: 2.0,
-                h: 3.0,
-                score: 9.5,
-            })
+            .map(|t| FaceBox { x: t as f32, y: 1.0, w: 2.0, h: 3.0, score: 9.5 })
             .collect(),
         face_found: (0..frames).map(|t| t != 2).collect(),
         sample_rate: 16_000,
-        pcm: (0..frames as i32 * 640)
-            .map(|i| (i * 37 % 65_536 - 32_768) as i16)
-            .collect(),
+        pcm: (0..frames as i32 * 640).map(|i| (i * 37 % 65_536 - 32_768) as i16).collect(),
         mel: (0..80 * 36).map(|i| i as f32 * 0.25 - 100.0).collect(),
         mel_frames: 36,
     };
@@ -63,17 +53,8 @@ print(json.dumps({
   "pcm_len": len(pcm), "pcm_100": int(pcm[100]), "mel_shape": list(mel.shape), "mel_79_35": float(mel[79, 35]),
 }))
 "#;
-    let out = Command::new(&python)
-        .arg("-c")
-        .arg(script)
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "pyarrow failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new(&python).arg("-c").arg(script).arg(&path).output().unwrap();
+    assert!(out.status.success(), "pyarrow failed: {}", String::from_utf8_lossy(&out.stderr));
     let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
 
     let px = |t: usize, y: usize, x: usize| -> Vec<u8> {
@@ -96,8 +77,5 @@ print(json.dumps({
     assert_eq!(got["pcm_len"].as_u64(), Some(utt.pcm.len() as u64));
     assert_eq!(got["pcm_100"].as_i64(), Some(utt.pcm[100] as i64));
     assert_eq!(got["mel_shape"], serde_json::json!([80, 36]));
-    assert_eq!(
-        got["mel_79_35"].as_f64(),
-        Some(utt.mel[79 * 36 + 35] as f64)
-    );
+    assert_eq!(got["mel_79_35"].as_f64(), Some(utt.mel[79 * 36 + 35] as f64));
 }

@@ -16,20 +16,13 @@ pub const VA_CLAMP_MIN: f32 = 1e-5;
 /// clamped at [`VA_CLAMP_MIN`] first, which also turns the −inf mask entries into 1e-5.
 pub fn cad(taps: &AttentionTaps, clamp: bool) -> Tensor<3> {
     let logits = taps.logits.clone();
-    let logits = if clamp {
-        logits.clamp_min(VA_CLAMP_MIN)
-    } else {
-        logits
-    };
+    let logits = if clamp { logits.clamp_min(VA_CLAMP_MIN) } else { logits };
     softmax(logits, 2)
 }
 
 /// Value relation `[B·H, Lk, Lk]`: softmax((v·hd^-0.5)·vᵀ).
 pub fn vr(taps: &AttentionTaps) -> Tensor<3> {
-    softmax(
-        taps.v_scaled.clone().matmul(taps.v.clone().swap_dims(1, 2)),
-        2,
-    )
+    softmax(taps.v_scaled.clone().matmul(taps.v.clone().swap_dims(1, 2)), 2)
 }
 
 /// The attention probabilities the model itself used: softmax of the logits.

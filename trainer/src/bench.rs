@@ -32,11 +32,7 @@ fn time(iters: usize, batch: usize, name: &str, mut f: impl FnMut()) -> BenchRes
         f();
     }
     let s = start.elapsed().as_secs_f64() / iters as f64;
-    BenchResult {
-        name: name.to_string(),
-        samples_per_s: batch as f64 / s,
-        s_per_iter: s,
-    }
+    BenchResult { name: name.to_string(), samples_per_s: batch as f64 / s, s_per_iter: s }
 }
 
 /// Teacher forward (eval), student forward + backward, and the full step (teacher forward +
@@ -64,33 +60,18 @@ pub fn run(
     let (f, m, _) = inputs(&device);
     let (sf, sm, sy) = inputs(&train_device);
     let mut out = Vec::new();
-    out.push(time(
-        iters,
-        batch,
-        &format!("teacher forward ({})", teacher.config().name),
-        || {
-            let _ = teacher_model.forward(f.clone(), m.clone()).into_data();
-        },
-    ));
-    out.push(time(
-        iters,
-        batch,
-        &format!("student forward+backward ({})", student.config().name),
-        || {
-            let loss = bce_with_logits(student_model.forward(sf.clone(), sm.clone()), sy.clone());
-            let _ = loss.backward();
-        },
-    ));
-    out.push(time(
-        iters,
-        batch,
-        "full step: teacher fwd + student fwd/bwd + Adam",
-        || {
-            let _ = teacher_model.forward(f.clone(), m.clone()).into_data();
-            let loss = bce_with_logits(student_model.forward(sf.clone(), sm.clone()), sy.clone());
-            let grads = GradientsParams::from_grads(loss.backward(), &student_model);
-            student_model = optim.step(5e-5, student_model.clone(), grads);
-        },
-    ));
+    out.push(time(iters, batch, &format!("teacher forward ({})", teacher.config().name), || {
+        let _ = teacher_model.forward(f.clone(), m.clone()).into_data();
+    }));
+    out.push(time(iters, batch, &format!("student forward+backward ({})", student.config().name), || {
+        let loss = bce_with_logits(student_model.forward(sf.clone(), sm.clone()), sy.clone());
+        let _ = loss.backward();
+    }));
+    out.push(time(iters, batch, "full step: teacher fwd + student fwd/bwd + Adam", || {
+        let _ = teacher_model.forward(f.clone(), m.clone()).into_data();
+        let loss = bce_with_logits(student_model.forward(sf.clone(), sm.clone()), sy.clone());
+        let grads = GradientsParams::from_grads(loss.backward(), &student_model);
+        student_model = optim.step(5e-5, student_model.clone(), grads);
+    }));
     out
 }

@@ -50,9 +50,7 @@ pub enum CheckpointError {
         detail: String,
     },
     /// The sidecar JSON is malformed.
-    #[error(
-        "{path}: bad checkpoint sidecar ({detail}); it must be the JSON written with the weights"
-    )]
+    #[error("{path}: bad checkpoint sidecar ({detail}); it must be the JSON written with the weights")]
     Sidecar {
         /// Sidecar file.
         path: PathBuf,
@@ -81,22 +79,15 @@ pub enum CheckpointError {
 
 /// Keys that PyTorch saves but that carry no model information (SPEC §3).
 fn is_inert_buffer(key: &str) -> bool {
-    key.ends_with("num_batches_tracked")
-        || key.ends_with(".version")
-        || key.ends_with("._float_tensor")
+    key.ends_with("num_batches_tracked") || key.ends_with(".version") || key.ends_with("._float_tensor")
 }
 
 /// Regex remaps from reference names to our module paths.
-const REMAPS: [(&str, &str); 3] = [
-    (r"^module\.", ""),
-    (r"\.conv_block\.0\.", ".conv."),
-    (r"\.conv_block\.1\.", ".bn."),
-];
+const REMAPS: [(&str, &str); 3] =
+    [(r"^module\.", ""), (r"\.conv_block\.0\.", ".conv."), (r"\.conv_block\.1\.", ".bn.")];
 
 fn open_pth(path: &Path, top_level: bool) -> PytorchStore {
-    let mut store = PytorchStore::from_file(path)
-        .allow_partial(true)
-        .validate(false);
+    let mut store = PytorchStore::from_file(path).allow_partial(true).validate(false);
     if top_level {
         store = store.with_top_level_key("state_dict");
     }
@@ -108,15 +99,8 @@ fn open_pth(path: &Path, top_level: bool) -> PytorchStore {
 
 /// The conv channel list and width implied by the tensor shapes of a (remapped) state dict.
 fn infer_shape<S: ModuleStore>(store: &mut S) -> Option<([usize; 5], usize)> {
-    let mut out = |key: &str| -> Option<usize> {
-        store
-            .get_tensor(key)
-            .ok()??
-            .shape
-            .as_slice()
-            .first()
-            .copied()
-    };
+    let mut out =
+        |key: &str| -> Option<usize> { store.get_tensor(key).ok()??.shape.as_slice().first().copied() };
     let c = [
         out("vid_prenet.0.conv.weight")?,
         out("vid_prenet.1.conv.weight")?,
@@ -129,20 +113,14 @@ fn infer_shape<S: ModuleStore>(store: &mut S) -> Option<([usize; 5], usize)> {
 }
 
 fn unreadable(path: &Path, detail: impl ToString) -> CheckpointError {
-    CheckpointError::Unreadable {
-        path: path.to_path_buf(),
-        detail: detail.to_string(),
-    }
+    CheckpointError::Unreadable { path: path.to_path_buf(), detail: detail.to_string() }
 }
 
 fn read_magic(path: &Path) -> Result<[u8; 4], CheckpointError> {
     let mut magic = [0u8; 4];
     std::fs::File::open(path)
         .and_then(|mut f| f.read_exact(&mut magic))
-        .map_err(|source| CheckpointError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        .map_err(|source| CheckpointError::Io { path: path.to_path_buf(), source })?;
     Ok(magic)
 }
 
@@ -169,10 +147,7 @@ pub fn load_pth(
 }
 
 /// The preset whose widths match, else a custom config with those widths.
-fn config_for(
-    preset: Option<Preset>,
-    inferred: Option<([usize; 5], usize)>,
-) -> Option<ModelConfig> {
+fn config_for(preset: Option<Preset>, inferred: Option<([usize; 5], usize)>) -> Option<ModelConfig> {
     match (preset, inferred) {
         (Some(p), _) => Some(p.config()),
         (None, Some((c, d))) => Some(
@@ -209,53 +184,29 @@ fn load_from_store<S: ModuleStore>(
         detail: format!("no VocaLiST prenet keys; first keys: {}", first(&keys, 5)),
     })?;
     let mut model = config.init(device);
-    let result = model
-        .load_from(&mut store)
-        .map_err(|e| unreadable(path, e))?;
+    let result = model.load_from(&mut store).map_err(|e| unreadable(path, e))?;
     check_strict(path, &config, &result)?;
     Ok((model, config))
 }
 
 /// Every parameter found with its shape; only inert buffers left over.
-fn check_strict(
-    path: &Path,
-    config: &ModelConfig,
-    result: &ApplyResult,
-) -> Result<(), CheckpointError> {
+fn check_strict(path: &Path, config: &ModelConfig, result: &ApplyResult) -> Result<(), CheckpointError> {
     let mismatch = |detail: String| CheckpointError::Mismatch {
         path: path.to_path_buf(),
         preset: config.name.clone(),
         detail,
     };
     if !result.errors.is_empty() {
-        let errs: Vec<String> = result
-            .errors
-            .iter()
-            .take(3)
-            .map(|e| e.to_string())
-            .collect();
+        let errs: Vec<String> = result.errors.iter().take(3).map(|e| e.to_string()).collect();
         return Err(mismatch(errs.join("; ")));
     }
     if !result.missing.is_empty() {
         let miss: Vec<String> = result.missing.iter().map(|(k, _)| k.clone()).collect();
-        return Err(mismatch(format!(
-            "{} missing, e.g. {}",
-            miss.len(),
-            first(&miss, 3)
-        )));
+        return Err(mismatch(format!("{} missing, e.g. {}", miss.len(), first(&miss, 3))));
     }
-    let unused: Vec<String> = result
-        .unused
-        .iter()
-        .filter(|k| !is_inert_buffer(k))
-        .cloned()
-        .collect();
+    let unused: Vec<String> = result.unused.iter().filter(|k| !is_inert_buffer(k)).cloned().collect();
     if !unused.is_empty() {
-        return Err(mismatch(format!(
-            "{} unexpected keys, e.g. {}",
-            unused.len(),
-            first(&unused, 3)
-        )));
+        return Err(mismatch(format!("{} unexpected keys, e.g. {}", unused.len(), first(&unused, 3))));
     }
     Ok(())
 }
@@ -308,10 +259,7 @@ pub fn save(
     provenance: Provenance,
     weights: &Path,
 ) -> Result<CheckpointMeta, CheckpointError> {
-    let write_err = |path: &Path, detail: String| CheckpointError::Write {
-        path: path.to_path_buf(),
-        detail,
-    };
+    let write_err = |path: &Path, detail: String| CheckpointError::Write { path: path.to_path_buf(), detail };
     crate::tensor_io::write_safetensors(weights, &crate::export::state_dict(model))
         .map_err(|e| write_err(weights, e))?;
     let meta = CheckpointMeta {
@@ -322,8 +270,7 @@ pub fn save(
         provenance,
     };
     let side = sidecar_path(weights);
-    let json =
-        serde_json::to_string_pretty(&meta).map_err(|e| write_err(&side, e.to_string()))? + "\n";
+    let json = serde_json::to_string_pretty(&meta).map_err(|e| write_err(&side, e.to_string()))? + "\n";
     manifests::atomic_write(&side, json.as_bytes()).map_err(|e| write_err(&side, e.to_string()))?;
     Ok(meta)
 }
@@ -340,18 +287,10 @@ pub struct Loaded {
 
 /// Loads any supported checkpoint: a `.pth` (zip) file, or a safetensors state dict with or
 /// without our sidecar.
-pub fn load(
-    path: &Path,
-    preset: Option<Preset>,
-    device: &Device,
-) -> Result<Loaded, CheckpointError> {
+pub fn load(path: &Path, preset: Option<Preset>, device: &Device) -> Result<Loaded, CheckpointError> {
     if &read_magic(path)? == ZIP_MAGIC {
         let (model, config) = load_pth(path, preset, device)?;
-        return Ok(Loaded {
-            model,
-            config,
-            meta: None,
-        });
+        return Ok(Loaded { model, config, meta: None });
     }
     if path.extension().and_then(|e| e.to_str()) != Some("safetensors") {
         return Err(CheckpointError::NotACheckpoint {
@@ -361,14 +300,10 @@ pub fn load(
     }
     let side = sidecar_path(path);
     let meta: Option<CheckpointMeta> = if side.is_file() {
-        let text = std::fs::read_to_string(&side).map_err(|source| CheckpointError::Io {
-            path: side.clone(),
-            source,
-        })?;
-        let meta = serde_json::from_str(&text).map_err(|e| CheckpointError::Sidecar {
-            path: side.clone(),
-            detail: e.to_string(),
-        })?;
+        let text = std::fs::read_to_string(&side)
+            .map_err(|source| CheckpointError::Io { path: side.clone(), source })?;
+        let meta = serde_json::from_str(&text)
+            .map_err(|e| CheckpointError::Sidecar { path: side.clone(), detail: e.to_string() })?;
         Some(meta)
     } else {
         None
@@ -384,17 +319,11 @@ pub fn load(
     let (model, config) = match preset_config {
         Some(config) => {
             let mut model = config.init(device);
-            let result = model
-                .load_from(&mut store)
-                .map_err(|e| unreadable(path, e))?;
+            let result = model.load_from(&mut store).map_err(|e| unreadable(path, e))?;
             check_strict(path, &config, &result)?;
             (model, config)
         }
         None => load_from_store(path, store, preset, device)?,
     };
-    Ok(Loaded {
-        model,
-        config,
-        meta,
-    })
+    Ok(Loaded { model, config, meta })
 }

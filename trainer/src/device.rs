@@ -58,14 +58,8 @@ mod tests {
     #[test]
     fn libtorch_smoke() {
         let device = DeviceSpec::Cpu.device();
-        let a = Tensor::<2>::from_data(
-            TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [2, 2]),
-            &device,
-        );
-        let b = Tensor::<2>::from_data(
-            TensorData::new(vec![5.0f32, 6.0, 7.0, 8.0], [2, 2]),
-            &device,
-        );
+        let a = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [2, 2]), &device);
+        let b = Tensor::<2>::from_data(TensorData::new(vec![5.0f32, 6.0, 7.0, 8.0], [2, 2]), &device);
         let c: Vec<f32> = a.matmul(b).into_data().try_to_vec().unwrap();
         assert_eq!(c, vec![19.0, 22.0, 43.0, 50.0]);
     }

@@ -47,45 +47,21 @@ impl Dict {
     fn batch_norm(&mut self, prefix: &str, bn: &BatchNorm) {
         self.put(format!("{prefix}.weight"), param(&bn.gamma));
         self.put(format!("{prefix}.bias"), param(&bn.beta));
-        self.put(
-            format!("{prefix}.running_mean"),
-            host(bn.running_mean.value()),
-        );
-        self.put(
-            format!("{prefix}.running_var"),
-            host(bn.running_var.value()),
-        );
+        self.put(format!("{prefix}.running_mean"), host(bn.running_mean.value()));
+        self.put(format!("{prefix}.running_var"), host(bn.running_var.value()));
     }
 
     fn encoder(&mut self, prefix: &str, enc: &TransformerEncoder) {
-        self.put(
-            format!("{prefix}.version"),
-            HostTensor {
-                shape: vec![1],
-                data: vec![2.0],
-            },
-        );
+        self.put(format!("{prefix}.version"), HostTensor { shape: vec![1], data: vec![2.0] });
         self.put(
             format!("{prefix}.embed_positions._float_tensor"),
-            HostTensor {
-                shape: vec![1],
-                data: vec![0.0],
-            },
+            HostTensor { shape: vec![1], data: vec![0.0] },
         );
         for (i, layer) in enc.layers.iter().enumerate() {
             let p = format!("{prefix}.layers.{i}");
-            self.put(
-                format!("{p}.self_attn.in_proj_weight"),
-                param(&layer.self_attn.in_proj_weight),
-            );
-            self.put(
-                format!("{p}.self_attn.in_proj_bias"),
-                param(&layer.self_attn.in_proj_bias),
-            );
-            self.linear(
-                &format!("{p}.self_attn.out_proj"),
-                &layer.self_attn.out_proj,
-            );
+            self.put(format!("{p}.self_attn.in_proj_weight"), param(&layer.self_attn.in_proj_weight));
+            self.put(format!("{p}.self_attn.in_proj_bias"), param(&layer.self_attn.in_proj_bias));
+            self.linear(&format!("{p}.self_attn.out_proj"), &layer.self_attn.out_proj);
             self.linear(&format!("{p}.fc1"), &layer.fc1);
             self.linear(&format!("{p}.fc2"), &layer.fc2);
             for (j, ln) in layer.layer_norms.iter().enumerate() {
@@ -100,20 +76,14 @@ impl Dict {
 pub fn state_dict(model: &SyncTransformer) -> BTreeMap<String, HostTensor> {
     let mut d = Dict(BTreeMap::new());
     for (i, b) in model.vid_prenet.iter().enumerate() {
-        d.put(
-            format!("vid_prenet.{i}.conv_block.0.weight"),
-            param(&b.conv.weight),
-        );
+        d.put(format!("vid_prenet.{i}.conv_block.0.weight"), param(&b.conv.weight));
         if let Some(bias) = &b.conv.bias {
             d.put(format!("vid_prenet.{i}.conv_block.0.bias"), param(bias));
         }
         d.batch_norm(&format!("vid_prenet.{i}.conv_block.1"), &b.bn);
     }
     for (i, b) in model.aud_prenet.iter().enumerate() {
-        d.put(
-            format!("aud_prenet.{i}.conv_block.0.weight"),
-            param(&b.conv.weight),
-        );
+        d.put(format!("aud_prenet.{i}.conv_block.0.weight"), param(&b.conv.weight));
         if let Some(bias) = &b.conv.bias {
             d.put(format!("aud_prenet.{i}.conv_block.0.bias"), param(bias));
         }

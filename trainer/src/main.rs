@@ -85,8 +85,8 @@ enum Command {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::DeviceCheck { device } => {
-            let sum = trainer::device::check(device)
-                .map_err(|e| anyhow::anyhow!("device {device:?}: {e}"))?;
+            let sum =
+                trainer::device::check(device).map_err(|e| anyhow::anyhow!("device {device:?}: {e}"))?;
             println!("libtorch OK on {device:?}: sum(arange(10)) = {sum}");
         }
         Command::Import { pth, preset, out } => {
@@ -108,18 +108,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 config.input
             );
         }
-        Command::Predict {
-            model,
-            preset,
-            inputs,
-            out,
-            prefix,
-            device,
-        } => {
+        Command::Predict { model, preset, inputs, out, prefix, device } => {
             let device = device.device();
             let loaded = checkpoint::load(&model, preset, &device)?;
-            let inputs =
-                trainer::tensor_io::read_safetensors(&inputs).map_err(anyhow::Error::msg)?;
+            let inputs = trainer::tensor_io::read_safetensors(&inputs).map_err(anyhow::Error::msg)?;
             let outputs = trainer::predict::predict(&loaded.model, &inputs, &prefix, &device)
                 .map_err(anyhow::Error::msg)?;
             trainer::tensor_io::write_safetensors(&out, &outputs).map_err(anyhow::Error::msg)?;
@@ -131,20 +123,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 out.display()
             );
         }
-        Command::Bench {
-            batch,
-            iters,
-            teacher,
-            student,
-            device,
-            json,
-        } => {
+        Command::Bench { batch, iters, teacher, student, device, json } => {
             let results = trainer::bench::run(device, batch, iters, teacher, student);
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&results).context("serialising results")?
-                );
+                println!("{}", serde_json::to_string_pretty(&results).context("serialising results")?);
             } else {
                 println!("batch {batch}, {iters} timed iterations, device {device:?}");
                 for r in &results {

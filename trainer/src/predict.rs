@@ -18,17 +18,9 @@ pub fn predict(
     prefix: &str,
     device: &Device,
 ) -> Result<BTreeMap<String, HostTensor>, String> {
-    let get = |k: &str| {
-        inputs
-            .get(k)
-            .ok_or_else(|| format!("inputs lack tensor {k:?}"))
-    };
-    let frames = get("input.frames")?
-        .to_tensor::<4>(device)
-        .map_err(|e| format!("input.frames: {e}"))?;
-    let mel = get("input.mel")?
-        .to_tensor::<4>(device)
-        .map_err(|e| format!("input.mel: {e}"))?;
+    let get = |k: &str| inputs.get(k).ok_or_else(|| format!("inputs lack tensor {k:?}"));
+    let frames = get("input.frames")?.to_tensor::<4>(device).map_err(|e| format!("input.frames: {e}"))?;
+    let mel = get("input.mel")?.to_tensor::<4>(device).map_err(|e| format!("input.mel: {e}"))?;
     let (fd, md) = (frames.dims(), mel.dims());
     if fd[1..] != [15, 48, 96] || md[1..] != [1, 80, 16] || fd[0] != md[0] {
         return Err(format!(
@@ -41,32 +33,14 @@ pub fn predict(
         out.insert(format!("{prefix}.{k}"), t);
     };
     put("logits".into(), HostTensor::from_tensor(logits));
-    put(
-        "vid_prenet".into(),
-        HostTensor::from_tensor(taps.vid_prenet),
-    );
-    put(
-        "aud_prenet".into(),
-        HostTensor::from_tensor(taps.aud_prenet),
-    );
+    put("vid_prenet".into(), HostTensor::from_tensor(taps.vid_prenet));
+    put("aud_prenet".into(), HostTensor::from_tensor(taps.aud_prenet));
     for (b, (block_out, layers)) in [("av", taps.av), ("va", taps.va), ("fus", taps.fus)] {
-        put(
-            format!("{b}.out"),
-            HostTensor::from_tensor(block_out.swap_dims(0, 1)),
-        ); // time-major
+        put(format!("{b}.out"), HostTensor::from_tensor(block_out.swap_dims(0, 1))); // time-major
         for (l, t) in layers.iter().enumerate() {
-            put(
-                format!("{b}.{l}.attn_logits"),
-                HostTensor::from_tensor(t.attn.logits.clone()),
-            );
-            put(
-                format!("{b}.{l}.attn_probs"),
-                HostTensor::from_tensor(attention_probs(&t.attn)),
-            );
-            put(
-                format!("{b}.{l}.cad"),
-                HostTensor::from_tensor(cad(&t.attn, b == "va")),
-            );
+            put(format!("{b}.{l}.attn_logits"), HostTensor::from_tensor(t.attn.logits.clone()));
+            put(format!("{b}.{l}.attn_probs"), HostTensor::from_tensor(attention_probs(&t.attn)));
+            put(format!("{b}.{l}.cad"), HostTensor::from_tensor(cad(&t.attn, b == "va")));
             put(format!("{b}.{l}.vr"), HostTensor::from_tensor(vr(&t.attn)));
         }
     }

@@ -21,20 +21,13 @@ impl HostTensor {
         if self.shape.len() != D {
             return Err(format!("expected rank {D}, found shape {:?}", self.shape));
         }
-        Ok(Tensor::from_data(
-            TensorData::new(self.data.clone(), self.shape.clone()),
-            device,
-        ))
+        Ok(Tensor::from_data(TensorData::new(self.data.clone(), self.shape.clone()), device))
     }
 
     /// Copies a tensor back to the host.
     pub fn from_tensor<const D: usize>(t: Tensor<D>) -> Self {
         let shape = t.dims().to_vec();
-        let data = t
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .expect("f32 after convert");
+        let data = t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 after convert");
         Self { shape, data }
     }
 }
@@ -47,49 +40,26 @@ pub fn read_safetensors(path: &Path) -> Result<BTreeMap<String, HostTensor>, Str
     let mut out = BTreeMap::new();
     for (name, view) in st.tensors() {
         if view.dtype() != Dtype::F32 {
-            return Err(format!(
-                "{}: tensor {name} is {:?}, expected F32",
-                path.display(),
-                view.dtype()
-            ));
+            return Err(format!("{}: tensor {name} is {:?}, expected F32", path.display(), view.dtype()));
         }
-        let data = view
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        out.insert(
-            name.to_string(),
-            HostTensor {
-                shape: view.shape().to_vec(),
-                data,
-            },
-        );
+        let data =
+            view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        out.insert(name.to_string(), HostTensor { shape: view.shape().to_vec(), data });
     }
     Ok(out)
 }
 
 /// Writes named f32 tensors to a safetensors file atomically.
-pub fn write_safetensors(
-    path: &Path,
-    tensors: &BTreeMap<String, HostTensor>,
-) -> Result<(), String> {
+pub fn write_safetensors(path: &Path, tensors: &BTreeMap<String, HostTensor>) -> Result<(), String> {
     let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
         .iter()
-        .map(|(k, t)| {
-            (
-                k.clone(),
-                t.data.iter().flat_map(|v| v.to_le_bytes()).collect(),
-                t.shape.clone(),
-            )
-        })
+        .map(|(k, t)| (k.clone(), t.data.iter().flat_map(|v| v.to_le_bytes()).collect(), t.shape.clone()))
         .collect();
     let views: Vec<(String, TensorView)> = bytes
         .iter()
         .map(|(k, b, s)| TensorView::new(Dtype::F32, s.clone(), b).map(|v| (k.clone(), v)))
         .collect::<Result<_, _>>()
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    let out =
-        safetensors::serialize(views, None).map_err(|e| format!("{}: {e}", path.display()))?;
+    let out = safetensors::serialize(views, None).map_err(|e| format!("{}: {e}", path.display()))?;
     manifests::atomic_write(path, &out).map_err(|e| e.to_string())
 }

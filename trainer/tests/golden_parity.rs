@@ -32,10 +32,7 @@ fn check(name: &str, got: &HostTensor, want: &HostTensor, abs: f32, rel: f32) ->
             continue;
         }
         let d = (g - w).abs();
-        assert!(
-            d <= abs + rel * w.abs(),
-            "{name}[{i}]: got {g}, want {w} (|diff| {d})"
-        );
+        assert!(d <= abs + rel * w.abs(), "{name}[{i}]: got {g}, want {w} (|diff| {d})");
         worst = worst.max(d);
     }
     worst
@@ -55,20 +52,8 @@ fn run(prefix: &str, file: &str, expect: Preset, io: &BTreeMap<String, HostTenso
     let mel = io["input.mel"].to_tensor::<4>(&device).unwrap();
     let (logits, taps) = model.forward_taps(frames, mel);
     let g = |k: &str| &io[&format!("{prefix}.{k}")];
-    check(
-        "vid_prenet",
-        &HostTensor::from_tensor(taps.vid_prenet),
-        g("vid_prenet"),
-        1e-4,
-        1e-4,
-    );
-    check(
-        "aud_prenet",
-        &HostTensor::from_tensor(taps.aud_prenet),
-        g("aud_prenet"),
-        1e-4,
-        1e-4,
-    );
+    check("vid_prenet", &HostTensor::from_tensor(taps.vid_prenet), g("vid_prenet"), 1e-4, 1e-4);
+    check("aud_prenet", &HostTensor::from_tensor(taps.aud_prenet), g("aud_prenet"), 1e-4, 1e-4);
     let blocks: [(&str, &(Tensor<3>, Vec<LayerTaps>)); 3] =
         [("av", &taps.av), ("va", &taps.va), ("fus", &taps.fus)];
     let mut worst_p = 0f32;
@@ -88,31 +73,13 @@ fn run(prefix: &str, file: &str, expect: Preset, io: &BTreeMap<String, HostTenso
                 ("cad", cad(&t.attn, b == "va")),
                 ("vr", vr(&t.attn)),
             ] {
-                worst_p = worst_p.max(check(
-                    &key(k),
-                    &HostTensor::from_tensor(p),
-                    g(&key(k)),
-                    1e-5,
-                    0.0,
-                ));
+                worst_p = worst_p.max(check(&key(k), &HostTensor::from_tensor(p), g(&key(k)), 1e-5, 0.0));
             }
         }
-        check(
-            &format!("{b}.out"),
-            &time_major(out.clone()),
-            g(&format!("{b}.out")),
-            1e-4,
-            1e-4,
-        );
+        check(&format!("{b}.out"), &time_major(out.clone()), g(&format!("{b}.out")), 1e-4, 1e-4);
     }
     eprintln!("{prefix}: max |Δprob| = {worst_p:e}");
-    let worst = check(
-        "logits",
-        &HostTensor::from_tensor(logits),
-        g("logits"),
-        1e-4,
-        0.0,
-    );
+    let worst = check("logits", &HostTensor::from_tensor(logits), g("logits"), 1e-4, 0.0);
     eprintln!("{prefix}: max |Δlogit| = {worst:e}");
 }
 
@@ -137,13 +104,7 @@ fn tiny_teacher_matches_pytorch() {
 #[test]
 fn parameter_counts_are_exact() {
     let device = DeviceSpec::Cpu.device();
-    assert_eq!(
-        Preset::Mtdvocalist.config().init(&device).param_count(),
-        13_280_961
-    );
-    assert_eq!(
-        Preset::Vocalist.config().init(&device).param_count(),
-        80_106_561
-    );
+    assert_eq!(Preset::Mtdvocalist.config().init(&device).param_count(), 13_280_961);
+    assert_eq!(Preset::Vocalist.config().init(&device).param_count(), 80_106_561);
     assert_eq!(Preset::Tiny.config().init(&device).param_count(), 1_739_665);
 }

@@ -7,9 +7,7 @@ use trainer::device::DeviceSpec;
 use trainer::model::Preset;
 
 fn golden_file(name: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/golden")
-        .join(name);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/golden").join(name);
     if p.is_file() {
         Some(p)
     } else {
@@ -24,18 +22,9 @@ fn not_a_checkpoint() {
     let p = dir.path().join("notes.pth");
     std::fs::write(&p, b"this is a text file, not a checkpoint").unwrap();
     let err = load_pth(&p, None, &DeviceSpec::Cpu.device()).err().unwrap();
-    assert!(
-        matches!(err, CheckpointError::NotACheckpoint { .. }),
-        "{err}"
-    );
+    assert!(matches!(err, CheckpointError::NotACheckpoint { .. }), "{err}");
     assert!(err.to_string().contains("notes.pth"));
-    let err = load_pth(
-        &dir.path().join("missing.pth"),
-        None,
-        &DeviceSpec::Cpu.device(),
-    )
-    .err()
-    .unwrap();
+    let err = load_pth(&dir.path().join("missing.pth"), None, &DeviceSpec::Cpu.device()).err().unwrap();
     assert!(matches!(err, CheckpointError::Io { .. }), "{err}");
 }
 
@@ -58,15 +47,10 @@ fn wrong_preset_names_the_keys() {
     let Some(src) = golden_file("tiny_teacher_rand.pth") else {
         return;
     };
-    let err = load_pth(&src, Some(Preset::Mtdvocalist), &DeviceSpec::Cpu.device())
-        .err()
-        .unwrap();
+    let err = load_pth(&src, Some(Preset::Mtdvocalist), &DeviceSpec::Cpu.device()).err().unwrap();
     let msg = err.to_string();
     assert!(matches!(err, CheckpointError::Mismatch { .. }), "{msg}");
-    assert!(
-        msg.contains("tiny_teacher_rand.pth") && msg.contains("mtdvocalist"),
-        "{msg}"
-    );
+    assert!(msg.contains("tiny_teacher_rand.pth") && msg.contains("mtdvocalist"), "{msg}");
 }
 
 /// A state dict missing one key, and one with a wrong shape, written by torch itself.
@@ -88,30 +72,14 @@ b = dict(sd); b["fc.bias"] = torch.zeros(3)
 torch.save({"state_dict": {"module." + k: v for k, v in b.items()}}, sys.argv[2] + "/shape.pth")
 torch.save(dict(sd), sys.argv[2] + "/bare.pth")
 "#;
-    let st = std::process::Command::new(python)
-        .args(["-c", script])
-        .arg(&src)
-        .arg(dir.path())
-        .status()
-        .unwrap();
+    let st =
+        std::process::Command::new(python).args(["-c", script]).arg(&src).arg(dir.path()).status().unwrap();
     assert!(st.success());
     let device = DeviceSpec::Cpu.device();
-    let err = load_pth(&dir.path().join("missing.pth"), None, &device)
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(
-        err.contains("missing.pth") && err.contains("va_transformer.layers.2.fc1.bias"),
-        "{err}"
-    );
-    let err = load_pth(&dir.path().join("shape.pth"), None, &device)
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(
-        err.contains("shape.pth") && err.contains("fc.bias"),
-        "{err}"
-    );
+    let err = load_pth(&dir.path().join("missing.pth"), None, &device).err().unwrap().to_string();
+    assert!(err.contains("missing.pth") && err.contains("va_transformer.layers.2.fc1.bias"), "{err}");
+    let err = load_pth(&dir.path().join("shape.pth"), None, &device).err().unwrap().to_string();
+    assert!(err.contains("shape.pth") && err.contains("fc.bias"), "{err}");
     // A bare state dict loads.
     let (_, cfg) = load_pth(&dir.path().join("bare.pth"), None, &device).unwrap();
     assert_eq!(cfg.name, "tiny");

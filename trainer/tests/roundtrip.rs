@@ -11,9 +11,7 @@ use trainer::export::state_dict;
 use trainer::tensor_io::HostTensor;
 
 fn shared(rel: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared")
-        .join(rel);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(rel);
     if p.exists() {
         Some(p)
     } else {
@@ -47,10 +45,7 @@ fn pth_to_ours_and_back_gives_identical_logits() {
     assert_eq!(b.meta.as_ref().unwrap().provenance, prov);
     assert_eq!(b.config, a.config);
     let got = HostTensor::from_tensor(b.model.forward(frames, mel));
-    assert_eq!(
-        got, want,
-        "logits must be bit-identical after the round trip"
-    );
+    assert_eq!(got, want, "logits must be bit-identical after the round trip");
 }
 
 #[test]
@@ -63,10 +58,7 @@ fn export_has_the_reference_keys_and_shapes() {
     let sd = state_dict(&model);
     let text = std::fs::read_to_string(listing).unwrap();
     let mut want = BTreeSet::new();
-    for line in text
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-    {
+    for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
         let cols: Vec<&str> = line.split('\t').collect();
         if cols[0].ends_with("num_batches_tracked") {
             continue; // filled in by PyTorch's BatchNorm loader, see export.rs
@@ -76,12 +68,7 @@ fn export_has_the_reference_keys_and_shapes() {
             .split(',')
             .filter_map(|s| s.trim().parse().ok())
             .collect();
-        assert_eq!(
-            sd.get(cols[0]).map(|t| t.shape.clone()),
-            Some(shape),
-            "{}",
-            cols[0]
-        );
+        assert_eq!(sd.get(cols[0]).map(|t| t.shape.clone()), Some(shape), "{}", cols[0]);
         want.insert(cols[0].to_string());
     }
     let got: BTreeSet<String> = sd.keys().cloned().collect();
@@ -117,11 +104,6 @@ for k, v in ours.items():
     assert torch.equal(v, ref[k].float()), k
 print("ok", len(ours))
 "#;
-    let o = std::process::Command::new(python)
-        .args(["-c", script])
-        .arg(&pth)
-        .arg(&out)
-        .output()
-        .unwrap();
+    let o = std::process::Command::new(python).args(["-c", script]).arg(&pth).arg(&out).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }

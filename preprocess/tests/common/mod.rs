@@ -10,9 +10,7 @@ pub fn bin() -> PathBuf {
 }
 
 pub fn shared(rel: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared")
-        .join(rel);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(rel);
     if p.exists() {
         Some(p)
     } else {
@@ -23,26 +21,14 @@ pub fn shared(rel: &str) -> Option<PathBuf> {
 
 /// Runs ffmpeg quietly; panics with its stderr on failure (test setup, not code under test).
 pub fn ffmpeg(args: &[&str]) {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-y"])
-        .args(args)
-        .output()
-        .expect("ffmpeg on PATH");
-    assert!(
-        out.status.success(),
-        "ffmpeg {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new("ffmpeg").args(["-v", "error", "-y"]).args(args).output().expect("ffmpeg on PATH");
+    assert!(out.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// Runs `preprocess` with `args`; returns stdout, panicking with stderr on failure.
 pub fn preprocess(args: &[&str]) -> String {
     let out = Command::new(bin()).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "preprocess {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "preprocess {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

@@ -34,11 +34,7 @@ pub struct AttentionTaps {
 /// xavier-uniform init for a (fan_out, fan_in) matrix, as `nn.init.xavier_uniform_`.
 fn xavier(rows: usize, cols: usize, device: &Device) -> Tensor<2> {
     let a = (6.0 / (rows + cols) as f64).sqrt();
-    Tensor::random(
-        [rows, cols],
-        burn::tensor::Distribution::Uniform(-a, a),
-        device,
-    )
+    Tensor::random([rows, cols], burn::tensor::Distribution::Uniform(-a, a), device)
 }
 
 impl MultiheadAttention {
@@ -61,14 +57,10 @@ impl MultiheadAttention {
     /// `[B, L, d]` → `[B, H, L, hd]`
     fn project(&self, x: Tensor<3>, part: usize) -> Tensor<4> {
         let [b, l, d] = x.dims();
-        let w = self
-            .in_proj_weight
-            .val()
-            .slice([part * d..(part + 1) * d, 0..d]); // [d_out, d_in]
+        let w = self.in_proj_weight.val().slice([part * d..(part + 1) * d, 0..d]); // [d_out, d_in]
         let bias = self.in_proj_bias.val().narrow(0, part * d, d);
         let y = x.reshape([b * l, d]).matmul(w.transpose()) + bias.unsqueeze_dim(0); // [B·L, d]
-        y.reshape([b, l, self.heads, d / self.heads])
-            .swap_dims(1, 2) // [B, H, L, hd]
+        y.reshape([b, l, self.heads, d / self.heads]).swap_dims(1, 2) // [B, H, L, hd]
     }
 
     /// Attention of `query` over `key`/`value` with an additive `mask` `[Lq, Lk]`.
@@ -93,9 +85,7 @@ impl MultiheadAttention {
         let logits = q.matmul(k.swap_dims(2, 3)) + mask.unsqueeze::<4>(); // [B, H, Lq, Lk]
         let probs = softmax(logits.clone(), 3);
         let ctx = probs.matmul(v.clone()); // [B, H, Lq, hd]
-        let out = self
-            .out_proj
-            .forward(ctx.swap_dims(1, 2).reshape([b, lq, d])); // [B, Lq, d]
+        let out = self.out_proj.forward(ctx.swap_dims(1, 2).reshape([b, lq, d])); // [B, Lq, d]
         let taps = want_taps.then(|| {
             let lk = v.dims()[2];
             let v = v.reshape([b * self.heads, lk, hd]);

@@ -23,15 +23,9 @@ pub struct InputConvention {
 
 impl InputConvention {
     /// Public VocaLiST weights: BGR, ×1/255 (`VL:test_lrs2.py:L89,L103`).
-    pub const VOCALIST: Self = Self {
-        channel_order: ChannelOrder::Bgr,
-        scale: 1.0 / 255.0,
-    };
+    pub const VOCALIST: Self = Self { channel_order: ChannelOrder::Bgr, scale: 1.0 / 255.0 };
     /// Public MTDVocaLiST weights: RGB, ×1 (`MTD:test_stu.py:L78,L93-94`).
-    pub const MTDVOCALIST: Self = Self {
-        channel_order: ChannelOrder::Rgb,
-        scale: 1.0,
-    };
+    pub const MTDVOCALIST: Self = Self { channel_order: ChannelOrder::Rgb, scale: 1.0 };
 
     /// Converts a (5, 48, 96, 3) RGB uint8 window to the model's (15, 48, 96) input, channel
     /// index 3t + c (SPEC §1.2).
@@ -94,35 +88,15 @@ pub enum Preset {
 
 impl Preset {
     /// Every preset.
-    pub const ALL: [Preset; 4] = [
-        Preset::Vocalist,
-        Preset::Mtdvocalist,
-        Preset::Tiny,
-        Preset::TinyStudent,
-    ];
+    pub const ALL: [Preset; 4] = [Preset::Vocalist, Preset::Mtdvocalist, Preset::Tiny, Preset::TinyStudent];
 
     /// Its configuration.
     pub fn config(self) -> ModelConfig {
         let (name, channels, d_model, input) = match self {
-            Preset::Vocalist => (
-                "vocalist",
-                [32, 64, 128, 256, 512],
-                512,
-                InputConvention::VOCALIST,
-            ),
-            Preset::Mtdvocalist => (
-                "mtdvocalist",
-                [16, 32, 64, 128, 200],
-                200,
-                InputConvention::MTDVOCALIST,
-            ),
+            Preset::Vocalist => ("vocalist", [32, 64, 128, 256, 512], 512, InputConvention::VOCALIST),
+            Preset::Mtdvocalist => ("mtdvocalist", [16, 32, 64, 128, 200], 200, InputConvention::MTDVOCALIST),
             Preset::Tiny => ("tiny", [8, 16, 32, 64, 64], 64, InputConvention::VOCALIST),
-            Preset::TinyStudent => (
-                "tiny-student",
-                [8, 16, 24, 32, 48],
-                48,
-                InputConvention::MTDVOCALIST,
-            ),
+            Preset::TinyStudent => ("tiny-student", [8, 16, 24, 32, 48], 48, InputConvention::MTDVOCALIST),
         };
         ModelConfig {
             name: name.to_string(),
@@ -147,10 +121,7 @@ impl ModelConfig {
     /// Checks the invariants the architecture relies on.
     pub fn validate(&self) -> Result<(), String> {
         if self.heads == 0 || !self.d_model.is_multiple_of(self.heads) {
-            return Err(format!(
-                "d_model {} is not divisible by {} heads",
-                self.d_model, self.heads
-            ));
+            return Err(format!("d_model {} is not divisible by {} heads", self.d_model, self.heads));
         }
         if self.channels.contains(&0) || self.layers == 0 {
             return Err("channels and layers must be positive".into());

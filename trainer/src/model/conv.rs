@@ -38,10 +38,7 @@ type Spec<const N: usize> = (usize, usize, usize, [usize; N], [usize; N], bool);
 fn vid_specs(c: [usize; 5], d: usize) -> Vec<Spec<3>> {
     let one = [1, 1, 1];
     let down = [2, 2, 1];
-    let mut v = vec![
-        (3, c[0], 7, one, [3, 3, 3], false),
-        (c[0], c[1], 5, [1, 2, 1], [1, 1, 2], false),
-    ];
+    let mut v = vec![(3, c[0], 7, one, [3, 3, 3], false), (c[0], c[1], 5, [1, 2, 1], [1, 1, 2], false)];
     v.extend([(c[1], c[1], 3, one, one, true); 2]);
     v.push((c[1], c[2], 3, down, one, false));
     v.extend([(c[2], c[2], 3, one, one, true); 3]);
@@ -111,10 +108,7 @@ fn torch_rsqrt(values: &[f32]) -> Vec<f32> {
 }
 
 fn host(t: Tensor<1>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("f32 after convert")
+    t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 after convert")
 }
 
 /// BatchNorm with torch's CPU inference arithmetic, bit for bit (SPEC §2.2): `fma(x, α, β′)`
@@ -132,15 +126,8 @@ fn batch_norm<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     }
     let device = x.device();
     let eps = bn.epsilon as f32; // static_cast<float>(eps)
-    let var: Vec<f32> = host(bn.running_var.value())
-        .iter()
-        .map(|v| v + eps)
-        .collect();
-    let alpha: Vec<f32> = torch_rsqrt(&var)
-        .iter()
-        .zip(host(bn.gamma.val()))
-        .map(|(r, g)| g * r)
-        .collect();
+    let var: Vec<f32> = host(bn.running_var.value()).iter().map(|v| v + eps).collect();
+    let alpha: Vec<f32> = torch_rsqrt(&var).iter().zip(host(bn.gamma.val())).map(|(r, g)| g * r).collect();
     let shift: Vec<f32> = host(bn.running_mean.value())
         .iter()
         .zip(host(bn.beta.val()))
@@ -151,9 +138,7 @@ fn batch_norm<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     let mut shape = [1usize; D];
     shape[1] = c;
     let column = |v: Vec<f32>| {
-        Tensor::<1>::from_data(TensorData::new(v, [c]), &device)
-            .cast(FloatDType::F64)
-            .reshape(shape)
+        Tensor::<1>::from_data(TensorData::new(v, [c]), &device).cast(FloatDType::F64).reshape(shape)
     };
     let y = x.cast(FloatDType::F64) * column(alpha) + column(shift);
     y.cast(FloatDType::F32)

@@ -44,14 +44,8 @@ fn sinusoid_rows(len: usize, d: usize) -> Vec<f32> {
 fn embed(x: Tensor<3>, scale: f64) -> Tensor<3> {
     let [_, l, d] = x.dims();
     let device = x.device();
-    let table =
-        Tensor::<2>::from_data(TensorData::new(sinusoid_rows(l, d), [l, d]), &device).detach();
-    let keep = x
-        .clone()
-        .slice([0..x.dims()[0], 0..l, 0..1])
-        .not_equal_elem(0.0)
-        .float()
-        .detach(); // [B, L, 1]
+    let table = Tensor::<2>::from_data(TensorData::new(sinusoid_rows(l, d), [l, d]), &device).detach();
+    let keep = x.clone().slice([0..x.dims()[0], 0..l, 0..1]).not_equal_elem(0.0).float().detach(); // [B, L, 1]
     x * scale + table.unsqueeze::<3>() * keep
 }
 
@@ -59,15 +53,7 @@ fn embed(x: Tensor<3>, scale: f64) -> Tensor<3> {
 fn future_mask(lq: usize, lk: usize, device: &Device) -> Tensor<2> {
     let diag = 1 + lq.abs_diff(lk);
     let vals: Vec<f32> = (0..lq)
-        .flat_map(|i| {
-            (0..lk).map(move |j| {
-                if j >= i + diag {
-                    f32::NEG_INFINITY
-                } else {
-                    0.0
-                }
-            })
-        })
+        .flat_map(|i| (0..lk).map(move |j| if j >= i + diag { f32::NEG_INFINITY } else { 0.0 }))
         .collect();
     Tensor::from_data(TensorData::new(vals, [lq, lk]), device)
 }
@@ -94,11 +80,7 @@ pub struct EncoderLayer {
 fn xavier_linear(d_in: usize, d_out: usize, device: &Device) -> Linear {
     let mut l = LinearConfig::new(d_in, d_out).init(device);
     let a = (6.0 / (d_in + d_out) as f64).sqrt();
-    l.weight = Param::from_tensor(Tensor::random(
-        [d_in, d_out],
-        Distribution::Uniform(-a, a),
-        device,
-    ));
+    l.weight = Param::from_tensor(Tensor::random([d_in, d_out], Distribution::Uniform(-a, a), device));
     l.bias = Some(Param::from_tensor(Tensor::zeros([d_out], device)));
     l
 }
@@ -161,9 +143,7 @@ impl TransformerEncoder {
                     self_attn: MultiheadAttention::new(d, heads, device),
                     fc1: xavier_linear(d, 4 * d, device),
                     fc2: xavier_linear(4 * d, d, device),
-                    layer_norms: (0..2)
-                        .map(|_| LayerNormConfig::new(d).init(device))
-                        .collect(),
+                    layer_norms: (0..2).map(|_| LayerNormConfig::new(d).init(device)).collect(),
                     relu_dropout,
                     res_dropout,
                 })
@@ -194,10 +174,7 @@ impl TransformerEncoder {
             let (y, t) = layer.forward(x, x_k.clone(), x_v.clone(), mask.clone(), want_taps);
             x = y;
             if let Some(attn) = t {
-                taps.push(LayerTaps {
-                    attn,
-                    output: self.layer_norm.forward(x.clone()),
-                });
+                taps.push(LayerTaps { attn, output: self.layer_norm.forward(x.clone()) });
             }
         }
         (self.layer_norm.forward(x), taps)
@@ -212,31 +189,13 @@ mod tests {
     fn mask_matches_spec() {
         // V→A (Lq=5, Lk=16): −inf at (0,12..15), (1,13..15), (2,14..15), (3,15).
         let device = crate::device::DeviceSpec::Cpu.device();
-        let m: Vec<f32> = future_mask(5, 16, &device)
-            .into_data()
-            .try_to_vec()
-            .unwrap();
-        let masked: Vec<(usize, usize)> = (0..80)
-            .filter(|i| m[*i].is_infinite())
-            .map(|i| (i / 16, i % 16))
-            .collect();
-        let want = vec![
-            (0, 12),
-            (0, 13),
-            (0, 14),
-            (0, 15),
-            (1, 13),
-            (1, 14),
-            (1, 15),
-            (2, 14),
-            (2, 15),
-            (3, 15),
-        ];
+        let m: Vec<f32> = future_mask(5, 16, &device).into_data().try_to_vec().unwrap();
+        let masked: Vec<(usize, usize)> =
+            (0..80).filter(|i| m[*i].is_infinite()).map(|i| (i / 16, i % 16)).collect();
+        let want =
+            vec![(0, 12), (0, 13), (0, 14), (0, 15), (1, 13), (1, 14), (1, 15), (2, 14), (2, 15), (3, 15)];
         assert_eq!(masked, want);
-        let m: Vec<f32> = future_mask(16, 5, &device)
-            .into_data()
-            .try_to_vec()
-            .unwrap();
+        let m: Vec<f32> = future_mask(16, 5, &device).into_data().try_to_vec().unwrap();
         assert!(m.iter().all(|v| *v == 0.0));
     }
 

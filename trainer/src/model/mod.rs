@@ -119,12 +119,7 @@ impl SyncTransformer {
         self.head(vid, aud, false).0
     }
 
-    fn forward_impl(
-        &self,
-        frames: Tensor<4>,
-        mel: Tensor<4>,
-        want: bool,
-    ) -> (Tensor<1>, Option<Taps>) {
+    fn forward_impl(&self, frames: Tensor<4>, mel: Tensor<4>, want: bool) -> (Tensor<1>, Option<Taps>) {
         let vid = self.embed_video(frames);
         let aud = self.embed_audio(mel);
         self.head(vid, aud, want)
@@ -134,9 +129,7 @@ impl SyncTransformer {
         let [b, d, _] = vid.dims();
         let vid_seq = vid.clone().swap_dims(1, 2); // [B, 5, d]
         let aud_seq = aud.clone().swap_dims(1, 2); // [B, 16, d]
-        let (av, av_taps) = self
-            .av_transformer
-            .forward(aud_seq.clone(), vid_seq.clone(), want);
+        let (av, av_taps) = self.av_transformer.forward(aud_seq.clone(), vid_seq.clone(), want);
         let (va, va_taps) = self.va_transformer.forward(vid_seq, aud_seq, want);
         let (fus, fus_taps) = self.mem_transformer.forward(av.clone(), va.clone(), want);
         let pooled = fus.clone().max_dim(1).reshape([b, d]); // max_pool1d over time
@@ -156,16 +149,8 @@ impl SyncTransformer {
     /// Number of trainable parameters, as PyTorch counts them (`requires_grad`): burn's
     /// `num_params` also counts the BatchNorm running mean and variance, which are buffers there.
     pub fn param_count(&self) -> usize {
-        let bn_channels: usize = self
-            .vid_prenet
-            .iter()
-            .map(|b| b.bn.gamma.dims()[0])
-            .sum::<usize>()
-            + self
-                .aud_prenet
-                .iter()
-                .map(|b| b.bn.gamma.dims()[0])
-                .sum::<usize>();
+        let bn_channels: usize = self.vid_prenet.iter().map(|b| b.bn.gamma.dims()[0]).sum::<usize>()
+            + self.aud_prenet.iter().map(|b| b.bn.gamma.dims()[0]).sum::<usize>();
         self.num_params() - 2 * bn_channels
     }
 }
