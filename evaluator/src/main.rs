@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use evaluator::protocol::CANDIDATES;
+use evaluator::run::EvalConfig;
 use evaluator::table::AccuracyTable;
+use trainer::device::DeviceSpec;
 
 /// ±15-frame retrieval evaluation of sync models.
 #[derive(Parser)]
@@ -18,9 +20,41 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Scores every utterance of a split with the ±15-frame protocol and writes scores, tables and
+    /// provenance to the results directory.
+    Run {
+        /// Checkpoint: a .pth (VocaLiST / MTDVocaLiST) or our .safetensors.
+        #[arg(long)]
+        model: PathBuf,
+        /// Shard set directory (with manifest.json).
+        #[arg(long)]
+        shards: PathBuf,
+        /// Split to evaluate.
+        #[arg(long, default_value = "test")]
+        split: String,
+        /// Results directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Run 31 full forwards per window, as the reference does (for verification).
+        #[arg(long)]
+        naive: bool,
+        /// cpu, cuda or cuda:N.
+        #[arg(long, default_value = "cpu")]
+        device: DeviceSpec,
+        /// Verification only: truncate every video to this many windows (not the protocol).
+        #[arg(long)]
+        max_windows: Option<usize>,
+        /// Verification only: score only the first N utterances.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Recomputes the accuracy tables from saved raw scores, without a model.
     Tabulate {
-        /// safetensors file with one `<video>.scores` tensor [N, 31] per video (raw, unmasked).
+        /// `scores.parquet` from `evaluator run`, or a safetensors file with one `<video>.scores`
+        /// tensor [N, 31] per video (raw, unmasked).
         scores: PathBuf,
         /// Directory to write accuracy.md / accuracy.csv / accuracy.json into.
         #[arg(long)]
@@ -56,8 +90,39 @@ fn read_scores(path: &Path) -> anyhow::Result<Vec<(String, Vec<[f32; CANDIDATES]
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Run { model, shards, split, out, naive, device, max_windows, limit, quiet } => {
+            let cfg = EvalConfig {
+                model,
+                shards,
+                split,
+                out: out.clone(),
+                naive,
+                device,
+                max_windows,
+                limit,
+                quiet,
+            };
+            let e = evaluator::run::evaluate(&cfg).map_err(anyhow::Error::msg)?;
+            print!("{}", e.table.to_markdown());
+            for x in &e.provenance.excluded {
+                eprintln!("excluded {}: {}", x.utt_id, x.reason);
+            }
+            println!(
+                "{} videos scored, {} excluded, {:.1} s ({} path); results in {}",
+                e.provenance.videos,
+                e.provenance.excluded.len(),
+                e.provenance.wall_s,
+                e.provenance.path,
+                out.display()
+            );
+            Ok(())
+        }
         Command::Tabulate { scores, out } => {
-            let videos = read_scores(&scores)?;
+            let videos = if scores.extension().and_then(|e| e.to_str()) == Some("parquet") {
+                evaluator::scores::read(&scores).map_err(anyhow::Error::msg)?
+            } else {
+                read_scores(&scores)?
+            };
             let table = AccuracyTable::from_scores(videos.iter().map(|(n, r)| (n.clone(), r.as_slice())));
             print!("{}", table.to_markdown());
             if let Some(dir) = out {

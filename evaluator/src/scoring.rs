@@ -1,0 +1,153 @@
+//! Scoring one video: every 5-frame window against its 31 candidate audio windows (SPEC §6.1–6.3).
+//!
+//! The fast path exploits that both prenets are window-local and, in eval mode, deterministic:
+//! each visual window and each audio window (and the all-zero padding window) is embedded once,
+//! and only the transformer part runs per (window, candidate) pair. The naive path runs the full
+//! model 31 times per window, as `calc_pdist` does; both give the same scores.
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use shards::window::{mel_window, visual_window, SAMPLES_PER_FRAME, WINDOW_FRAMES};
+use shards::{Utterance, MEL_BINS};
+use trainer::model::{InputConvention, SyncTransformer};
+
+use crate::protocol::{CANDIDATES, V_SHIFT};
+
+/// Mel frames per window.
+const MEL_T: usize = shards::window::MEL_WINDOW;
+/// Floats in one model frame input (15 × 48 × 96).
+const FRAME_IN: usize = 3 * WINDOW_FRAMES * 48 * 96;
+/// Floats in one mel window (80 × 16).
+const MEL_IN: usize = MEL_BINS * MEL_T;
+
+/// One video's model inputs: N windows of frames and the N matching mel windows.
+pub struct VideoInput {
+    /// Utterance id.
+    pub utt_id: String,
+    /// Number of windows N.
+    pub n: usize,
+    /// `[N, 15, 48, 96]` in the model's input convention.
+    pub frames: Vec<f32>,
+    /// `[N, 1, 80, 16]`.
+    pub mels: Vec<f32>,
+}
+
+/// Builds the inputs the reference builds: `N = min(frames, ⌊samples/640⌋) − 5` windows; window
+/// i is frames i..i+4 and mel frames ⌊3.2i⌋..+16 of the whole-utterance mel. An utterance with
+/// a faceless frame among those used is excluded (the reference needs contiguous frames, SPEC
+/// §6.1), as is one with N < 1. `max_windows` truncates N (verification runs only).
+pub fn prepare(
+    utt: &Utterance,
+    conv: &InputConvention,
+    max_windows: Option<usize>,
+) -> Result<VideoInput, String> {
+    let frames = utt.num_frames as usize;
+    let usable = frames.min(utt.pcm.len() / SAMPLES_PER_FRAME);
+    let n = usable.checked_sub(WINDOW_FRAMES).filter(|n| *n >= 1).ok_or_else(|| {
+        format!("too short: {frames} frames and {} samples give no complete window", utt.pcm.len())
+    })?;
+    if let Some(t) = utt.face_found[..n + WINDOW_FRAMES].iter().position(|f| !f) {
+        return Err(format!("frame {t} has no face (the reference protocol needs contiguous frames)"));
+    }
+    let n = max_windows.map_or(n, |m| n.min(m.max(1)));
+    let mut f = Vec::with_capacity(n * FRAME_IN);
+    let mut m = Vec::with_capacity(n * MEL_IN);
+    for i in 0..n {
+        f.extend(conv.window_to_input(visual_window(utt, i).expect("i + 5 ≤ frames")));
+        let w = mel_window(&utt.mel, utt.mel_frames as usize, i)
+            .ok_or_else(|| format!("mel too short for window {i}"))?;
+        m.extend(w);
+    }
+    Ok(VideoInput { utt_id: utt.utt_id.clone(), n, frames: f, mels: m })
+}
+
+fn tensor4(data: Vec<f32>, shape: [usize; 4], device: &Device) -> Tensor<4> {
+    Tensor::from_data(TensorData::new(data, shape), device)
+}
+
+fn rows(logits: Vec<f32>) -> Vec<[f32; CANDIDATES]> {
+    logits.chunks_exact(CANDIDATES).map(|c| c.try_into().expect("31 scores")).collect()
+}
+
+fn host(t: Tensor<1>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 after convert")
+}
+
+/// Audio-window index of candidate j for window i in the padded list (0 = the zero window).
+fn padded_index(i: usize, j: usize, n: usize) -> usize {
+    let a = i as isize - V_SHIFT as isize + j as isize;
+    if a >= 0 && (a as usize) < n {
+        a as usize + 1
+    } else {
+        0
+    }
+}
+
+/// Fast path: prenets once per window, transformers per pair in batches of `pair_batch`.
+pub fn score_fast(
+    model: &SyncTransformer,
+    v: &VideoInput,
+    device: &Device,
+    pair_batch: usize,
+) -> Vec<[f32; CANDIDATES]> {
+    let chunk = 64;
+    let mut vids = Vec::new();
+    let mut auds = vec![model.embed_audio(Tensor::zeros([1, 1, MEL_BINS, MEL_T], device))];
+    for s in (0..v.n).step_by(chunk) {
+        let e = (s + chunk).min(v.n);
+        let f = tensor4(v.frames[s * FRAME_IN..e * FRAME_IN].to_vec(), [e - s, 15, 48, 96], device);
+        let m = tensor4(v.mels[s * MEL_IN..e * MEL_IN].to_vec(), [e - s, 1, MEL_BINS, MEL_T], device);
+        vids.push(model.embed_video(f));
+        auds.push(model.embed_audio(m));
+    }
+    let vid = Tensor::cat(vids, 0); // [N, d, 5]
+    let aud = Tensor::cat(auds, 0); // [N + 1, d, 16], row 0 = zero window
+    let pairs: Vec<(usize, usize)> =
+        (0..v.n).flat_map(|i| (0..CANDIDATES).map(move |j| (i, padded_index(i, j, v.n)))).collect();
+    let mut scores = Vec::with_capacity(pairs.len());
+    for batch in pairs.chunks(pair_batch.max(1)) {
+        let iv: Vec<i64> = batch.iter().map(|p| p.0 as i64).collect();
+        let ia: Vec<i64> = batch.iter().map(|p| p.1 as i64).collect();
+        let iv = Tensor::<1, Int>::from_data(TensorData::new(iv, [batch.len()]), device);
+        let ia = Tensor::<1, Int>::from_data(TensorData::new(ia, [batch.len()]), device);
+        let logits = model.forward_embeddings(vid.clone().select(0, iv), aud.clone().select(0, ia));
+        scores.extend(host(logits));
+    }
+    rows(scores)
+}
+
+/// Naive path: the full model on (window i × 31, candidate mels), exactly as `calc_pdist`.
+pub fn score_naive(model: &SyncTransformer, v: &VideoInput, device: &Device) -> Vec<[f32; CANDIDATES]> {
+    let zero = vec![0.0f32; MEL_IN];
+    let mut scores = Vec::with_capacity(v.n * CANDIDATES);
+    for i in 0..v.n {
+        let window = &v.frames[i * FRAME_IN..(i + 1) * FRAME_IN];
+        let mut f = Vec::with_capacity(CANDIDATES * FRAME_IN);
+        let mut m = Vec::with_capacity(CANDIDATES * MEL_IN);
+        for j in 0..CANDIDATES {
+            f.extend_from_slice(window);
+            let a = padded_index(i, j, v.n);
+            m.extend_from_slice(if a == 0 { &zero } else { &v.mels[(a - 1) * MEL_IN..a * MEL_IN] });
+        }
+        let logits = model.forward(
+            tensor4(f, [CANDIDATES, 15, 48, 96], device),
+            tensor4(m, [CANDIDATES, 1, MEL_BINS, MEL_T], device),
+        );
+        scores.extend(host(logits));
+    }
+    rows(scores)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn padding_indices() {
+        // Window 0 of 3: candidates 0..14 are padding, 15 is audio window 0 (index 1).
+        assert_eq!(padded_index(0, 14, 3), 0);
+        assert_eq!(padded_index(0, 15, 3), 1);
+        assert_eq!(padded_index(0, 17, 3), 3);
+        assert_eq!(padded_index(0, 18, 3), 0);
+        assert_eq!(padded_index(2, 13, 3), 1);
+    }
+}

@@ -1,0 +1,121 @@
+//! `evaluator run` on real shards (the GRID clips through `preprocess`) with a real checkpoint
+//! format (the golden MTDVocaLiST .pth): the fast path equals the reference's naive path within
+//! 1e-5, results are written and re-tabulated identically, and bad inputs give one clear error.
+
+use std::path::{Path, PathBuf};
+
+use evaluator::run::{evaluate, EvalConfig};
+use preprocess::layout::Task;
+use preprocess::run::{run, RunConfig};
+use shards::Split;
+use trainer::device::DeviceSpec;
+
+fn shared(rel: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(rel);
+    p.exists().then_some(p).or_else(|| {
+        eprintln!("skipping: {rel} is absent");
+        None
+    })
+}
+
+fn grid_shards(out: &Path) -> Option<()> {
+    let root = shared("grid_samples/lrs2_layout")?;
+    let cfg = RunConfig {
+        lrs2_root: root,
+        splits: vec![Split::Test],
+        out: out.to_path_buf(),
+        jobs: 2,
+        utts_per_shard: 4,
+        task: Task { index: 0, count: 1 },
+        resume: false,
+        quiet: true,
+        params: Default::default(),
+    };
+    run(&cfg, &|_| {}).unwrap();
+    Some(())
+}
+
+fn config(model: &Path, shards: &Path, out: &Path, naive: bool) -> EvalConfig {
+    EvalConfig {
+        model: model.to_path_buf(),
+        shards: shards.to_path_buf(),
+        split: "test".into(),
+        out: out.to_path_buf(),
+        naive,
+        device: DeviceSpec::Cpu,
+        max_windows: Some(4),
+        limit: Some(2),
+        quiet: true,
+    }
+}
+
+#[test]
+fn fast_equals_naive_and_results_round_trip() {
+    let Some(model) = shared("golden/mtdvocalist_rand.pth") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let shards = dir.path().join("shards");
+    if grid_shards(&shards).is_none() {
+        return;
+    }
+    let t = std::time::Instant::now();
+    let fast = evaluate(&config(&model, &shards, &dir.path().join("fast"), false)).unwrap();
+    let t_fast = t.elapsed();
+    let t = std::time::Instant::now();
+    let naive = evaluate(&config(&model, &shards, &dir.path().join("naive"), true)).unwrap();
+    let t_naive = t.elapsed();
+    eprintln!(
+        "fast {t_fast:?}, naive {t_naive:?}: speed-up {:.1}×",
+        t_naive.as_secs_f64() / t_fast.as_secs_f64()
+    );
+    assert_eq!(fast.scores.len(), 2);
+    let mut worst = 0f32;
+    for ((ia, ra), (ib, rb)) in fast.scores.iter().zip(&naive.scores) {
+        assert_eq!(ia, ib);
+        assert_eq!(ra.len(), 4);
+        for (x, y) in ra.iter().flatten().zip(rb.iter().flatten()) {
+            worst = worst.max((x - y).abs());
+        }
+    }
+    assert!(worst <= 1e-5, "fast vs naive max |diff| {worst}");
+    // The saved scores re-tabulate to the same table.
+    let back = evaluator::scores::read(&dir.path().join("fast/scores.parquet")).unwrap();
+    assert_eq!(back, fast.scores);
+    let table =
+        evaluator::table::AccuracyTable::from_scores(back.iter().map(|(n, r)| (n.clone(), r.as_slice())));
+    assert_eq!(table, fast.table);
+    for f in ["accuracy.md", "accuracy.csv", "accuracy.json", "provenance.json"] {
+        assert!(dir.path().join("fast").join(f).is_file(), "{f}");
+    }
+    assert_eq!(fast.provenance.parameters, 13_280_961);
+}
+
+#[test]
+fn bad_inputs_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let shards = dir.path().join("shards");
+    if grid_shards(&shards).is_none() {
+        return;
+    }
+    let junk = dir.path().join("junk.pth");
+    std::fs::write(&junk, b"not a checkpoint").unwrap();
+    let err = evaluate(&config(&junk, &shards, &dir.path().join("o1"), false)).err().unwrap();
+    assert!(err.contains("junk.pth") && err.contains("not a PyTorch checkpoint"), "{err}");
+    let Some(model) = shared("golden/mtdvocalist_rand.pth") else { return };
+    let mut cfg = config(&model, &shards, &dir.path().join("o2"), false);
+    cfg.split = "val".into();
+    let err = evaluate(&cfg).err().unwrap();
+    assert!(err.contains("no shards of split \"val\""), "{err}");
+    // A shard of another schema version.
+    let other = dir.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let m = manifests::Manifest::read(&shards.join("manifest.json")).unwrap();
+    let mut m2 = m.clone();
+    m2.shard_schema_version = 99;
+    m2.write(&other.join("manifest.json")).unwrap();
+    for s in &m.shards {
+        std::fs::copy(shards.join(&s.file), other.join(&s.file)).unwrap();
+    }
+    let cfg = config(&model, &other, &dir.path().join("o3"), false);
+    let err = evaluate(&cfg).err().unwrap();
+    assert!(err.contains("schema version"), "{err}");
+}
