@@ -6,4 +6,5 @@ pub mod protocol;
 pub mod run;
 pub mod scores;
 pub mod scoring;
+pub mod sync;
 pub mod table;

@@ -51,6 +51,20 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Reports the audio-visual offset of any video (frames, ms) and a confidence.
+    Sync {
+        /// The video file (any fps, any audio rate).
+        video: PathBuf,
+        /// Checkpoint: a .pth or our .safetensors.
+        #[arg(long)]
+        model: PathBuf,
+        /// cpu, cuda or cuda:N.
+        #[arg(long, default_value = "cpu")]
+        device: DeviceSpec,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Recomputes the accuracy tables from saved raw scores, without a model.
     Tabulate {
         /// `scores.parquet` from `evaluator run`, or a safetensors file with one `<video>.scores`
@@ -115,6 +129,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 e.provenance.path,
                 out.display()
             );
+            Ok(())
+        }
+        Command::Sync { video, model, device, json } => {
+            let r = evaluator::sync::sync(&video, &model, device).map_err(anyhow::Error::msg)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!(
+                    "{}: offset {} frames ({} ms), confidence {:.3}, {} windows",
+                    video.display(),
+                    r.offset_frames,
+                    r.offset_ms,
+                    r.confidence,
+                    r.windows
+                );
+            }
             Ok(())
         }
         Command::Tabulate { scores, out } => {

@@ -88,8 +88,7 @@ pub fn process(item: &Item, params: &Params, det: &mut FaceDetector, mel: &MelEx
     let mut warnings = Vec::new();
     let mut video_seconds = 0.0;
     let result = (|| {
-        let meta = std::fs::metadata(&item.video)
-            .map_err(|_| "listed in the split list but the file is missing".to_string())?;
+        let meta = std::fs::metadata(&item.video).map_err(|_| "file is missing".to_string())?;
         if meta.len() == 0 {
             return Err("zero-byte file".to_string());
         }

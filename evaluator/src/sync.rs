@@ -1,0 +1,107 @@
+//! `evaluator sync`: the audio-visual offset of any video (SPEC §7, vskadandale/vocalist #19).
+//!
+//! The video goes through the preprocessing library (decode at 25 fps, faces, mouth crops,
+//! 16 kHz mel), every window is scored against the 31 candidates, and the scores are averaged
+//! over windows per candidate offset. As syncnet_python reports it, the offset is the best
+//! candidate and the confidence is best − median of those averages (here the model outputs
+//! logits, so higher is better). Edge candidates that fall outside the video are left out of
+//! each average.
+
+use std::path::Path;
+
+use preprocess::face::FaceDetector;
+use preprocess::mel::MelExtractor;
+use preprocess::process::{process, Item, Params};
+use serde::Serialize;
+use shards::Split;
+use trainer::checkpoint;
+use trainer::device::DeviceSpec;
+
+use crate::protocol::{CANDIDATES, V_SHIFT};
+use crate::scoring::{prepare, score_fast};
+
+/// The sync estimate of one video.
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncResult {
+    /// Audio offset in video frames (positive: audio lags video).
+    pub offset_frames: i32,
+    /// The same in milliseconds (40 ms per frame).
+    pub offset_ms: i32,
+    /// Best mean score minus the median of the 31 mean scores.
+    pub confidence: f32,
+    /// Mean score per candidate offset, from −15 to +15 frames.
+    pub mean_scores: Vec<f32>,
+    /// 5-frame windows scored.
+    pub windows: usize,
+}
+
+/// Mean score per offset over the windows where that candidate lies inside the audio, then the
+/// best offset and best − median. Candidate j of window i is audio window i − 15 + j, i.e. an
+/// audio offset of j − 15 frames.
+pub fn estimate(rows: &[[f32; CANDIDATES]]) -> SyncResult {
+    let n = rows.len();
+    let mut means = vec![0f32; CANDIDATES];
+    for (j, m) in means.iter_mut().enumerate() {
+        let vals: Vec<f32> = (0..n)
+            .filter(|&i| {
+                let a = i as isize - V_SHIFT as isize + j as isize;
+                a >= 0 && (a as usize) < n
+            })
+            .map(|i| rows[i][j])
+            .collect();
+        *m = if vals.is_empty() { f32::NEG_INFINITY } else { vals.iter().sum::<f32>() / vals.len() as f32 };
+    }
+    let best = (0..CANDIDATES).fold(0, |b, j| if means[j] > means[b] { j } else { b });
+    let mut finite: Vec<f32> = means.iter().copied().filter(|v| v.is_finite()).collect();
+    finite.sort_by(f32::total_cmp);
+    let median = finite[finite.len() / 2];
+    let offset = best as i32 - V_SHIFT as i32;
+    SyncResult {
+        offset_frames: offset,
+        offset_ms: offset * 40,
+        confidence: means[best] - median,
+        mean_scores: means,
+        windows: n,
+    }
+}
+
+/// Estimates the offset of `video` with the checkpoint `model`.
+pub fn sync(video: &Path, model: &Path, device: DeviceSpec) -> Result<SyncResult, String> {
+    let dev = device.device();
+    let loaded = checkpoint::load(model, None, &dev).map_err(|e| e.to_string())?;
+    let params = Params::default();
+    let mut det = FaceDetector::new(&params.detect)?;
+    let item = Item {
+        split: Split::Test,
+        utt_id: video.file_stem().map_or("video".into(), |s| s.to_string_lossy().into_owned()),
+        video: video.to_path_buf(),
+        rel_path: video.display().to_string(),
+    };
+    let outcome = process(&item, &params, &mut det, &MelExtractor::new());
+    let utt = outcome.result.map_err(|why| format!("{}: {why}", video.display()))?;
+    let input =
+        prepare(&utt, &loaded.config.input, None).map_err(|why| format!("{}: {why}", video.display()))?;
+    let rows = score_fast(&loaded.model, &input, &dev, CANDIDATES * 16);
+    Ok(estimate(&rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offset_is_the_best_mean_candidate() {
+        // 40 windows whose score peaks at candidate 18 (audio 3 frames late).
+        let rows: Vec<[f32; CANDIDATES]> = (0..40)
+            .map(|_| {
+                let mut r = [0.0; CANDIDATES];
+                r[18] = 2.0;
+                r[17] = 1.0;
+                r
+            })
+            .collect();
+        let s = estimate(&rows);
+        assert_eq!((s.offset_frames, s.offset_ms), (3, 120));
+        assert_eq!(s.confidence, 2.0);
+    }
+}

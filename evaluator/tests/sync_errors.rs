@@ -1,0 +1,72 @@
+//! `evaluator sync` on videos it cannot use: one clear error line naming the file.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn ffmpeg(args: &[&str]) {
+    let out = Command::new("ffmpeg").args(["-v", "error", "-y"]).args(args).output().expect("ffmpeg on PATH");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn unusable_videos_get_one_clear_line() {
+    let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared");
+    let (model, grid) = (
+        shared.join("golden/mtdvocalist_rand.pth"),
+        shared.join("grid_samples/lrs2_layout/mvlrs_v1/main/grid0003/00001.mp4"),
+    );
+    if !model.is_file() || !grid.is_file() {
+        eprintln!("skipping: ../shared is absent");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let g = grid.to_str().unwrap();
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=160x160:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=sample_rate=16000",
+        "-t",
+        "1",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        &p("noface.mp4"),
+    ]);
+    ffmpeg(&["-i", g, "-an", "-c:v", "copy", &p("noaudio.mp4")]);
+    ffmpeg(&[
+        "-i",
+        g,
+        "-frames:v",
+        "3",
+        "-t",
+        "0.12",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        &p("short.mp4"),
+    ]);
+    for (file, needle) in
+        [("noface.mp4", "no face"), ("noaudio.mp4", "audio"), ("short.mp4", "5-frame window")]
+    {
+        let out = Command::new(env!("CARGO_BIN_EXE_evaluator"))
+            .args(["sync", &p(file), "--model", model.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{file} should fail");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{file}: {err}");
+        assert!(err.contains(file) && err.contains(needle), "{file}: {err}");
+    }
+}
