@@ -14,4 +14,5 @@ pub mod layout;
 pub mod mel;
 pub mod process;
 pub mod run;
+pub mod synth;
 pub mod verify;

@@ -74,6 +74,30 @@ enum Command {
         #[arg(long, default_value_t = 2)]
         detect_downscale: usize,
     },
+    /// Generates the synthetic LRS2-like corpus (the embedded default dataset).
+    Synth {
+        /// Output directory (the corpus is written to OUT/mvlrs_v1).
+        #[arg(long)]
+        out: PathBuf,
+        /// Number of speakers (pretrain / val / test are speaker-disjoint).
+        #[arg(long, default_value_t = 24)]
+        speakers: usize,
+        /// Utterances per speaker.
+        #[arg(long, default_value_t = 20)]
+        utterances_per_speaker: usize,
+        /// Seed of every random choice.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Shift the audio by K frames against the mouth (0 = in sync).
+        #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+        offset_frames: i32,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Combines the partial manifests of all cluster tasks into manifest.json.
     Merge {
         /// The output directory the tasks wrote to.
@@ -200,6 +224,14 @@ fn main_impl(cli: Cli) -> anyhow::Result<bool> {
             ] {
                 println!("  {name:<7} {:>7.2} s  {:>5.1}%", d.as_secs_f64(), 100.0 * d.as_secs_f64() / total);
             }
+            Ok(true)
+        }
+        Command::Synth { out, speakers, utterances_per_speaker, seed, offset_frames, jobs, quiet } => {
+            let cfg =
+                preprocess::synth::SynthConfig { speakers, utterances_per_speaker, seed, offset_frames };
+            let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let n = preprocess::synth::generate(&out, &cfg, jobs, quiet).map_err(anyhow::Error::msg)?;
+            println!("{n} utterances written to {}", preprocess::synth::corpus_root(&out).display());
             Ok(true)
         }
         Command::Merge { out } => {
