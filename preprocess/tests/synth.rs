@@ -19,7 +19,10 @@ fn files_with_sums(root: &Path) -> Vec<(String, String)> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                out.push((p.strip_prefix(root).unwrap().display().to_string(), manifests::sha256_file(&p).unwrap()));
+                out.push((
+                    p.strip_prefix(root).unwrap().display().to_string(),
+                    manifests::sha256_file(&p).unwrap(),
+                ));
             }
         }
     }
@@ -78,17 +81,39 @@ fn synthetic_corpus_is_deterministic_learnable_and_aligned() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     for out in [&a, &b] {
-        preprocess(&["synth", "--quiet", "--out", out.to_str().unwrap(), "--speakers", "5", "--utterances-per-speaker", "3", "--seed", "7"]);
+        preprocess(&[
+            "synth",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+            "--speakers",
+            "5",
+            "--utterances-per-speaker",
+            "3",
+            "--seed",
+            "7",
+        ]);
     }
     let (ra, rb) = (a.join("mvlrs_v1"), b.join("mvlrs_v1"));
     assert_eq!(files_with_sums(&ra), files_with_sums(&rb), "same seed, different bytes");
     // Training and test speakers are disjoint.
-    let train: BTreeSet<String> = speakers(&ra.join("pretrain.txt")).union(&speakers(&ra.join("train.txt"))).cloned().collect();
-    let held: BTreeSet<String> = speakers(&ra.join("val.txt")).union(&speakers(&ra.join("test.txt"))).cloned().collect();
+    let train: BTreeSet<String> =
+        speakers(&ra.join("pretrain.txt")).union(&speakers(&ra.join("train.txt"))).cloned().collect();
+    let held: BTreeSet<String> =
+        speakers(&ra.join("val.txt")).union(&speakers(&ra.join("test.txt"))).cloned().collect();
     assert!(train.is_disjoint(&held) && !held.is_empty() && !train.is_empty());
 
     let out = dir.path().join("shards");
-    preprocess(&["run", "--quiet", "--lrs2-root", a.to_str().unwrap(), "--splits", "pretrain,train,val,test", "--out", out.to_str().unwrap()]);
+    preprocess(&[
+        "run",
+        "--quiet",
+        "--lrs2-root",
+        a.to_str().unwrap(),
+        "--splits",
+        "pretrain,train,val,test",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let m = manifest(&out);
     assert!(m.skipped.is_empty(), "{:?}", m.skipped);
     assert_eq!(m.total_rows(), 15);

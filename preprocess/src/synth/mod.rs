@@ -71,7 +71,11 @@ fn speaker(seed: u64, id: usize) -> Speaker {
             scale: rng.random_range(0.92..1.08),
             shift: (rng.random_range(-6.0..6.0), rng.random_range(-5.0..5.0)),
             tint: [rng.random_range(0.85..1.15), rng.random_range(0.85..1.15), rng.random_range(0.85..1.15)],
-            phase: [rng.random_range(0.0..6.28), rng.random_range(0.0..6.28), rng.random_range(0.0..6.28)],
+            phase: [
+                rng.random_range(0.0..std::f32::consts::TAU),
+                rng.random_range(0.0..std::f32::consts::TAU),
+                rng.random_range(0.0..std::f32::consts::TAU),
+            ],
         },
         voice: Voice {
             name: VOICES[id % VOICES.len()].to_string(),

@@ -42,9 +42,8 @@ impl Photo {
         let mut n = 0.0;
         for y in 160..168 {
             for x in 120..138 {
-                let p = img.get_pixel(x, y);
-                for c in 0..3 {
-                    skin[c] += p[c] as f32;
+                for (acc, v) in skin.iter_mut().zip(img.get_pixel(x, y).0) {
+                    *acc += v as f32;
                 }
                 n += 1.0;
             }
@@ -97,8 +96,8 @@ impl Photo {
                 } else {
                     self.sample(sx, sy)
                 };
-                for c in 0..3 {
-                    out.push((rgb[c] * look.tint[c] * light).round().clamp(0.0, 255.0) as u8);
+                for (v, g) in rgb.iter().zip(look.tint) {
+                    out.push((v * g * light).round().clamp(0.0, 255.0) as u8);
                 }
             }
         }
