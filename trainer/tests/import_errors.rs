@@ -71,6 +71,7 @@ torch.save({"state_dict": a}, sys.argv[2] + "/missing.pth")
 b = dict(sd); b["fc.bias"] = torch.zeros(3)
 torch.save({"state_dict": {"module." + k: v for k, v in b.items()}}, sys.argv[2] + "/shape.pth")
 torch.save(dict(sd), sys.argv[2] + "/bare.pth")
+torch.save({"state_dict": {"module." + k: v for k, v in sd.items()}}, sys.argv[2] + "/prefixed.pth")
 "#;
     let st =
         std::process::Command::new(python).args(["-c", script]).arg(&src).arg(dir.path()).status().unwrap();
@@ -82,5 +83,8 @@ torch.save(dict(sd), sys.argv[2] + "/bare.pth")
     assert!(err.contains("shape.pth") && err.contains("fc.bias"), "{err}");
     // A bare state dict loads.
     let (_, cfg) = load_pth(&dir.path().join("bare.pth"), None, &device).unwrap();
+    assert_eq!(cfg.name, "tiny");
+    // A DataParallel `module.` prefix loads too.
+    let (_, cfg) = load_pth(&dir.path().join("prefixed.pth"), None, &device).unwrap();
     assert_eq!(cfg.name, "tiny");
 }

@@ -17,15 +17,16 @@ pub enum ChannelOrder {
 pub struct InputConvention {
     /// Channel order of the input tensor.
     pub channel_order: ChannelOrder,
-    /// Multiplier applied to the uint8 values (1/255 for VocaLiST, 1 for MTDVocaLiST).
-    pub scale: f32,
+    /// The uint8 values are divided by this (255 for VocaLiST, 1 for MTDVocaLiST), in f64 and then
+    /// rounded to f32, exactly as numpy's `uint8 / 255.` followed by `torch.FloatTensor`.
+    pub divisor: f64,
 }
 
 impl InputConvention {
     /// Public VocaLiST weights: BGR, ×1/255 (`VL:test_lrs2.py:L89,L103`).
-    pub const VOCALIST: Self = Self { channel_order: ChannelOrder::Bgr, scale: 1.0 / 255.0 };
+    pub const VOCALIST: Self = Self { channel_order: ChannelOrder::Bgr, divisor: 255.0 };
     /// Public MTDVocaLiST weights: RGB, ×1 (`MTD:test_stu.py:L78,L93-94`).
-    pub const MTDVOCALIST: Self = Self { channel_order: ChannelOrder::Rgb, scale: 1.0 };
+    pub const MTDVOCALIST: Self = Self { channel_order: ChannelOrder::Rgb, divisor: 1.0 };
 
     /// Converts a (5, 48, 96, 3) RGB uint8 window to the model's (15, 48, 96) input, channel
     /// index 3t + c (SPEC §1.2).
@@ -41,7 +42,7 @@ impl InputConvention {
                         ChannelOrder::Rgb => c,
                         ChannelOrder::Bgr => 2 - c,
                     };
-                    out[(t * 3 + c) * HW + p] = px[src] as f32 * self.scale;
+                    out[(t * 3 + c) * HW + p] = (px[src] as f64 / self.divisor) as f32;
                 }
             }
         }
@@ -127,5 +128,24 @@ impl ModelConfig {
             return Err("channels and layers must be positive".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_rgb_becomes_each_models_input() {
+        // Two frames of 48×96; pixel 0 of frame 1 is (R, G, B) = (10, 20, 30).
+        let mut rgb = vec![0u8; 2 * 48 * 96 * 3];
+        rgb[48 * 96 * 3..48 * 96 * 3 + 3].copy_from_slice(&[10, 20, 30]);
+        let hw = 48 * 96;
+        let student = InputConvention::MTDVOCALIST.window_to_input(&rgb);
+        // Channel index 3t + c (SPEC §1.2): frame 1 → channels 3, 4, 5.
+        assert_eq!([student[3 * hw], student[4 * hw], student[5 * hw]], [10.0, 20.0, 30.0]);
+        let teacher = InputConvention::VOCALIST.window_to_input(&rgb);
+        let want = [(30.0 / 255.0f64) as f32, (20.0 / 255.0f64) as f32, (10.0 / 255.0f64) as f32]; // BGR, ÷255
+        assert_eq!([teacher[3 * hw], teacher[4 * hw], teacher[5 * hw]], want);
     }
 }
