@@ -9,4 +9,6 @@ pub mod export;
 pub mod loss;
 pub mod model;
 pub mod predict;
+pub mod sampling;
+pub mod schedule;
 pub mod tensor_io;
