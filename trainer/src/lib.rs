@@ -4,6 +4,7 @@
 pub mod behaviour;
 pub mod bench;
 pub mod checkpoint;
+pub mod data;
 pub mod device;
 pub mod export;
 pub mod loss;

@@ -59,6 +59,24 @@ enum Command {
         #[arg(long, default_value = "cpu")]
         device: DeviceSpec,
     },
+    /// Throughput of the data pipeline alone (shards → sampled, model-ready batches).
+    BenchData {
+        /// Shard set directory.
+        #[arg(long)]
+        shards: PathBuf,
+        /// Split.
+        #[arg(long, default_value = "pretrain")]
+        split: String,
+        /// Samples per batch.
+        #[arg(long, default_value_t = 16)]
+        batch: usize,
+        /// Batches to time (after one warm-up batch).
+        #[arg(long, default_value_t = 200)]
+        batches: usize,
+        /// Utterances in the shuffle buffer.
+        #[arg(long, default_value_t = 64)]
+        buffer_utts: usize,
+    },
     /// Throughput of teacher forward, student forward+backward and the full distillation step.
     Bench {
         /// Samples per batch.
@@ -122,6 +140,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 outputs.len(),
                 out.display()
             );
+        }
+        Command::BenchData { shards, split, batch, batches, buffer_utts } => {
+            let cfg = trainer::data::StreamConfig {
+                shards,
+                split,
+                batch,
+                buffer_utts,
+                windows_per_utt: 8,
+                prefetch: 8,
+                seed: 1,
+            };
+            let rx = trainer::data::raw_batches(&cfg).map_err(anyhow::Error::msg)?;
+            let conv = Preset::Mtdvocalist.config().input;
+            let next = || -> anyhow::Result<Vec<trainer::sampling::Sample>> {
+                rx.recv().context("data pipeline stopped")?.map_err(anyhow::Error::msg)
+            };
+            let _ = trainer::data::assemble(&next()?, &conv);
+            let t = std::time::Instant::now();
+            for _ in 0..batches {
+                let b = trainer::data::assemble(&next()?, &conv);
+                std::hint::black_box(b);
+            }
+            let s = t.elapsed().as_secs_f64();
+            println!("data pipeline: {:.0} samples/s ({batches} batches of {batch}, buffer {buffer_utts} utterances)", (batches * batch) as f64 / s);
         }
         Command::Bench { batch, iters, teacher, student, device, json } => {
             let results = trainer::bench::run(device, batch, iters, teacher, student);
