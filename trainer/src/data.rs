@@ -94,10 +94,8 @@ pub fn raw_batches(cfg: &StreamConfig) -> Result<Receiver<Result<Vec<Sample>, St
                     if let Some(s) = draw(&buffer, &mut rng, 1000) {
                         pending.push(s);
                     }
-                    if pending.len() == cfg.batch {
-                        if tx.send(Ok(std::mem::take(&mut pending))).is_err() {
-                            return; // the consumer is gone
-                        }
+                    if pending.len() == cfg.batch && tx.send(Ok(std::mem::take(&mut pending))).is_err() {
+                        return; // the consumer is gone
                     }
                 }
                 let keep = buffer.len() / 2;
