@@ -2,38 +2,11 @@
 //! format (the golden MTDVocaLiST .pth): the fast path equals the reference's naive path within
 //! 1e-5, results are written and re-tabulated identically, and bad inputs give one clear error.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use evaluator::run::{evaluate, EvalConfig};
-use preprocess::layout::Task;
-use preprocess::run::{run, RunConfig};
-use shards::Split;
+use lipsync_tests::{grid_shards, shared};
 use trainer::device::DeviceSpec;
-
-fn shared(rel: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(rel);
-    p.exists().then_some(p).or_else(|| {
-        eprintln!("skipping: {rel} is absent");
-        None
-    })
-}
-
-fn grid_shards(out: &Path) -> Option<()> {
-    let root = shared("grid_samples/lrs2_layout")?;
-    let cfg = RunConfig {
-        lrs2_root: root,
-        splits: vec![Split::Test],
-        out: out.to_path_buf(),
-        jobs: 2,
-        utts_per_shard: 4,
-        task: Task { index: 0, count: 1 },
-        resume: false,
-        quiet: true,
-        params: Default::default(),
-    };
-    run(&cfg, &|_| {}).unwrap();
-    Some(())
-}
 
 fn config(model: &Path, shards: &Path, out: &Path, naive: bool) -> EvalConfig {
     EvalConfig {

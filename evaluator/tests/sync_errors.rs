@@ -1,24 +1,17 @@
 //! `evaluator sync` on videos it cannot use: one clear error line naming the file.
 
-use std::path::PathBuf;
 use std::process::Command;
 
-fn ffmpeg(args: &[&str]) {
-    let out = Command::new("ffmpeg").args(["-v", "error", "-y"]).args(args).output().expect("ffmpeg on PATH");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
+use lipsync_tests::ffmpeg;
 
 #[test]
 fn unusable_videos_get_one_clear_line() {
-    let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared");
-    let (model, grid) = (
-        shared.join("golden/mtdvocalist_rand.pth"),
-        shared.join("grid_samples/lrs2_layout/mvlrs_v1/main/grid0003/00001.mp4"),
-    );
-    if !model.is_file() || !grid.is_file() {
-        eprintln!("skipping: ../shared is absent");
+    let (Some(model), Some(grid)) = (
+        lipsync_tests::shared("golden/mtdvocalist_rand.pth"),
+        lipsync_tests::shared("grid_samples/lrs2_layout/mvlrs_v1/main/grid0003/00001.mp4"),
+    ) else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
     let g = grid.to_str().unwrap();

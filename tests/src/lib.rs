@@ -28,3 +28,42 @@ pub fn python() -> Option<PathBuf> {
     eprintln!("skipping: no test venv at {} (run `make setup`)", p.display());
     None
 }
+
+/// A path under `../shared`, or None (with a printed reason) where it is absent.
+pub fn shared(rel: &str) -> Option<PathBuf> {
+    let p = shared_dir()?.join(rel);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("skipping: ../shared/{rel} is absent");
+        None
+    }
+}
+
+/// Runs ffmpeg quietly for test setup; panics with its stderr on failure.
+pub fn ffmpeg(args: &[&str]) {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y"])
+        .args(args)
+        .output()
+        .expect("ffmpeg on PATH (run `make setup`)");
+    assert!(out.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Preprocesses the GRID samples (`test` split, 7 utterances) into `out`; None where
+/// `../shared/grid_samples` is absent.
+pub fn grid_shards(out: &Path) -> Option<()> {
+    let cfg = preprocess::run::RunConfig {
+        lrs2_root: shared("grid_samples/lrs2_layout")?,
+        splits: vec![shards::Split::Test],
+        out: out.to_path_buf(),
+        jobs: 2,
+        utts_per_shard: 4,
+        task: preprocess::layout::Task { index: 0, count: 1 },
+        resume: false,
+        quiet: true,
+        params: Default::default(),
+    };
+    preprocess::run::run(&cfg, &|_| {}).expect("GRID samples preprocess");
+    Some(())
+}

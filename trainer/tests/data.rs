@@ -1,35 +1,16 @@
 //! The batch stream over real shards: model-ready shapes, about half positives, same seed →
 //! same batches.
 
-use std::path::PathBuf;
-
-use preprocess::layout::Task;
-use preprocess::run::{run, RunConfig};
-use shards::Split;
 use trainer::data::{assemble, raw_batches, StreamConfig};
 use trainer::model::Preset;
 
 #[test]
 fn stream_is_deterministic_and_model_ready() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/grid_samples/lrs2_layout");
-    if !root.is_dir() {
-        eprintln!("skipping: {} is absent", root.display());
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let shards = dir.path().join("shards");
-    let cfg = RunConfig {
-        lrs2_root: root,
-        splits: vec![Split::Test],
-        out: shards.clone(),
-        jobs: 2,
-        utts_per_shard: 4,
-        task: Task { index: 0, count: 1 },
-        resume: false,
-        quiet: true,
-        params: Default::default(),
-    };
-    run(&cfg, &|_| {}).unwrap();
+    if lipsync_tests::grid_shards(&shards).is_none() {
+        return;
+    }
     let stream = |seed| StreamConfig {
         shards: shards.clone(),
         split: "test".into(),

@@ -9,21 +9,8 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_preprocess"))
 }
 
-pub fn shared(rel: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("skipping: {} is absent", p.display());
-        None
-    }
-}
-
-/// Runs ffmpeg quietly; panics with its stderr on failure (test setup, not code under test).
-pub fn ffmpeg(args: &[&str]) {
-    let out = Command::new("ffmpeg").args(["-v", "error", "-y"]).args(args).output().expect("ffmpeg on PATH");
-    assert!(out.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
+#[allow(unused_imports)] // each test file uses its own subset
+pub use lipsync_tests::{ffmpeg, shared};
 
 /// Runs `preprocess` with `args`; returns stdout, panicking with stderr on failure.
 pub fn preprocess(args: &[&str]) -> String {
