@@ -199,7 +199,9 @@ fn main_impl(cli: Cli) -> anyhow::Result<bool> {
                 params,
             };
             let b = preprocess::bench::bench(&cfg, &scratch).map_err(anyhow::Error::msg);
-            std::fs::remove_dir_all(&scratch).ok(); // scratch output; nothing to keep
+            if let Err(e) = std::fs::remove_dir_all(&scratch) {
+                eprintln!("preprocess: warning: could not remove scratch {}: {e}", scratch.display());
+            }
             let b = b?;
             let s = &b.run.stages;
             let total =
