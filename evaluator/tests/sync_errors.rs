@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use lipsync_tests::ffmpeg;
+use lipsync_tests::clips;
 
 #[test]
 fn unusable_videos_get_one_clear_line() {
@@ -14,42 +14,9 @@ fn unusable_videos_get_one_clear_line() {
     };
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
-    let g = grid.to_str().unwrap();
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=size=160x160:rate=25",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=sample_rate=16000",
-        "-t",
-        "1",
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        &p("noface.mp4"),
-    ]);
-    ffmpeg(&["-i", g, "-an", "-c:v", "copy", &p("noaudio.mp4")]);
-    ffmpeg(&[
-        "-i",
-        g,
-        "-frames:v",
-        "3",
-        "-t",
-        "0.12",
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        &p("short.mp4"),
-    ]);
+    clips::faceless(&dir.path().join("noface.mp4"));
+    clips::without_audio(&grid, &dir.path().join("noaudio.mp4"));
+    clips::short(&grid, &dir.path().join("short.mp4"));
     for (file, needle) in
         [("noface.mp4", "no face"), ("noaudio.mp4", "audio"), ("short.mp4", "5-frame window")]
     {

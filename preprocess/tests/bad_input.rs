@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::{ffmpeg, manifest, preprocess, shared};
-use shards::ShardReader;
+use common::{ffmpeg, manifest, shard_rows, shared};
+use lipsync_tests::clips;
 
 #[test]
 fn bad_items_are_skipped_with_reasons_and_odd_ones_converted() {
@@ -16,46 +16,12 @@ fn bad_items_are_skipped_with_reasons_and_odd_ones_converted() {
     std::fs::create_dir_all(&src).unwrap();
     let g = grid.to_str().unwrap();
     let p = |name: &str| src.join(name).to_str().unwrap().to_string();
-    ffmpeg(&["-i", g, "-an", "-c:v", "copy", &p("noaudio.mp4")]);
-    ffmpeg(&["-i", g, "-vn", "-c:a", "copy", &p("novideo.mp4")]);
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=size=160x160:rate=25",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=300:sample_rate=16000",
-        "-t",
-        "2",
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        "-ac",
-        "1",
-        &p("faceless.mp4"),
-    ]);
+    clips::without_audio(&grid, &src.join("noaudio.mp4"));
+    clips::without_video(&grid, &src.join("novideo.mp4"));
+    clips::faceless(&src.join("faceless.mp4"));
     ffmpeg(&["-i", g, "-r", "30", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "copy", &p("fps30.mp4")]);
     ffmpeg(&["-i", g, "-c:v", "copy", "-ar", "48000", "-ac", "2", "-c:a", "aac", &p("stereo48k.mp4")]);
-    ffmpeg(&[
-        "-i",
-        g,
-        "-frames:v",
-        "3",
-        "-t",
-        "0.12",
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        &p("short.mp4"),
-    ]);
+    clips::short(&grid, &src.join("short.mp4"));
     let bytes = std::fs::read(&grid).unwrap();
     std::fs::write(p("truncated.mp4"), &bytes[..bytes.len() / 3]).unwrap();
     std::fs::write(p("empty.mp4"), b"").unwrap();
@@ -75,16 +41,7 @@ fn bad_items_are_skipped_with_reasons_and_odd_ones_converted() {
     std::fs::write(&list, text).unwrap();
 
     let out = dir.path().join("out");
-    preprocess(&[
-        "run",
-        "--quiet",
-        "--lrs2-root",
-        root.to_str().unwrap(),
-        "--splits",
-        "val",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    common::run(&root, "val", &out, &[]);
     let m = manifest(&out);
     let reason = |id: &str| m.skipped.iter().find(|s| s.utt_id == id).map(|s| s.reason.clone());
     let expect = [
@@ -103,8 +60,7 @@ fn bad_items_are_skipped_with_reasons_and_odd_ones_converted() {
     }
     assert_eq!(m.skipped.len(), expect.len(), "{:?}", m.skipped);
     // Converted, not skipped: 30 fps → 25 fps (3 s → 75 frames), 48 kHz stereo → 16 kHz mono.
-    let r = ShardReader::open(&out.join(&m.shards[0].file)).unwrap();
-    let rows: Vec<_> = r.iter().map(|u| u.unwrap()).collect();
+    let rows = shard_rows(&out);
     assert_eq!(
         rows.iter().map(|u| u.utt_id.as_str()).collect::<Vec<_>>(),
         vec!["prog/fps30", "prog/stereo48k"]

@@ -4,41 +4,16 @@
 
 mod common;
 
-use common::{manifest, preprocess, shared};
-use shards::{ShardReader, Utterance};
-
-fn rows(dir: &std::path::Path) -> Vec<Utterance> {
-    let m = manifest(dir);
-    m.shards
-        .iter()
-        .flat_map(|s| {
-            ShardReader::open(&dir.join(&s.file)).unwrap().iter().map(|u| u.unwrap()).collect::<Vec<_>>()
-        })
-        .collect()
-}
+use common::{shard_rows, shared};
 
 #[test]
 fn sparse_detection_tracks_per_frame_detection() {
     let Some(root) = shared("grid_samples/lrs2_layout") else { return };
     let dir = tempfile::tempdir().unwrap();
     let (full, fast) = (dir.path().join("full"), dir.path().join("fast"));
-    let root = root.to_str().unwrap();
-    preprocess(&[
-        "run",
-        "--quiet",
-        "--lrs2-root",
-        root,
-        "--splits",
-        "test",
-        "--out",
-        full.to_str().unwrap(),
-        "--detect-every",
-        "1",
-        "--detect-downscale",
-        "1",
-    ]);
-    preprocess(&["run", "--quiet", "--lrs2-root", root, "--splits", "test", "--out", fast.to_str().unwrap()]);
-    let (a, b) = (rows(&full), rows(&fast));
+    common::run(&root, "test", &full, &["--detect-every", "1", "--detect-downscale", "1"]);
+    common::run(&root, "test", &fast, &[]);
+    let (a, b) = (shard_rows(&full), shard_rows(&fast));
     assert_eq!(a.len(), 7);
     for (x, y) in a.iter().zip(&b) {
         assert!(y.face_found.iter().all(|f| *f), "{}: frame without a face", y.utt_id);

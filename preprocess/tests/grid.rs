@@ -3,8 +3,7 @@
 
 mod common;
 
-use common::{manifest, preprocess, shared};
-use shards::ShardReader;
+use common::{manifest, preprocess, shard_rows, shared};
 
 #[test]
 fn grid_clips_become_rows_and_runs_are_deterministic() {
@@ -14,19 +13,7 @@ fn grid_clips_become_rows_and_runs_are_deterministic() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     for out in [&a, &b] {
-        let root = root.to_str().unwrap();
-        preprocess(&[
-            "run",
-            "--quiet",
-            "--lrs2-root",
-            root,
-            "--splits",
-            "test",
-            "--out",
-            out.to_str().unwrap(),
-            "--utts-per-shard",
-            "4",
-        ]);
+        common::run(&root, "test", out, &["--utts-per-shard", "4"]);
     }
     let (ma, mb) = (manifest(&a), manifest(&b));
     assert!(ma.skipped.is_empty(), "{:?}", ma.skipped);
@@ -36,18 +23,12 @@ fn grid_clips_become_rows_and_runs_are_deterministic() {
         m.shards.iter().map(|s| (s.file.clone(), s.sha256.clone())).collect::<Vec<_>>()
     };
     assert_eq!(sums(&ma), sums(&mb));
-    for entry in &ma.shards {
-        let r = ShardReader::open(&a.join(&entry.file)).unwrap();
-        for u in r.iter() {
-            let u = u.unwrap();
-            assert_eq!(u.num_frames, 75, "{}", u.utt_id);
-            assert!(u.face_found.iter().all(|f| *f), "{}: a frame without a face", u.utt_id);
-            assert_eq!((u.mel_frames, u.mel.len()), (241, 80 * 241), "{}", u.utt_id);
-            assert_eq!(u.sample_rate, 16_000);
-            assert!(
-                u.transcript.chars().all(|c| c.is_ascii_uppercase() || c == ' ') && !u.transcript.is_empty()
-            );
-        }
+    for u in shard_rows(&a) {
+        assert_eq!(u.num_frames, 75, "{}", u.utt_id);
+        assert!(u.face_found.iter().all(|f| *f), "{}: a frame without a face", u.utt_id);
+        assert_eq!((u.mel_frames, u.mel.len()), (241, 80 * 241), "{}", u.utt_id);
+        assert_eq!(u.sample_rate, 16_000);
+        assert!(u.transcript.chars().all(|c| c.is_ascii_uppercase() || c == ' ') && !u.transcript.is_empty());
     }
     // The contact sheet renders.
     let png = dir.path().join("sheet.png");

@@ -3,8 +3,7 @@
 
 mod common;
 
-use common::{ffmpeg, manifest, preprocess, shared};
-use shards::ShardReader;
+use common::{ffmpeg, manifest, shard_rows, shared};
 
 fn golden_mel() -> Option<Vec<f32>> {
     let p = shared("golden/speech_librivox_mel.safetensors")?;
@@ -37,22 +36,11 @@ fn mel_through_the_pipeline_matches_reference() {
     let root = dir.path().join("lrs2");
     common::layout(&root, "test", &[("speech/alac", alac.as_path()), ("speech/pcm", pcm.as_path())]);
     let out = dir.path().join("out");
-    preprocess(&[
-        "run",
-        "--quiet",
-        "--lrs2-root",
-        root.to_str().unwrap(),
-        "--splits",
-        "test",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    common::run(&root, "test", &out, &[]);
     let m = manifest(&out);
     assert!(m.skipped.is_empty(), "{:?}", m.skipped);
-    let r = ShardReader::open(&out.join(&m.shards[0].file)).unwrap();
     let mut n = 0;
-    for u in r.iter() {
-        let u = u.unwrap();
+    for u in shard_rows(&out) {
         assert_eq!(u.pcm.len(), 47_840, "{}", u.utt_id);
         assert_eq!(u.mel.len(), want.len(), "{}", u.utt_id);
         let d = u.mel.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);

@@ -3,26 +3,18 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{bin, manifest, preprocess, shared};
 
-fn args<'a>(root: &'a str, out: &'a str) -> Vec<&'a str> {
-    vec![
-        "run",
-        "--quiet",
-        "--lrs2-root",
-        root,
-        "--splits",
-        "test",
-        "--out",
-        out,
-        "--utts-per-shard",
-        "1",
-        "--jobs",
-        "1",
-    ]
+fn args(root: &Path, out: &Path) -> Vec<String> {
+    common::run_args(root, "test", out, &["--utts-per-shard", "1", "--jobs", "1"])
+}
+
+fn strs(a: &[String]) -> Vec<&str> {
+    a.iter().map(String::as_str).collect()
 }
 
 #[test]
@@ -30,17 +22,15 @@ fn killed_run_resumes_to_the_clean_result_and_tasks_merge() {
     let Some(root) = shared("grid_samples/lrs2_layout") else {
         return;
     };
-    let root = root.to_str().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let clean = dir.path().join("clean");
-    preprocess(&args(root, clean.to_str().unwrap()));
+    preprocess(&strs(&args(&root, &clean)));
     let want = manifest(&clean);
     assert_eq!(want.shards.len(), 7);
 
     // Kill -9 once two shards are done, then resume.
     let killed = dir.path().join("killed");
-    let mut child =
-        Command::new(bin()).args(args(root, killed.to_str().unwrap())).stdout(Stdio::null()).spawn().unwrap();
+    let mut child = Command::new(bin()).args(args(&root, &killed)).stdout(Stdio::null()).spawn().unwrap();
     let partial = killed.join("manifest.task-0000-of-0001.json");
     let start = Instant::now();
     loop {
@@ -55,7 +45,7 @@ fn killed_run_resumes_to_the_clean_result_and_tasks_merge() {
     let before = manifests::Manifest::read(&partial).unwrap();
     assert!(before.shards.len() < 7, "the run finished before it could be killed");
     assert!(!killed.join("manifest.json").exists());
-    let out = preprocess(&args(root, killed.to_str().unwrap()));
+    let out = preprocess(&strs(&args(&root, &killed)));
     assert!(out.contains(&format!("{} kept", before.shards.len())), "{out}");
     assert_eq!(manifest(&killed), want);
     let leftovers: Vec<_> = std::fs::read_dir(&killed)
@@ -68,9 +58,9 @@ fn killed_run_resumes_to_the_clean_result_and_tasks_merge() {
     // Two cluster tasks into one directory, then merge.
     let tasks = dir.path().join("tasks");
     for i in ["0", "1"] {
-        let mut a = args(root, tasks.to_str().unwrap());
-        a.extend(["--num-shards", "2", "--shard-index", i]);
-        preprocess(&a);
+        let mut a = args(&root, &tasks);
+        a.extend(["--num-shards".to_string(), "2".into(), "--shard-index".into(), i.into()]);
+        preprocess(&strs(&a));
     }
     assert!(!tasks.join("manifest.json").exists());
     preprocess(&["merge", "--out", tasks.to_str().unwrap()]);

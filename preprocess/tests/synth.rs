@@ -7,8 +7,8 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use common::{manifest, preprocess};
-use shards::{ShardReader, Utterance};
+use common::{manifest, preprocess, shard_rows};
+use shards::Utterance;
 
 fn files_with_sums(root: &Path) -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -104,30 +104,18 @@ fn synthetic_corpus_is_deterministic_learnable_and_aligned() {
     assert!(train.is_disjoint(&held) && !held.is_empty() && !train.is_empty());
 
     let out = dir.path().join("shards");
-    preprocess(&[
-        "run",
-        "--quiet",
-        "--lrs2-root",
-        a.to_str().unwrap(),
-        "--splits",
-        "pretrain,train,val,test",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    common::run(&a, "pretrain,train,val,test", &out, &[]);
     let m = manifest(&out);
     assert!(m.skipped.is_empty(), "{:?}", m.skipped);
     assert_eq!(m.total_rows(), 15);
     let (mut found, mut total) = (0, 0);
     let mut at = vec![0.0; 31];
-    for e in &m.shards {
-        for u in ShardReader::open(&out.join(&e.file)).unwrap().iter() {
-            let u = u.unwrap();
-            found += u.face_found.iter().filter(|f| **f).count();
-            total += u.face_found.len();
-            let (dark, rms) = envelopes(&u);
-            for (i, lag) in (-15..=15).enumerate() {
-                at[i] += lagged(&dark, &rms, lag) / 15.0;
-            }
+    for u in shard_rows(&out) {
+        found += u.face_found.iter().filter(|f| **f).count();
+        total += u.face_found.len();
+        let (dark, rms) = envelopes(&u);
+        for (i, lag) in (-15..=15).enumerate() {
+            at[i] += lagged(&dark, &rms, lag) / 15.0;
         }
     }
     assert!(found as f64 >= 0.99 * total as f64, "faces in {found} of {total} frames");

@@ -67,3 +67,54 @@ pub fn grid_shards(out: &Path) -> Option<()> {
     preprocess::run::run(&cfg, &|_| {}).expect("GRID samples preprocess");
     Some(())
 }
+
+/// Test clips made from a real talking-face clip `src` (or from nothing), for bad-input tests.
+#[rustfmt::skip] // one ffmpeg argument list per line group reads better than one per line
+pub mod clips {
+    use std::path::Path;
+
+    use super::ffmpeg;
+
+    fn s(p: &Path) -> &str {
+        p.to_str().expect("UTF-8 temp path")
+    }
+
+    /// `src` without its audio stream.
+    pub fn without_audio(src: &Path, out: &Path) {
+        ffmpeg(&["-i", s(src), "-an", "-c:v", "copy", s(out)]);
+    }
+
+    /// `src` without its video stream.
+    pub fn without_video(src: &Path, out: &Path) {
+        ffmpeg(&["-i", s(src), "-vn", "-c:a", "copy", s(out)]);
+    }
+
+    /// A 2 s test pattern (no face) with a 16 kHz mono tone.
+    pub fn faceless(out: &Path) {
+        ffmpeg(&[
+            "-f", "lavfi", "-i", "testsrc=size=160x160:rate=25", "-f", "lavfi", "-i",
+            "sine=frequency=300:sample_rate=16000", "-t", "2", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+            "-c:a", "aac", "-ac", "1", s(out),
+        ]);
+    }
+
+    /// The first 3 frames of `src`: shorter than one 5-frame window.
+    pub fn short(src: &Path, out: &Path) {
+        ffmpeg(&[
+            "-i", s(src), "-frames:v", "3", "-t", "0.12", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a",
+            "aac", s(out),
+        ]);
+    }
+}
+
+/// Every row of the shard set at `dir`, in manifest order.
+pub fn shard_rows(dir: &Path) -> Vec<shards::Utterance> {
+    let m = manifests::Manifest::read(&dir.join(manifests::MANIFEST_FILE)).expect("manifest.json");
+    m.shards
+        .iter()
+        .flat_map(|e| {
+            let r = shards::ShardReader::open(&dir.join(&e.file)).expect("shard");
+            r.iter().map(|u| u.expect("row")).collect::<Vec<_>>()
+        })
+        .collect()
+}

@@ -1,19 +1,11 @@
 //! Import errors: each a clear one-line error naming the file, never a panic.
 
-use std::path::PathBuf;
-
 use trainer::checkpoint::{load_pth, CheckpointError};
 use trainer::device::DeviceSpec;
 use trainer::model::Preset;
 
-fn golden_file(name: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/golden").join(name);
-    if p.is_file() {
-        Some(p)
-    } else {
-        eprintln!("skipping: {} is absent", p.display());
-        None
-    }
+fn golden_file(name: &str) -> Option<std::path::PathBuf> {
+    lipsync_tests::shared(&format!("golden/{name}"))
 }
 
 #[test]

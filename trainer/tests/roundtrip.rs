@@ -2,23 +2,13 @@
 //! loads into the authors' PyTorch layout (same keys and shapes as the reference listing).
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use burn::tensor::{Distribution, Tensor};
+use lipsync_tests::shared;
 use trainer::checkpoint::{load, save, Provenance};
 use trainer::device::DeviceSpec;
 use trainer::export::state_dict;
 use trainer::tensor_io::HostTensor;
-
-fn shared(rel: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("skipping: {} is absent", p.display());
-        None
-    }
-}
 
 #[test]
 fn pth_to_ours_and_back_gives_identical_logits() {

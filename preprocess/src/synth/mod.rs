@@ -88,7 +88,6 @@ fn speaker(seed: u64, id: usize) -> Speaker {
 /// One utterance to make.
 struct Job {
     speaker: usize,
-    dir: &'static str,
     rel: String,
     seed: u64,
 }
@@ -189,7 +188,6 @@ pub fn generate(out: &Path, cfg: &SynthConfig, jobs: usize, quiet: bool) -> Resu
             lists.entry(list).or_default().push(id.clone());
             jobs_list.push(Job {
                 speaker: s,
-                dir,
                 rel: format!("{dir}/{id}"),
                 seed: cfg.seed.wrapping_mul(1_000_003).wrapping_add((s * 10_007 + u) as u64),
             });
@@ -200,7 +198,6 @@ pub fn generate(out: &Path, cfg: &SynthConfig, jobs: usize, quiet: bool) -> Resu
         let d = root.join(&j.rel);
         std::fs::create_dir_all(d.parent().expect("rel has a parent"))
             .map_err(|e| format!("{}: {e}", d.display()))?;
-        let _ = j.dir;
     }
     let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(jobs_list.len() as u64) };
     bar.set_style(

@@ -35,3 +35,23 @@ pub fn layout(root: &Path, split: &str, items: &[(&str, &Path)]) {
     }
     std::fs::write(root.join(format!("{split}.txt")), list).unwrap();
 }
+
+/// The `preprocess run` arguments for `root` → `out` over `splits`, quiet, plus `extra`.
+pub fn run_args(root: &Path, splits: &str, out: &Path, extra: &[&str]) -> Vec<String> {
+    let mut a: Vec<String> = ["run", "--quiet", "--lrs2-root", root.to_str().unwrap(), "--splits", splits]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    a.extend(["--out".to_string(), out.to_str().unwrap().to_string()]);
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
+
+/// Runs `preprocess run` (see [`run_args`]); returns its stdout.
+pub fn run(root: &Path, splits: &str, out: &Path, extra: &[&str]) -> String {
+    let a = run_args(root, splits, out, extra);
+    preprocess(&a.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+#[allow(unused_imports)] // each test file uses its own subset
+pub use lipsync_tests::shard_rows;
