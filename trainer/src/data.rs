@@ -129,3 +129,43 @@ pub fn assemble(samples: &[Sample], conv: &InputConvention) -> Batch {
     }
     b
 }
+
+/// A model-ready batch plus, when a second model reads frames in another convention (a teacher),
+/// its frames.
+pub type Assembled = (Batch, Option<Vec<f32>>);
+
+/// The full pipeline: the raw producer thread plus an assembler thread that builds model inputs
+/// ahead of the consumer (rayon inside), so a training step only waits when both fall behind.
+/// The first `skip` raw batches are drawn but not assembled (exact mid-epoch resume).
+pub fn batches(
+    cfg: &StreamConfig,
+    conv: InputConvention,
+    second: Option<InputConvention>,
+    skip: usize,
+) -> Result<Receiver<Result<Assembled, String>>, String> {
+    let raw = raw_batches(cfg)?;
+    let (tx, rx) = sync_channel(cfg.prefetch.max(1));
+    std::thread::spawn(move || {
+        for (i, item) in raw.iter().enumerate() {
+            if i < skip {
+                continue;
+            }
+            let out = item.map(|samples| {
+                let batch = assemble(&samples, &conv);
+                let other = second.filter(|c| *c != conv).map(|c| assemble(&samples, &c).frames);
+                (batch, other)
+            });
+            if tx.send(out).is_err() {
+                return; // the consumer is gone
+            }
+        }
+    });
+    Ok(rx)
+}
+
+/// Rows of `split` in the shard set's manifest (the reference's epoch length is
+/// `len(split list)` samples).
+pub fn split_rows(dir: &Path, split: &str) -> Result<usize, String> {
+    let m = Manifest::read(&dir.join(MANIFEST_FILE)).map_err(|e| e.to_string())?;
+    Ok(m.shards_of(split).map(|e| e.rows).sum())
+}

@@ -186,13 +186,13 @@ impl LossConfig {
                 "loss.weighting uw13/uw25 belongs to kind = \"mtd\"; nmtd takes uniform, manual, aw13, aw25"
                     .into(),
             ),
-            (LossKind::Nmtd, Weighting::Manual) => {
-                if self.manual_weights.len() != PAIRS && self.manual_weights.len() != 2 * PAIRS {
-                    return Err(format!(
-                        "loss.manual_weights has {} values; give 12 (per layer) or 24 (CAD then VR)",
-                        self.manual_weights.len()
-                    ));
-                }
+            (LossKind::Nmtd, Weighting::Manual)
+                if self.manual_weights.len() != PAIRS && self.manual_weights.len() != 2 * PAIRS =>
+            {
+                return Err(format!(
+                    "loss.manual_weights has {} values; give 12 (per layer) or 24 (CAD then VR)",
+                    self.manual_weights.len()
+                ));
             }
             _ => {}
         }
@@ -349,7 +349,9 @@ fn rkd_distances(e: Tensor<2>) -> Tensor<2> {
 fn rkd_angles(e: Tensor<2>) -> Tensor<1> {
     let [b, d] = e.dims();
     let diff = e.clone().reshape([1, b, d]) - e.reshape([b, 1, d]); // [B, B, d]: e_j − e_i
-    let norm = diff.clone().powi_scalar(2).sum_dim(2).sqrt().clamp_min(1e-12); // F.normalize eps
+                                                                    // max(‖x‖, 1e-12) as F.normalize, clamped before the sqrt so that the zero diagonal
+                                                                    // differences get a zero gradient instead of 0·∞.
+    let norm = diff.clone().powi_scalar(2).sum_dim(2).clamp_min(1e-24).sqrt();
     let unit = diff / norm;
     unit.clone().matmul(unit.swap_dims(1, 2)).reshape([b * b * b])
 }
@@ -389,8 +391,8 @@ pub struct StepInputs<'a> {
     pub logits: Tensor<1>,
     /// Student taps (when [`LossConfig::needs_taps`] or a teacher is present).
     pub taps: Option<&'a Taps>,
-    /// Teacher logits and taps (eval mode, plain device).
-    pub teacher: Option<(Tensor<1>, &'a Taps)>,
+    /// Teacher logits and taps (eval mode, plain device; taps absent for KD).
+    pub teacher: Option<(Tensor<1>, Option<&'a Taps>)>,
     /// Labels `[B]`.
     pub labels: Tensor<1>,
 }
@@ -416,7 +418,7 @@ pub fn compute(cfg: &LossConfig, params: &LossParams, x: StepInputs<'_>) -> Loss
     let bce = bce_with_logits(x.logits.clone(), x.labels.clone());
     let mut terms: Vec<(String, Tensor<1>)> = Vec::new();
     let kl = match (x.taps, &x.teacher) {
-        (Some(s), Some((_, t))) => mtd_terms(s, t, cfg.temperature),
+        (Some(s), Some((_, Some(t)))) => mtd_terms(s, t, cfg.temperature),
         _ => Vec::new(),
     };
     for (k, (c, v)) in kl.iter().enumerate() {
@@ -430,7 +432,7 @@ pub fn compute(cfg: &LossConfig, params: &LossParams, x: StepInputs<'_>) -> Loss
         Behaviours::VrOnly => (false, true),
     };
     let weight = |i: usize| -> Tensor<1> {
-        params.weights.as_ref().expect("weights exist for this weighting").val().slice([i..i + 1])
+        params.weights.as_ref().expect("weights exist for this weighting").val().slice(i..i + 1)
     };
     let total = match cfg.kind {
         LossKind::Bce => bce.clone(),
@@ -491,7 +493,7 @@ pub fn compute(cfg: &LossConfig, params: &LossParams, x: StepInputs<'_>) -> Loss
             Weighting::Aw13 | Weighting::Aw25 => {
                 let w = params.weights.as_ref().expect("aw weights").val();
                 let sm = softmax(w, 0);
-                let at = |i: usize| sm.clone().slice([i..i + 1]);
+                let at = |i: usize| sm.clone().slice(i..i + 1);
                 let mut l = bce.clone() * at(0);
                 let separate = cfg.weighting == Weighting::Aw25;
                 for &k in &pairs {
@@ -529,7 +531,7 @@ pub fn compute(cfg: &LossConfig, params: &LossParams, x: StepInputs<'_>) -> Loss
             None => bce.clone(),
         },
         LossKind::Rkd => match (x.taps, &x.teacher) {
-            (Some(s), Some((_, t))) => {
+            (Some(s), Some((_, Some(t)))) => {
                 let r = rkd(s.pooled.clone(), t.pooled.clone(), cfg.rkd_distance, cfg.rkd_angle);
                 terms.push(("rkd".into(), r.clone()));
                 bce.clone() + r
@@ -537,7 +539,7 @@ pub fn compute(cfg: &LossConfig, params: &LossParams, x: StepInputs<'_>) -> Loss
             _ => bce.clone(),
         },
         LossKind::Fitnets => match (x.taps, &x.teacher, &params.regressor) {
-            (Some(s), Some((_, t)), Some(reg)) => {
+            (Some(s), Some((_, Some(t))), Some(reg)) => {
                 let f = fitnets(s, t, reg);
                 terms.push(("fitnets_mse".into(), f.clone()));
                 bce.clone() + f * cfg.fitnets_beta

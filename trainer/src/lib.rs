@@ -15,3 +15,4 @@ pub mod predict;
 pub mod sampling;
 pub mod schedule;
 pub mod tensor_io;
+pub mod train;

@@ -41,7 +41,7 @@ pub fn loss_terms(
             StepInputs {
                 logits: s_logits.clone(),
                 taps: Some(&s_taps),
-                teacher: Some((t_logits.clone(), &t_taps)),
+                teacher: Some((t_logits.clone(), Some(&t_taps))),
                 labels: labels.clone(),
             },
         )

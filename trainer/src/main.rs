@@ -59,6 +59,39 @@ enum Command {
         #[arg(long, default_value = "cpu")]
         device: DeviceSpec,
     },
+    /// Trains a model (teacher from scratch, or a student with any loss) from a TOML run config.
+    Train {
+        /// The run config (every field has a default; see README "Training").
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Override a config field: `--set epochs=3 --set loss.kind=\"mtd\"` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Run directory to create.
+        #[arg(long, required_unless_present = "resume")]
+        out: Option<PathBuf>,
+        /// Continue the run in this directory exactly where it stopped (uses its config.toml).
+        #[arg(long, conflicts_with_all = ["config", "overrides", "out"])]
+        resume: Option<PathBuf>,
+        /// No progress bars.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Every MTD term and total for a teacher/student pair, under the golden key names.
+    LossTerms {
+        /// Teacher checkpoint (.pth or ours).
+        #[arg(long)]
+        teacher: PathBuf,
+        /// Student checkpoint (.pth or ours).
+        #[arg(long)]
+        student: PathBuf,
+        /// safetensors with input.frames [B,15,48,96], input.mel [B,1,80,16], input.labels [B].
+        #[arg(long)]
+        inputs: PathBuf,
+        /// Output JSON file.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Throughput of the data pipeline alone (shards → sampled, model-ready batches).
     BenchData {
         /// Shard set directory.
@@ -140,6 +173,42 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 outputs.len(),
                 out.display()
             );
+        }
+        Command::Train { config, overrides, out, resume, quiet } => {
+            let resumed = resume.is_some();
+            let (cfg, run_dir) = match resume {
+                Some(dir) => {
+                    let cfg = trainer::train::RunConfig::load(Some(&dir.join("config.toml")), &[])?;
+                    (cfg, dir)
+                }
+                None => (
+                    trainer::train::RunConfig::load(config.as_deref(), &overrides)?,
+                    out.expect("clap requires --out without --resume"),
+                ),
+            };
+            let opts = trainer::train::TrainOptions { quiet, resume: resumed };
+            let summary = trainer::train::train(&cfg, &run_dir, &opts)?;
+            println!(
+                "{}: {} steps, best val F1 {:.4} (epoch {}), data wait {:.1} % of step time, {:.0} s",
+                summary.run_dir.display(),
+                summary.steps,
+                summary.best_f1,
+                summary.best_epoch,
+                100.0 * summary.wait_fraction,
+                summary.wall_s
+            );
+        }
+        Command::LossTerms { teacher, student, inputs, out } => {
+            let device = DeviceSpec::Cpu.device();
+            let t = checkpoint::load(&teacher, None, &device)?;
+            let s = checkpoint::load(&student, None, &device)?;
+            let io = trainer::tensor_io::read_safetensors(&inputs).map_err(anyhow::Error::msg)?;
+            let terms = trainer::loss_terms::loss_terms(&t.model, &s.model, &io, &device)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", inputs.display()))?;
+            let text = serde_json::to_string_pretty(&terms).context("serialising terms")? + "\n";
+            manifests::atomic_write(&out, text.as_bytes())
+                .with_context(|| format!("writing {}", out.display()))?;
+            println!("wrote {} (UW-13D total {})", out.display(), terms["uw13_total_init_ones"]);
         }
         Command::BenchData { shards, split, batch, batches, buffer_utts } => {
             let cfg = trainer::data::StreamConfig {

@@ -75,7 +75,7 @@ pub struct ModelConfig {
 
 /// Named configurations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Preset {
     /// The VocaLiST teacher: channels 32..512, d_model 512, 80,106,561 parameters.
     Vocalist,

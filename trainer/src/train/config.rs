@@ -1,0 +1,257 @@
+//! The run config (`trainer train --config run.toml`): every field has a documented default, and
+//! `--set key=value` overrides any of them (dotted keys for sections, TOML values).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::device::DeviceSpec;
+use crate::distill::LossConfig;
+use crate::model::Preset;
+use crate::schedule::Schedule;
+
+/// The model being trained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelSection {
+    /// Architecture preset (default `mtdvocalist`): vocalist, mtdvocalist, tiny, tiny-student.
+    pub preset: Preset,
+    /// Start from these weights instead of a fresh initialisation (.pth or ours).
+    pub init: Option<PathBuf>,
+}
+
+impl Default for ModelSection {
+    fn default() -> Self {
+        Self { preset: Preset::Mtdvocalist, init: None }
+    }
+}
+
+/// The frozen teacher (distillation; also used for the validation MTD diagnostics of any run).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeacherSection {
+    /// A public .pth or one of our checkpoints.
+    pub checkpoint: PathBuf,
+    /// Preset to load it as (inferred from the weights when absent).
+    #[serde(default)]
+    pub preset: Option<Preset>,
+}
+
+/// The data pipeline (SPEC §4.1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataSection {
+    /// Utterances in the shuffle buffer (memory: about 0.6 MB per second of video).
+    pub buffer_utts: usize,
+    /// Samples drawn per buffered utterance before half the buffer is replaced.
+    pub windows_per_utt: usize,
+    /// Batches assembled ahead of the model step.
+    pub prefetch: usize,
+}
+
+impl Default for DataSection {
+    fn default() -> Self {
+        Self { buffer_utts: 256, windows_per_utt: 8, prefetch: 4 }
+    }
+}
+
+/// Everything a training run needs. Defaults are the paper's student run (SPEC §4.2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunConfig {
+    /// Shard set directory (with `manifest.json`), default `data/shards`.
+    pub shards: PathBuf,
+    /// Split sampled for training (`pretrain`, as the reference, SPEC §1.5).
+    pub train_split: String,
+    /// Split sampled for validation (`val`).
+    pub val_split: String,
+    /// The model trained.
+    pub model: ModelSection,
+    /// The teacher, if any.
+    pub teacher: Option<TeacherSection>,
+    /// The objective.
+    pub loss: LossConfig,
+    /// Samples per batch (128).
+    pub batch_size: usize,
+    /// Adam learning rate (5e-5), shared by the model and the loss weights.
+    pub lr: f64,
+    /// Adam ε (1e-8, torch's default; burn's own default is 1e-5).
+    pub adam_eps: f64,
+    /// Epochs (80).
+    pub epochs: usize,
+    /// Iterations per epoch; default ⌈training utterances / batch⌉, as the reference (753 on LRS2).
+    pub steps_per_epoch: Option<usize>,
+    /// `mtd` (10 warm-up epochs, then ×0.8 every 20, stepped per iteration) or `none`.
+    pub schedule: Schedule,
+    /// Seed of every random choice (20230101, the authors' `seed_everything`).
+    pub seed: u64,
+    /// cpu, cuda or cuda:N.
+    pub device: DeviceSpec,
+    /// Size of the fixed validation sample set (drawn once from `val_split` with the seed; the
+    /// reference redraws it every epoch, which makes epochs incomparable).
+    pub val_samples: usize,
+    /// Validation batch size.
+    pub val_batch_size: usize,
+    /// Write a step metrics line every this many iterations.
+    pub log_every: usize,
+    /// Also save the resume state every this many iterations (0: at epoch ends only).
+    pub checkpoint_every: usize,
+    /// Keep a checkpoint of every epoch (`epoch-NNN.safetensors`) besides `best` and `last`.
+    pub save_every_epoch: bool,
+    /// Data pipeline.
+    pub data: DataSection,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            shards: PathBuf::from("data/shards"),
+            train_split: "pretrain".into(),
+            val_split: "val".into(),
+            model: ModelSection::default(),
+            teacher: None,
+            loss: LossConfig::default(),
+            batch_size: 128,
+            lr: 5e-5,
+            adam_eps: 1e-8,
+            epochs: 80,
+            steps_per_epoch: None,
+            schedule: Schedule::Mtd,
+            seed: 20_230_101,
+            device: DeviceSpec::Cpu,
+            val_samples: 1024,
+            val_batch_size: 128,
+            log_every: 50,
+            checkpoint_every: 0,
+            save_every_epoch: false,
+            data: DataSection::default(),
+        }
+    }
+}
+
+/// A config problem, naming the file or the override.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: cannot read config: {source}")]
+    Io {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Bad TOML or a bad field.
+    #[error("{origin}: {detail}")]
+    Invalid {
+        /// File or `--set`.
+        origin: String,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+fn invalid(origin: impl Into<String>, detail: impl ToString) -> ConfigError {
+    ConfigError::Invalid { origin: origin.into(), detail: detail.to_string() }
+}
+
+/// Sets `dotted.key = value` in `table`; the value is parsed as TOML, else taken as a string.
+pub fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<(), ConfigError> {
+    let origin = format!("--set {assignment}");
+    let (key, raw) = assignment
+        .split_once('=')
+        .ok_or_else(|| invalid(&origin, "expected key=value, e.g. --set loss.kind=\"mtd\""))?;
+    let value: toml::Value = match format!("v = {}", raw.trim()).parse::<toml::Table>() {
+        Ok(mut t) => t.remove("v").expect("parsed key"),
+        Err(_) => toml::Value::String(raw.trim().to_string()),
+    };
+    let parts: Vec<&str> = key.trim().split('.').collect();
+    let mut cur = table;
+    for p in &parts[..parts.len() - 1] {
+        let entry = cur.entry(p.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cur = entry.as_table_mut().ok_or_else(|| invalid(&origin, format!("{p} is not a section")))?;
+    }
+    cur.insert(parts[parts.len() - 1].to_string(), value);
+    Ok(())
+}
+
+impl RunConfig {
+    /// Reads `path` (or the defaults when None), applies `overrides`, and validates.
+    pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Self, ConfigError> {
+        let (mut table, origin) = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|source| ConfigError::Io { path: p.to_path_buf(), source })?;
+                (
+                    text.parse::<toml::Table>().map_err(|e| invalid(p.display().to_string(), e))?,
+                    p.display().to_string(),
+                )
+            }
+            None => (toml::Table::new(), "(defaults)".to_string()),
+        };
+        for o in overrides {
+            apply_override(&mut table, o)?;
+        }
+        let cfg: RunConfig = table.try_into().map_err(|e| invalid(&origin, e))?;
+        cfg.validate().map_err(|e| invalid(&origin, e))?;
+        Ok(cfg)
+    }
+
+    /// Checks the values.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.batch_size == 0 || self.val_batch_size == 0 || self.epochs == 0 {
+            return Err("batch_size, val_batch_size and epochs must be positive".into());
+        }
+        if self.steps_per_epoch == Some(0) {
+            return Err("steps_per_epoch must be positive (or absent for the reference's default)".into());
+        }
+        if !(self.lr.is_finite() && self.lr >= 0.0) {
+            return Err(format!("lr {} is not a valid learning rate", self.lr));
+        }
+        self.loss.validate()?;
+        if self.loss.needs_teacher() && self.teacher.is_none() {
+            return Err(format!(
+                "loss.kind {:?} distils from a teacher: add [teacher] checkpoint = \"…\"",
+                self.loss.label()
+            ));
+        }
+        Ok(())
+    }
+
+    /// The resolved config as TOML (written to the run directory).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a RunConfig always serialises")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_overrides_and_errors() {
+        let cfg = RunConfig::load(None, &[]).unwrap();
+        assert_eq!((cfg.batch_size, cfg.lr, cfg.epochs, cfg.seed), (128, 5e-5, 80, 20_230_101));
+        let cfg = RunConfig::load(
+            None,
+            &[
+                "epochs=3".into(),
+                "model.preset=tiny-student".into(),
+                "loss.kind=mtd".into(),
+                "loss.weighting=uw25".into(),
+                "teacher.checkpoint=t.safetensors".into(),
+                "device=cpu".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(cfg.epochs, 3);
+        assert_eq!(cfg.model.preset, Preset::TinyStudent);
+        assert_eq!(cfg.loss.label(), "mtd-uw25");
+        // Round trip through the written TOML.
+        let back: RunConfig = toml::from_str(&cfg.to_toml()).unwrap();
+        assert_eq!(back, cfg);
+        let err = RunConfig::load(None, &["loss.kind=kd".into()]).unwrap_err().to_string();
+        assert!(err.contains("teacher"), "{err}");
+        let err = RunConfig::load(None, &["bogus=1".into()]).unwrap_err().to_string();
+        assert!(err.contains("bogus"), "{err}");
+    }
+}
