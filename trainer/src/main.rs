@@ -130,6 +130,12 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Also measure the share of step time spent waiting for data, reading this shard set.
+        #[arg(long)]
+        shards: Option<PathBuf>,
+        /// Split read for the data-wait measurement.
+        #[arg(long, default_value = "pretrain")]
+        split: String,
     },
 }
 
@@ -234,8 +240,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let s = t.elapsed().as_secs_f64();
             println!("data pipeline: {:.0} samples/s ({batches} batches of {batch}, buffer {buffer_utts} utterances)", (batches * batch) as f64 / s);
         }
-        Command::Bench { batch, iters, teacher, student, device, json } => {
-            let results = trainer::bench::run(device, batch, iters, teacher, student);
+        Command::Bench { batch, iters, teacher, student, device, json, shards, split } => {
+            let mut results = trainer::bench::run(device, batch, iters, teacher, student);
+            if let Some(dir) = shards {
+                let (wait, rate) =
+                    trainer::bench::data_wait(device, &dir, &split, batch, iters.max(10), student)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+                results.push(trainer::bench::BenchResult {
+                    name: format!(
+                        "student training loop on real batches: {:.1} % of step time waiting for data",
+                        100.0 * wait
+                    ),
+                    samples_per_s: rate,
+                    s_per_iter: batch as f64 / rate,
+                });
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&results).context("serialising results")?);
             } else {
