@@ -479,6 +479,7 @@ pub fn train(cfg: &RunConfig, run_dir: &Path, opts: &TrainOptions) -> Result<Sum
                     labels,
                 },
             );
+            let mut pending: Option<Value> = None;
             let log_now = cfg.log_every > 0 && (st.step + 1) % cfg.log_every == 0;
             let total: f32 = out.total.clone().into_scalar::<f32>();
             if !total.is_finite() || log_now {
@@ -514,14 +515,10 @@ pub fn train(cfg: &RunConfig, run_dir: &Path, opts: &TrainOptions) -> Result<Sum
                     .as_ref()
                     .map(|w| w.val().into_data().convert::<f32>().try_to_vec::<f32>().expect("f32"))
                     .unwrap_or_default();
-                append_line(
-                    &metrics_path,
-                    &json!({
-                        "event": "step", "epoch": epoch + 1, "step": st.step + 1, "lr": lr,
-                        "loss": total, "terms": terms, "weights": weights,
-                        "samples_per_s": b as f64 / t0.elapsed().as_secs_f64().max(1e-9),
-                    }),
-                )?;
+                pending = Some(json!({
+                    "event": "step", "epoch": epoch + 1, "step": st.step + 1, "lr": lr,
+                    "loss": total, "terms": terms, "weights": weights,
+                }));
             }
             let grads = GradientsParams::from_grads(out.total.backward(), &trainable);
             trainable = optim.step(lr, trainable, grads);
@@ -530,6 +527,12 @@ pub fn train(cfg: &RunConfig, run_dir: &Path, opts: &TrainOptions) -> Result<Sum
             st.step += 1;
             st.step_in_epoch += 1;
             let dt = t0.elapsed().as_secs_f64();
+            if let Some(mut line) = pending {
+                // Whole-step throughput (data wait + forward + backward + Adam).
+                line["samples_per_s"] = json!(b as f64 / dt.max(1e-9));
+                line["data_wait_s"] = json!(waited);
+                append_line(&metrics_path, &line)?;
+            }
             ep_wait += waited;
             ep_time += dt;
             bar.set_message(format!("loss {total:.4} lr {lr:.2e} {:.1} samples/s", b as f64 / dt));
