@@ -11,6 +11,7 @@ pub mod export;
 pub mod loss;
 pub mod loss_terms;
 pub mod model;
+pub mod plot;
 pub mod predict;
 pub mod sampling;
 pub mod schedule;

@@ -77,6 +77,15 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Figures from run directories (SVG + PNG): training curves, learned weights, Fig. 4 loss ratios.
+    Plot {
+        /// Run directories (each with metrics.jsonl).
+        #[arg(required = true)]
+        runs: Vec<PathBuf>,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Every MTD term and total for a teacher/student pair, under the golden key names.
     LossTerms {
         /// Teacher checkpoint (.pth or ours).
@@ -203,6 +212,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 100.0 * summary.wait_fraction,
                 summary.wall_s
             );
+        }
+        Command::Plot { runs, out } => {
+            let files = trainer::plot::plot(&runs, &out).map_err(anyhow::Error::msg)?;
+            for f in &files {
+                println!("{}", f.display());
+            }
         }
         Command::LossTerms { teacher, student, inputs, out } => {
             let device = DeviceSpec::Cpu.device();

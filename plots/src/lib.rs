@@ -1,0 +1,198 @@
+//! Line charts for the toolkit's figures (training curves, learned weights, Fig. 2 size vs
+//! accuracy, Fig. 4 loss ratios), written as SVG and PNG with plotters.
+//!
+//! Text is drawn with DejaVu Sans, vendored in `assets/` (its licence is beside it), so PNGs look
+//! the same on every machine and nothing depends on system fonts.
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+static REGISTER: Once = Once::new();
+
+/// Why a chart could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    /// Nothing to draw.
+    #[error("{0}: no finite data points to plot")]
+    Empty(PathBuf),
+    /// The backend failed.
+    #[error("{path}: cannot draw the chart: {detail}")]
+    Draw {
+        /// Output.
+        path: PathBuf,
+        /// Cause.
+        detail: String,
+    },
+}
+
+/// One line.
+#[derive(Debug, Clone)]
+pub struct Series {
+    /// Legend label.
+    pub name: String,
+    /// (x, y) points in order; non-finite points are skipped.
+    pub points: Vec<(f64, f64)>,
+    /// Dashed-looking (drawn thinner, markers only) for reference data such as published figures.
+    pub reference: bool,
+}
+
+/// A chart: title, axis labels, lines.
+#[derive(Debug, Clone, Default)]
+pub struct LineChart {
+    /// Title.
+    pub title: String,
+    /// X axis label.
+    pub x_label: String,
+    /// Y axis label.
+    pub y_label: String,
+    /// Lines.
+    pub series: Vec<Series>,
+    /// Logarithmic x axis (model sizes).
+    pub log_x: bool,
+}
+
+fn colour(i: usize) -> RGBColor {
+    const C: [RGBColor; 10] = [
+        RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
+        RGBColor(44, 160, 44),
+        RGBColor(214, 39, 40),
+        RGBColor(148, 103, 189),
+        RGBColor(140, 86, 75),
+        RGBColor(227, 119, 194),
+        RGBColor(127, 127, 127),
+        RGBColor(188, 189, 34),
+        RGBColor(23, 190, 207),
+    ];
+    C[i % C.len()]
+}
+
+fn bounds(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(v), h.max(v)));
+    if !lo.is_finite() {
+        return None;
+    }
+    let pad = if hi > lo { (hi - lo) * 0.05 } else { lo.abs().max(1.0) * 0.05 };
+    Some((lo - pad, hi + pad))
+}
+
+impl LineChart {
+    fn finite(&self) -> impl Iterator<Item = &(f64, f64)> {
+        self.series.iter().flat_map(|s| s.points.iter()).filter(|(x, y)| x.is_finite() && y.is_finite())
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>, path: &Path) -> Result<(), PlotError> {
+        let err = |e: String| PlotError::Draw { path: path.to_path_buf(), detail: e };
+        let (x0, x1) =
+            bounds(self.finite().map(|p| p.0)).ok_or_else(|| PlotError::Empty(path.to_path_buf()))?;
+        let (y0, y1) =
+            bounds(self.finite().map(|p| p.1)).ok_or_else(|| PlotError::Empty(path.to_path_buf()))?;
+        root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+        let mut builder = ChartBuilder::on(&root);
+        builder
+            .caption(&self.title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60);
+        macro_rules! body {
+            ($chart:expr) => {{
+                let mut chart = $chart;
+                chart
+                    .configure_mesh()
+                    .x_desc(self.x_label.as_str())
+                    .y_desc(self.y_label.as_str())
+                    .label_style(("sans-serif", 13))
+                    .draw()
+                    .map_err(|e| err(e.to_string()))?;
+                for (i, s) in self.series.iter().enumerate() {
+                    let c = colour(i);
+                    let pts: Vec<(f64, f64)> =
+                        s.points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite()).collect();
+                    let width = if s.reference { 1 } else { 2 };
+                    let line = chart
+                        .draw_series(LineSeries::new(pts.clone(), c.stroke_width(width)))
+                        .map_err(|e| err(e.to_string()))?;
+                    line.label(s.name.as_str())
+                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+                    if s.reference {
+                        chart
+                            .draw_series(pts.iter().map(|&p| Cross::new(p, 5, c.stroke_width(2))))
+                            .map_err(|e| err(e.to_string()))?;
+                    } else {
+                        chart
+                            .draw_series(pts.iter().map(|&p| Circle::new(p, 3, c.filled())))
+                            .map_err(|e| err(e.to_string()))?;
+                    }
+                }
+                chart
+                    .configure_series_labels()
+                    .background_style(WHITE.mix(0.85))
+                    .border_style(BLACK)
+                    .label_font(("sans-serif", 12))
+                    .position(SeriesLabelPosition::LowerRight)
+                    .draw()
+                    .map_err(|e| err(e.to_string()))?;
+            }};
+        }
+        if self.log_x && x0 > 0.0 {
+            body!(builder
+                .build_cartesian_2d((x0..x1).log_scale(), y0..y1)
+                .map_err(|e| err(e.to_string()))?);
+        } else {
+            body!(builder.build_cartesian_2d(x0..x1, y0..y1).map_err(|e| err(e.to_string()))?);
+        }
+        root.present().map_err(|e| err(e.to_string()))
+    }
+
+    /// Writes `<stem>.svg` and `<stem>.png` (900×560) and returns both paths.
+    pub fn write(&self, stem: &Path) -> Result<[PathBuf; 2], PlotError> {
+        REGISTER.call_once(|| {
+            if plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_err() {
+                unreachable!("the vendored DejaVu Sans parses");
+            }
+        });
+        let svg = stem.with_extension("svg");
+        let png = stem.with_extension("png");
+        let size = (900, 560);
+        self.draw(SVGBackend::new(&svg, size).into_drawing_area(), &svg)?;
+        self.draw(BitMapBackend::new(&png, size).into_drawing_area(), &png)?;
+        Ok([svg, png])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_svg_and_png() {
+        let dir = tempfile::tempdir().unwrap();
+        let chart = LineChart {
+            title: "test".into(),
+            x_label: "x".into(),
+            y_label: "y".into(),
+            series: vec![
+                Series {
+                    name: "a".into(),
+                    points: vec![(1.0, 0.5), (2.0, 0.7), (3.0, f64::NAN)],
+                    reference: false,
+                },
+                Series { name: "b (published)".into(), points: vec![(1.5, 0.6)], reference: true },
+            ],
+            log_x: true,
+        };
+        let [svg, png] = chart.write(&dir.path().join("c")).unwrap();
+        assert!(std::fs::read_to_string(svg).unwrap().contains("<svg"));
+        let bytes = std::fs::read(png).unwrap();
+        assert_eq!(&bytes[1..4], b"PNG");
+        let empty = LineChart { series: vec![], ..chart };
+        assert!(matches!(empty.write(&dir.path().join("e")), Err(PlotError::Empty(_))));
+    }
+}

@@ -1,0 +1,152 @@
+//! `trainer plot`: figures from one or more run directories' `metrics.jsonl`, as SVG and PNG:
+//! - `train_loss` and `val_f1`: the training curves, one line per run, per epoch;
+//! - `weights_<run>`: the learned loss weights over the logged steps (runs with UW/AW weights);
+//! - `loss_ratio`: Fig. 4 — each run's validation MTD, Last-MTD and FitNets losses (runs with a
+//!   teacher) divided by the same run's value after its first epoch, so runs trained with different
+//!   objectives can be compared on how far each one drives every loss down.
+
+use std::path::{Path, PathBuf};
+
+use plots::{LineChart, Series};
+use serde_json::Value;
+
+/// The parsed metrics of one run.
+pub struct RunMetrics {
+    /// Label (the run directory's name).
+    pub name: String,
+    /// `epoch` lines.
+    pub epochs: Vec<Value>,
+    /// `step` lines.
+    pub steps: Vec<Value>,
+}
+
+/// Reads `run/metrics.jsonl`.
+pub fn read_run(run: &Path) -> Result<RunMetrics, String> {
+    let path = run.join("metrics.jsonl");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("{}: {e}; is this a run directory?", path.display()))?;
+    let mut epochs = Vec::new();
+    let mut steps = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let v: Value =
+            serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))?;
+        match v["event"].as_str() {
+            Some("epoch") => epochs.push(v),
+            Some("step") => steps.push(v),
+            _ => {}
+        }
+    }
+    let name = run.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
+    Ok(RunMetrics { name, epochs, steps })
+}
+
+fn per_epoch(r: &RunMetrics, f: impl Fn(&Value) -> Option<f64>) -> Vec<(f64, f64)> {
+    r.epochs.iter().filter_map(|e| Some((e["epoch"].as_f64()?, f(e)?))).collect()
+}
+
+/// Draws every figure for `runs` into `out`; returns the written files.
+pub fn plot(runs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, String> {
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let runs: Vec<RunMetrics> = runs.iter().map(|r| read_run(r)).collect::<Result<_, _>>()?;
+    let mut written = Vec::new();
+    let mut write = |chart: LineChart, stem: &str| -> Result<(), String> {
+        if chart.series.iter().all(|s| s.points.is_empty()) {
+            return Ok(());
+        }
+        written.extend(chart.write(&out.join(stem)).map_err(|e| e.to_string())?);
+        Ok(())
+    };
+    let line = |name: String, points| Series { name, points, reference: false };
+    write(
+        LineChart {
+            title: "Training loss (mean over the epoch)".into(),
+            x_label: "epoch".into(),
+            y_label: "loss".into(),
+            series: runs
+                .iter()
+                .map(|r| line(r.name.clone(), per_epoch(r, |e| e["train_loss"].as_f64())))
+                .collect(),
+            log_x: false,
+        },
+        "train_loss",
+    )?;
+    write(
+        LineChart {
+            title: "Validation weighted F1 (logit > 0.5)".into(),
+            x_label: "epoch".into(),
+            y_label: "F1".into(),
+            series: runs
+                .iter()
+                .map(|r| line(r.name.clone(), per_epoch(r, |e| e["val"]["f1"].as_f64())))
+                .collect(),
+            log_x: false,
+        },
+        "val_f1",
+    )?;
+    for r in &runs {
+        let n = r.steps.iter().filter_map(|s| s["weights"].as_array().map(Vec::len)).max().unwrap_or(0);
+        if n == 0 {
+            continue;
+        }
+        let names = weight_names(n);
+        let series = (0..n)
+            .map(|i| {
+                let pts = r
+                    .steps
+                    .iter()
+                    .filter_map(|s| Some((s["step"].as_f64()?, s["weights"].get(i)?.as_f64()?)))
+                    .collect();
+                line(names[i].clone(), pts)
+            })
+            .collect();
+        write(
+            LineChart {
+                title: format!("Learned loss weights: {}", r.name),
+                x_label: "iteration".into(),
+                y_label: "weight".into(),
+                series,
+                log_x: false,
+            },
+            &format!("weights_{}", r.name),
+        )?;
+    }
+    let mut ratio = Vec::new();
+    for r in &runs {
+        for (key, label) in [("mtd", "MTD"), ("last_mtd", "Last-MTD"), ("fitnets", "FitNets")] {
+            let pts = per_epoch(r, |e| e["val"][key].as_f64());
+            if let Some(&(_, first)) = pts.first() {
+                if first.is_finite() && first != 0.0 {
+                    ratio.push(line(
+                        format!("{}: {label}", r.name),
+                        pts.iter().map(|&(x, y)| (x, y / first)).collect(),
+                    ));
+                }
+            }
+        }
+    }
+    write(
+        LineChart {
+            title: "Validation losses relative to epoch 1 (Fig. 4)".into(),
+            x_label: "epoch".into(),
+            y_label: "loss / loss after epoch 1".into(),
+            series: ratio,
+            log_x: false,
+        },
+        "loss_ratio",
+    )?;
+    Ok(written)
+}
+
+/// Names of the learned weights: `w_bce`, then per pair (`F1`, …) for 13, CAD and VR for 25/49.
+pub fn weight_names(n: usize) -> Vec<String> {
+    use crate::distill::{pair_name, PAIRS};
+    (0..n)
+        .map(|i| match i {
+            0 => "bce".to_string(),
+            i if i <= PAIRS && n == 1 + PAIRS => pair_name(i - 1),
+            i if i <= PAIRS => format!("cad {}", pair_name(i - 1)),
+            i if i <= 2 * PAIRS => format!("vr {}", pair_name(i - 1 - PAIRS)),
+            i => format!("unused {i}"),
+        })
+        .collect()
+}
