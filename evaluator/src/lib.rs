@@ -2,6 +2,7 @@
 //! scoring over shards, and accuracy tables.
 #![deny(missing_docs)]
 
+pub mod compare;
 pub mod protocol;
 pub mod run;
 pub mod scores;

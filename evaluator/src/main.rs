@@ -65,6 +65,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Table 1 (one row per model, K = 5..15, parameters) as Markdown and CSV and the Fig. 2 plot
+    /// (model size vs accuracy, SVG and PNG) from `evaluator run` results directories.
+    Compare {
+        /// Results directories written by `evaluator run`.
+        #[arg(required = true)]
+        results: Vec<PathBuf>,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Add the published LRS2 rows of SPEC §6.8, marked as published figures.
+        #[arg(long)]
+        published: bool,
+    },
     /// Recomputes the accuracy tables from saved raw scores, without a model.
     Tabulate {
         /// `scores.parquet` from `evaluator run`, or a safetensors file with one `<video>.scores`
@@ -145,6 +158,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     r.windows
                 );
             }
+            Ok(())
+        }
+        Command::Compare { results, out, published } => {
+            let rows = evaluator::compare::compare(&results, published, &out).map_err(anyhow::Error::msg)?;
+            print!("{}", evaluator::compare::to_markdown(&rows));
+            println!("wrote {}/table1.md, table1.csv, fig2_size_vs_accuracy.svg/.png", out.display());
             Ok(())
         }
         Command::Tabulate { scores, out } => {

@@ -2,8 +2,7 @@
 //! - `train_loss` and `val_f1`: the training curves, one line per run, per epoch;
 //! - `weights_<run>`: the learned loss weights over the logged steps (runs with UW/AW weights);
 //! - `loss_ratio`: Fig. 4 — each run's validation MTD, Last-MTD and FitNets losses (runs with a
-//!   teacher) divided by the same run's value after its first epoch, so runs trained with different
-//!   objectives can be compared on how far each one drives every loss down.
+//!   teacher), each normalised by its maximum over the epochs (the paper's "loss ratio", SPEC §A).
 
 use std::path::{Path, PathBuf};
 
@@ -126,9 +125,9 @@ pub fn plot(runs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, String> {
     }
     write(
         LineChart {
-            title: "Validation losses relative to epoch 1 (Fig. 4)".into(),
+            title: "Validation loss ratio (Fig. 4)".into(),
             x_label: "epoch".into(),
-            y_label: "loss / loss after epoch 1".into(),
+            y_label: "loss / its maximum".into(),
             series: ratio,
             log_x: false,
         },

@@ -85,11 +85,14 @@ pub enum Preset {
     Tiny,
     /// A small student for tests and the embedded default: channels 8..48, d_model 48.
     TinyStudent,
+    /// The smallest model, for CPU-budget studies: channels 4..32, d_model 32 (8 heads of 4).
+    Micro,
 }
 
 impl Preset {
     /// Every preset.
-    pub const ALL: [Preset; 4] = [Preset::Vocalist, Preset::Mtdvocalist, Preset::Tiny, Preset::TinyStudent];
+    pub const ALL: [Preset; 5] =
+        [Preset::Vocalist, Preset::Mtdvocalist, Preset::Tiny, Preset::TinyStudent, Preset::Micro];
 
     /// Its configuration.
     pub fn config(self) -> ModelConfig {
@@ -98,6 +101,7 @@ impl Preset {
             Preset::Mtdvocalist => ("mtdvocalist", [16, 32, 64, 128, 200], 200, InputConvention::MTDVOCALIST),
             Preset::Tiny => ("tiny", [8, 16, 32, 64, 64], 64, InputConvention::VOCALIST),
             Preset::TinyStudent => ("tiny-student", [8, 16, 24, 32, 48], 48, InputConvention::MTDVOCALIST),
+            Preset::Micro => ("micro", [4, 8, 16, 32, 32], 32, InputConvention::MTDVOCALIST),
         };
         ModelConfig {
             name: name.to_string(),
