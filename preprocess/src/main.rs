@@ -166,8 +166,10 @@ fn main_impl(cli: Cli) -> anyhow::Result<bool> {
             let report = run(&cfg, &log)
                 .map_err(anyhow::Error::msg)
                 .with_context(|| format!("preprocessing into {}", out.display()))?;
+            // Warnings (a corrupt transcript, …) are printed even with --quiet, which only hides
+            // progress: they name data a person should look at.
             for w in &report.warnings {
-                log(&format!("warning: {w}"));
+                eprintln!("preprocess: warning: {w}");
             }
             println!(
                 "task {}/{}: {} utterances written, {} skipped, {} shards written, {} kept, {:.1} s of video in {:.1} s",

@@ -1,5 +1,6 @@
 //! A corpus of broken and unusual inputs built with ffmpeg: exactly the expected skips and
-//! conversions, each skip with a one-line reason in the manifest; the run never fails.
+//! conversions, each skip with a one-line reason in the manifest; a corrupt transcript is a
+//! warning, not a skip; the run never fails.
 
 mod common;
 
@@ -40,8 +41,15 @@ fn bad_items_are_skipped_with_reasons_and_odd_ones_converted() {
     text.push_str("prog/missing\n");
     std::fs::write(&list, text).unwrap();
 
+    // A corrupt (non-UTF-8) transcript is a warning, not a skip.
+    std::fs::write(root.join("main/prog/fps30.txt"), b"Text:  BIN \xff\xfe GREEN\n").unwrap();
+
     let out = dir.path().join("out");
-    common::run(&root, "val", &out, &[]);
+    let printed = common::run(&root, "val", &out, &[]);
+    assert!(
+        printed.contains("warning: prog/fps30: transcript") && printed.contains("not UTF-8"),
+        "no transcript warning in: {printed}"
+    );
     let m = manifest(&out);
     let reason = |id: &str| m.skipped.iter().find(|s| s.utt_id == id).map(|s| s.reason.clone());
     let expect = [

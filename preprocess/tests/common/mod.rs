@@ -13,10 +13,11 @@ pub fn bin() -> PathBuf {
 pub use lipsync_tests::{ffmpeg, shared};
 
 /// Runs `preprocess` with `args`; returns stdout, panicking with stderr on failure.
+/// Runs the binary, asserting success; returns stdout followed by stderr.
 pub fn preprocess(args: &[&str]) -> String {
     let out = Command::new(bin()).args(args).output().unwrap();
     assert!(out.status.success(), "preprocess {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
 }
 
 pub fn manifest(dir: &Path) -> manifests::Manifest {
