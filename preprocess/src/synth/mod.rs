@@ -92,7 +92,7 @@ struct Job {
     seed: u64,
 }
 
-fn encode(frames: &[u8], n: usize, pcm: &[i16], out: &Path, scratch: &Path) -> Result<(), String> {
+fn encode(frames: &[u8], pcm: &[i16], out: &Path, scratch: &Path) -> Result<(), String> {
     let (vraw, araw) = (scratch.with_extension("rgb"), scratch.with_extension("pcm"));
     std::fs::write(&vraw, frames).map_err(|e| format!("{}: {e}", vraw.display()))?;
     let bytes: Vec<u8> = pcm.iter().flat_map(|s| s.to_le_bytes()).collect();
@@ -107,18 +107,10 @@ fn encode(frames: &[u8], n: usize, pcm: &[i16], out: &Path, scratch: &Path) -> R
         .arg(&vraw)
         .args(["-f", "s16le", "-ar", "16000", "-ac", "1", "-i"])
         .arg(&araw)
-        .args([
-            "-frames:v",
-            &n.to_string(),
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-crf",
-            "20",
-            "-pix_fmt",
-            "yuv420p",
-        ])
+        // No `-frames:v`: the raw inputs hold exactly n frames and n·640 samples, and a frame
+        // limit makes ffmpeg stop muxing before the buffered AAC frames are written (the audio
+        // track came out ~0.4 s short).
+        .args(["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p"])
         .args(["-threads", "1", "-c:a", "aac", "-b:a", "64k", "-map_metadata", "-1"])
         .args(["-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact"])
         .arg(&tmp)
@@ -160,7 +152,7 @@ fn make(job: &Job, speakers: &[Speaker], photo: &Photo, root: &Path, offset: i32
     } else {
         pcm
     };
-    encode(&frames, n, &audio, &mp4, &scratch)?;
+    encode(&frames, &audio, &mp4, &scratch)?;
     std::fs::write(mp4.with_extension("txt"), format!("Text:  {text}\nConf:  9\n"))
         .map_err(|e| format!("{}: {e}", mp4.display()))?;
     Ok(text)
