@@ -118,7 +118,7 @@ pub fn figure(rows: &[Row]) -> LineChart {
             let points: Vec<(f64, f64)> =
                 sel.iter().filter_map(|r| Some((r.parameters as f64 / 1e6, r.acc[i]?))).collect();
             let name = if published { format!("K={k} (published)") } else { format!("K={k}") };
-            series.push(Series { name, points, reference: published });
+            series.push(Series { name, points, reference: published, colour: Some(i) });
         }
     }
     LineChart {

@@ -37,8 +37,10 @@ pub struct Series {
     pub name: String,
     /// (x, y) points in order; non-finite points are skipped.
     pub points: Vec<(f64, f64)>,
-    /// Dashed-looking (drawn thinner, markers only) for reference data such as published figures.
+    /// Drawn thin with cross markers, for reference data such as published figures.
     pub reference: bool,
+    /// Palette index (default: the series' position), so related lines can share a colour.
+    pub colour: Option<usize>,
 }
 
 /// A chart: title, axis labels, lines.
@@ -90,8 +92,14 @@ impl LineChart {
 
     fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>, path: &Path) -> Result<(), PlotError> {
         let err = |e: String| PlotError::Draw { path: path.to_path_buf(), detail: e };
-        let (x0, x1) =
-            bounds(self.finite().map(|p| p.0)).ok_or_else(|| PlotError::Empty(path.to_path_buf()))?;
+        let empty = || PlotError::Empty(path.to_path_buf());
+        let (x0, x1) = if self.log_x && self.finite().all(|p| p.0 > 0.0) {
+            // Multiplicative padding keeps a log axis positive.
+            let (lo, hi) = bounds(self.finite().map(|p| p.0.ln())).ok_or_else(empty)?;
+            ((lo - 0.3).exp(), (hi + 0.3).exp())
+        } else {
+            bounds(self.finite().map(|p| p.0)).ok_or_else(empty)?
+        };
         let (y0, y1) =
             bounds(self.finite().map(|p| p.1)).ok_or_else(|| PlotError::Empty(path.to_path_buf()))?;
         root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
@@ -112,7 +120,7 @@ impl LineChart {
                     .draw()
                     .map_err(|e| err(e.to_string()))?;
                 for (i, s) in self.series.iter().enumerate() {
-                    let c = colour(i);
+                    let c = colour(s.colour.unwrap_or(i));
                     let pts: Vec<(f64, f64)> =
                         s.points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite()).collect();
                     let width = if s.reference { 1 } else { 2 };
@@ -184,7 +192,12 @@ mod tests {
                     points: vec![(1.0, 0.5), (2.0, 0.7), (3.0, f64::NAN)],
                     reference: false,
                 },
-                Series { name: "b (published)".into(), points: vec![(1.5, 0.6)], reference: true },
+                Series {
+                    name: "b (published)".into(),
+                    points: vec![(1.5, 0.6)],
+                    reference: true,
+                    colour: Some(0),
+                },
             ],
             log_x: true,
         };

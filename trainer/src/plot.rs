@@ -55,7 +55,7 @@ pub fn plot(runs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, String> {
         written.extend(chart.write(&out.join(stem)).map_err(|e| e.to_string())?);
         Ok(())
     };
-    let line = |name: String, points| Series { name, points, reference: false };
+    let line = |name: String, points| Series { name, points, reference: false, colour: None };
     write(
         LineChart {
             title: "Training loss (mean over the epoch)".into(),
@@ -113,13 +113,10 @@ pub fn plot(runs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, String> {
     for r in &runs {
         for (key, label) in [("mtd", "MTD"), ("last_mtd", "Last-MTD"), ("fitnets", "FitNets")] {
             let pts = per_epoch(r, |e| e["val"][key].as_f64());
-            if let Some(&(_, first)) = pts.first() {
-                if first.is_finite() && first != 0.0 {
-                    ratio.push(line(
-                        format!("{}: {label}", r.name),
-                        pts.iter().map(|&(x, y)| (x, y / first)).collect(),
-                    ));
-                }
+            let max = pts.iter().map(|p| p.1).filter(|v| v.is_finite()).fold(f64::NEG_INFINITY, f64::max);
+            if max.is_finite() && max > 0.0 {
+                let scaled = pts.iter().map(|&(x, y)| (x, y / max)).collect();
+                ratio.push(line(format!("{}: {label}", r.name), scaled));
             }
         }
     }
