@@ -32,7 +32,7 @@ use crate::distill::{self, LossKind, LossParams, StepInputs, Trainable};
 use crate::model::{InputConvention, ModelConfig, SyncTransformer};
 use crate::sampling::Sample;
 pub use config::RunConfig;
-use metrics::{weighted_f1, ValAccumulator};
+use metrics::ValAccumulator;
 
 /// Why a run stopped early.
 #[derive(Debug, thiserror::Error)]
@@ -202,11 +202,8 @@ fn validate(
         let logits_t = match teacher {
             Some(t) => {
                 let (logits, taps) = model.forward_taps(frames, mels.clone());
-                let tf = if t.config.input == conv {
-                    tensor4(data::assemble(samples, &conv).frames, [b, 15, 48, 96], device)
-                } else {
-                    tensor4(data::assemble(samples, &t.config.input).frames, [b, 15, 48, 96], device)
-                };
+                // The teacher reads the frames in its own input convention.
+                let tf = tensor4(data::assemble(samples, &t.config.input).frames, [b, 15, 48, 96], device);
                 let (_, t_taps) = t.model.forward_taps(tf, mels);
                 let terms = distill::mtd_terms(&taps, &t_taps, 1.0);
                 let all = terms.iter().map(|(c, v)| c.clone() + v.clone()).reduce(|a, b| a + b);
@@ -606,9 +603,4 @@ pub fn train(cfg: &RunConfig, run_dir: &Path, opts: &TrainOptions) -> Result<Sum
         wait_fraction: wait_total / step_total.max(1e-9),
         wall_s: started.elapsed().as_secs_f64(),
     })
-}
-
-/// The weighted F1 of one batch (re-exported for the bench and tests).
-pub fn batch_f1(logits: &[f32], labels: &[f32]) -> f64 {
-    weighted_f1(logits, labels)
 }
