@@ -191,6 +191,7 @@ mod tests {
                     name: "a".into(),
                     points: vec![(1.0, 0.5), (2.0, 0.7), (3.0, f64::NAN)],
                     reference: false,
+                    colour: None,
                 },
                 Series {
                     name: "b (published)".into(),
