@@ -84,7 +84,13 @@ fn run(mut cmd: FfmpegCommand, what: &str) -> Result<Run, DecodeError> {
 /// Decodes the first video stream as rgb24 at 25 fps.
 pub fn decode_video(path: &Path) -> Result<Video, DecodeError> {
     let mut cmd = FfmpegCommand::new();
-    cmd.hide_banner().input(path.as_os_str()).args(["-map", "0:v:0", "-vf", "fps=25"]).rawvideo();
+    // One decoder thread: the pipeline already runs one worker per core, and ffmpeg's own frame
+    // threads would only compete with them.
+    cmd.hide_banner()
+        .args(["-threads", "1"])
+        .input(path.as_os_str())
+        .args(["-map", "0:v:0", "-vf", "fps=25", "-threads", "1"])
+        .rawvideo();
     let r = run(cmd, "video")?;
     let source_fps = r
         .streams
@@ -105,6 +111,7 @@ pub fn decode_video(path: &Path) -> Result<Video, DecodeError> {
 pub fn decode_audio(path: &Path) -> Result<Audio, DecodeError> {
     let mut cmd = FfmpegCommand::new();
     cmd.hide_banner()
+        .args(["-threads", "1"])
         .input(path.as_os_str())
         .args(["-map", "0:a:0", "-vn", "-f", "s16le", "-acodec", "pcm_s16le"])
         .output("-");
