@@ -61,7 +61,7 @@ enum Command {
     },
     /// Trains a model (teacher from scratch, or a student with any loss) from a TOML run config.
     Train {
-        /// The run config (every field has a default; see README "Training").
+        /// The run config (every field has a default; see the README, section "trainer").
         #[arg(long)]
         config: Option<PathBuf>,
         /// Override a config field: `--set epochs=3 --set loss.kind=\"mtd\"` (repeatable).
