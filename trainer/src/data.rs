@@ -130,6 +130,12 @@ pub fn assemble(samples: &[Sample], conv: &InputConvention) -> Batch {
     b
 }
 
+/// Frames alone in `conv` (for a second model reading the same samples: the mels are shared).
+pub fn frames_for(samples: &[Sample], conv: &InputConvention) -> Vec<f32> {
+    let parts: Vec<Vec<f32>> = samples.par_iter().map(|s| conv.window_to_input(&s.frames)).collect();
+    parts.concat()
+}
+
 /// A model-ready batch plus, when a second model reads frames in another convention (a teacher),
 /// its frames.
 pub type Assembled = (Batch, Option<Vec<f32>>);
@@ -152,7 +158,7 @@ pub fn batches(
             }
             let out = item.map(|samples| {
                 let batch = assemble(&samples, &conv);
-                let other = second.filter(|c| *c != conv).map(|c| assemble(&samples, &c).frames);
+                let other = second.filter(|c| *c != conv).map(|c| frames_for(&samples, &c));
                 (batch, other)
             });
             if tx.send(out).is_err() {

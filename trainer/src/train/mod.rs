@@ -201,9 +201,13 @@ fn validate(
         let mut extra = Vec::new();
         let logits_t = match teacher {
             Some(t) => {
+                // The teacher reads the frames in its own input convention (the mels are shared).
+                let tf = if t.config.input == conv {
+                    frames.clone()
+                } else {
+                    tensor4(data::frames_for(samples, &t.config.input), [b, 15, 48, 96], device)
+                };
                 let (logits, taps) = model.forward_taps(frames, mels.clone());
-                // The teacher reads the frames in its own input convention.
-                let tf = tensor4(data::assemble(samples, &t.config.input).frames, [b, 15, 48, 96], device);
                 let (_, t_taps) = t.model.forward_taps(tf, mels);
                 let terms = distill::mtd_terms(&taps, &t_taps, 1.0);
                 let all = terms.iter().map(|(c, v)| c.clone() + v.clone()).reduce(|a, b| a + b);
