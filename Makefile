@@ -13,6 +13,7 @@ build: setup
 
 test: setup
 	$(CARGO) fmt --all -- --check
+	$(CARGO) build --release --workspace --bins
 	$(CARGO) test --release --workspace
 
 lint: setup

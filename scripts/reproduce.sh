@@ -4,13 +4,79 @@
 # Steps land with their issues; this script runs those that exist and says which do not yet.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BIN="$ROOT/target/release"
+BIN=${BIN:-$ROOT/target/release}
 DATA=${DATA:-$ROOT/data}
 SEED=${SEED:-1}
 DEVICE=${DEVICE:-cpu}
 
+# Knobs for reduced runs (the CI test uses them; empty by default):
+#   SYNTH_ARGS  extra `preprocess synth` arguments, e.g. "--speakers 6 --utterances-per-speaker 4"
+#   TRAIN_SET   extra `trainer train` arguments for every run, e.g. "--set epochs=1 --set steps_per_epoch=2"
+#   EVAL_ARGS   extra `evaluator run` arguments, e.g. "--limit 2"
+#   JOBS        students trained / models evaluated at once (default: 2 on CPU, 1 on CUDA); each
+#               gets OMP_NUM_THREADS = cores / JOBS, since libtorch's OpenMP threads spin when
+#               processes oversubscribe the cores
+read -r -a SYNTH_EXTRA <<< "${SYNTH_ARGS:-}"
+read -r -a TRAIN_EXTRA <<< "${TRAIN_SET:-}"
+read -r -a EVAL_EXTRA <<< "${EVAL_ARGS:-}"
+CORES=$(nproc)
+if [ "$DEVICE" = cpu ]; then JOBS=${JOBS:-2}; else JOBS=${JOBS:-1}; fi
+[ "$JOBS" -ge 1 ] 2>/dev/null || { echo "reproduce: JOBS must be a positive integer, got '$JOBS'" >&2; exit 2; }
+THREADS=$(( CORES / JOBS > 0 ? CORES / JOBS : 1 ))
+
 say() { printf 'reproduce: %s\n' "$*"; }
 run() { if [ -n "${DRY_RUN:-}" ]; then printf '  %q' "$@"; printf '\n'; else "$@"; fi; }
+
+# Wall time of each step of this invocation (a step already done costs ~0 s), for results/README.md.
+T_START=$(date +%s)
+T_STEP=$T_START
+TIMINGS=()
+timed() { # label: closes the step that just ran
+  local now; now=$(date +%s)
+  TIMINGS+=("$1|$(( now - T_STEP ))")
+  T_STEP=$now
+}
+
+# Runs the queued commands, up to $JOBS at once (then quietly, each logging to its own file, with
+# its lines relayed here as they come), and fails if any failed. Usage: queue LOG cmd...; drain.
+QUEUE=()
+queue() { QUEUE+=("$(printf '%q ' "$@")"); }
+relay() { # prints the lines of each log not yet shown, prefixed with the log's name
+  local log n shown
+  for log in "$@"; do
+    [ -f "$log" ] || continue
+    n=$(wc -l < "$log"); shown=${SHOWN[$log]:-0}
+    if [ "$n" -gt "$shown" ]; then
+      sed -n "$((shown + 1)),${n}p" "$log" | sed "s|^|  [$(basename "$log" .log)] |"
+      SHOWN[$log]=$n
+    fi
+  done
+}
+declare -A SHOWN
+drain() {
+  local c log
+  if [ -n "${DRY_RUN:-}" ] || [ "$JOBS" -le 1 ]; then
+    for c in "${QUEUE[@]}"; do eval "set -- $c"; shift; run "$@"; done
+    QUEUE=(); return
+  fi
+  local logs=() pids=() failed=0 p
+  for c in "${QUEUE[@]}"; do
+    eval "set -- $c"; log=$1; shift
+    while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do sleep 2; relay "${logs[@]}"; done
+    mkdir -p "$(dirname "$log")"
+    : > "$log"
+    say "  started: $(basename "$log" .log) (log: $log)"
+    OMP_NUM_THREADS=$THREADS "$@" --quiet > "$log" 2>&1 &
+    pids+=($!); logs+=("$log")
+  done
+  while [ "$(jobs -rp | wc -l)" -gt 0 ]; do sleep 2; relay "${logs[@]}"; done
+  relay "${logs[@]}"
+  for p in "${!pids[@]}"; do
+    wait "${pids[$p]}" || { say "  FAILED: see ${logs[$p]}"; failed=1; }
+  done
+  QUEUE=()
+  [ "$failed" = 0 ] || { echo "reproduce: a step failed (logs above)" >&2; exit 1; }
+}
 
 if [ -n "${LRS2_ROOT:-}" ]; then
   say "LRS2 study: corpus at $LRS2_ROOT"
@@ -23,33 +89,38 @@ else
   if [ -f "$CORPUS/mvlrs_v1/synth.json" ]; then
     say "  already generated ($CORPUS/mvlrs_v1/synth.json)"
   else
-    run "$BIN/preprocess" synth --out "$CORPUS" --seed "$SEED"
+    run "$BIN/preprocess" synth --out "$CORPUS" --seed "$SEED" "${SYNTH_EXTRA[@]}"
   fi
+  timed "1 synthetic corpus"
 fi
 
 say "step 2: preprocess into shards ($DATA/shards; complete shards are kept)"
 run "$BIN/preprocess" run --lrs2-root "$CORPUS" --splits "$SPLITS" --out "$DATA/shards"
 run "$BIN/preprocess" verify --shards "$DATA/shards"
+timed "2 preprocess + verify"
 
 RUNS=${RUNS:-$ROOT/runs}
 RESULTS=${RESULTS:-$ROOT/results}
 if [ -n "${LRS2_ROOT:-}" ]; then CONF=$ROOT/configs/lrs2; else CONF=$ROOT/configs/embedded; fi
-COMMON=(--set "shards=\"$DATA/shards\"" --set "device=\"$DEVICE\"" --set "seed=$SEED")
+COMMON=(--set "shards=\"$DATA/shards\"" --set "device=\"$DEVICE\"" --set "seed=$SEED" "${TRAIN_EXTRA[@]}")
 
 # A run is done when its state says every epoch finished; an interrupted one is resumed.
+# With QUEUED set, the command is queued for `drain` (parallel, logged) instead of run now.
 train_run() { # name config overrides...
   local name=$1 conf=$2; shift 2
-  local dir=$RUNS/$name
+  local dir=$RUNS/$name cmd
   if [ -f "$dir/state/state.json" ] && [ -f "$dir/last.safetensors" ] && \
      [ "$(sed -n 's/.*"epoch": \([0-9]*\).*/\1/p' "$dir/state/state.json")" = \
        "$(sed -n 's/^epochs = \([0-9]*\)/\1/p' "$dir/config.toml")" ]; then
     say "  $name: already trained ($dir)"
+    return
   elif [ -f "$dir/config.toml" ]; then
     say "  $name: resuming"
-    run "$BIN/trainer" train --resume "$dir"
+    cmd=("$BIN/trainer" train --resume "$dir")
   else
-    run "$BIN/trainer" train --config "$conf" --out "$dir" "${COMMON[@]}" "$@"
+    cmd=("$BIN/trainer" train --config "$conf" --out "$dir" "${COMMON[@]}" "$@")
   fi
+  if [ -n "${QUEUED:-}" ]; then queue "$RUNS/$name.log" "${cmd[@]}"; else run "${cmd[@]}"; fi
 }
 
 if [ -n "${TEACHER:-}" ]; then
@@ -59,9 +130,10 @@ else
   say "step 3: train the teacher from scratch ($CONF/teacher.toml)"
   train_run teacher "$CONF/teacher.toml"
   TEACHER_CKPT=$RUNS/teacher/best.safetensors
+  timed "3 teacher"
 fi
 
-say "step 4: distil the students (same seed and budget each)"
+say "step 4: distil the students (same seed and budget each; $JOBS at a time, logs in $RUNS/*.log)"
 STUDENTS=(
   "bce|--set loss.kind=\"bce\""
   "kd|--set loss.kind=\"kd\""
@@ -75,8 +147,10 @@ STUDENTS=(
 for entry in "${STUDENTS[@]}"; do
   name=${entry%%|*}
   eval "extra=(${entry#*|})"
-  train_run "student_$name" "$CONF/student.toml" --set "teacher.checkpoint=\"$TEACHER_CKPT\"" "${extra[@]}"
+  QUEUED=1 train_run "student_$name" "$CONF/student.toml" --set "teacher.checkpoint=\"$TEACHER_CKPT\"" "${extra[@]}"
 done
+drain
+timed "4 students"
 
 say "step 5: evaluate every model (±15-frame protocol, split test) into $RESULTS"
 MODELS=("teacher|$TEACHER_CKPT")
@@ -89,9 +163,12 @@ for m in "${MODELS[@]}"; do
   if [ -f "$RESULTS/$name/accuracy.json" ] && [ "$RESULTS/$name/accuracy.json" -nt "$ckpt" ]; then
     say "  $name: already evaluated"
   else
-    run "$BIN/evaluator" run --model "$ckpt" --shards "$DATA/shards" --split test --out "$RESULTS/$name" --device "$DEVICE"
+    queue "$RESULTS/logs/$name.log" "$BIN/evaluator" run --model "$ckpt" --shards "$DATA/shards" --split test \
+      --out "$RESULTS/$name" --device "$DEVICE" "${EVAL_EXTRA[@]}"
   fi
 done
+drain
+timed "5 evaluation"
 
 say "step 6: tables and figures in $RESULTS"
 DIRS=()
@@ -100,6 +177,7 @@ run "$BIN/evaluator" compare "${DIRS[@]}" --published --out "$RESULTS"
 RUN_DIRS=()
 for d in "$RUNS"/teacher "$RUNS"/student_*; do [ -d "$d" ] && RUN_DIRS+=("$d"); done
 if [ ${#RUN_DIRS[@]} -gt 0 ]; then run "$BIN/trainer" plot "${RUN_DIRS[@]}" --out "$RESULTS/plots"; fi
+timed "6 tables and figures"
 if [ -z "${DRY_RUN:-}" ]; then
   {
     if [ -n "${LRS2_ROOT:-}" ]; then
@@ -108,7 +186,12 @@ if [ -z "${DRY_RUN:-}" ]; then
       echo "# Results: embedded default (synthetic corpus)"
       echo
       echo "**These are synthetic-corpus results, not LRS2 results.** The corpus is generated by"
-      echo "\`preprocess synth\` (seed $SEED); the models are small presets trained on 2 CPU cores."
+      echo "\`preprocess synth\` (seed $SEED); the models are small presets trained on $CORES CPU cores."
+    fi
+    if [ -n "${SYNTH_ARGS:-}${TRAIN_SET:-}${EVAL_ARGS:-}" ]; then
+      echo
+      echo "**Reduced run** (not the embedded default): SYNTH_ARGS='${SYNTH_ARGS:-}'" \
+        "TRAIN_SET='${TRAIN_SET:-}' EVAL_ARGS='${EVAL_ARGS:-}'."
     fi
     echo
     echo "## Table 1 shape (accuracy %, ±15-frame retrieval, test split)"
@@ -137,7 +220,17 @@ print(f"| {d.name} | {cfg['loss']['kind']} {cfg['loss']['weighting'] if cfg['los
 PY
     done
     echo
-    echo "Each run's resolved config is \`config.toml\` in its run directory under \`runs/\`."
+    echo "Each run's resolved config is \`config.toml\` in its run directory under \`$(basename "$RUNS")/\`;"
+    echo "each evaluation's wall time is \`wall_s\` in its \`provenance.json\`."
+    echo
+    echo "## Wall time of the last \`make reproduce\` (device $DEVICE, $CORES cores, JOBS=$JOBS)"
+    echo
+    echo "Setup and the release build are not included. A step that was already done costs ~0 s."
+    echo
+    echo "| step | wall (s) |"
+    echo "|---|---:|"
+    for t in "${TIMINGS[@]}"; do echo "| ${t%%|*} | ${t#*|} |"; done
+    echo "| **total** | **$(( $(date +%s) - T_START ))** |"
   } > "$RESULTS/README.md.tmp" && mv "$RESULTS/README.md.tmp" "$RESULTS/README.md"
 fi
-say "done: $RESULTS/README.md, table1.md/.csv, fig2_size_vs_accuracy.png, plots/"
+say "done in $(( $(date +%s) - T_START )) s: $RESULTS/README.md, table1.md/.csv/.json, fig2_size_vs_accuracy.png, plots/"

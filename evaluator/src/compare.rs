@@ -104,6 +104,26 @@ pub fn to_csv(rows: &[Row]) -> String {
     s
 }
 
+/// Table 1 as JSON: `{"contexts": [5, …, 15], "rows": [{"model", "parameters", "published",
+/// "accuracy_percent": {"K5": …}}]}` (absent figures are null).
+pub fn to_json(rows: &[Row]) -> String {
+    let rows: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let acc: serde_json::Map<String, Value> =
+                CONTEXTS.iter().zip(r.acc).map(|(k, a)| (format!("K{k}"), serde_json::json!(a))).collect();
+            serde_json::json!({
+                "model": r.name,
+                "parameters": r.parameters,
+                "published": r.published,
+                "accuracy_percent": acc,
+            })
+        })
+        .collect();
+    let doc = serde_json::json!({"contexts": CONTEXTS, "rows": rows});
+    serde_json::to_string_pretty(&doc).expect("json serialises") + "\n"
+}
+
 /// Fig. 2: parameters (log scale) vs accuracy, one line per K through the measured models sorted
 /// by size; published rows as separate, marked lines.
 pub fn figure(rows: &[Row]) -> LineChart {
@@ -130,7 +150,7 @@ pub fn figure(rows: &[Row]) -> LineChart {
     }
 }
 
-/// Reads `dirs`, adds the published rows when asked, writes `table1.{md,csv}` and
+/// Reads `dirs`, adds the published rows when asked, writes `table1.{md,csv,json}` and
 /// `fig2_size_vs_accuracy.{svg,png}` into `out`; returns the rows.
 pub fn compare(dirs: &[PathBuf], with_published: bool, out: &Path) -> Result<Vec<Row>, String> {
     let mut rows: Vec<Row> = dirs.iter().map(|d| read_results(d)).collect::<Result<_, _>>()?;
@@ -138,7 +158,9 @@ pub fn compare(dirs: &[PathBuf], with_published: bool, out: &Path) -> Result<Vec
         rows.extend(published());
     }
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    for (name, body) in [("table1.md", to_markdown(&rows)), ("table1.csv", to_csv(&rows))] {
+    let tables =
+        [("table1.md", to_markdown(&rows)), ("table1.csv", to_csv(&rows)), ("table1.json", to_json(&rows))];
+    for (name, body) in tables {
         manifests::atomic_write(&out.join(name), body.as_bytes()).map_err(|e| e.to_string())?;
     }
     figure(&rows).write(&out.join("fig2_size_vs_accuracy")).map_err(|e| e.to_string())?;
@@ -162,6 +184,10 @@ mod tests {
         let csv = to_csv(&rows);
         assert!(csv.starts_with("model,parameters,published,K5,K7,K9,K11,K13,K15\n"));
         assert!(csv.contains("student,100000,false,50,"));
+        let json: Value = serde_json::from_str(&to_json(&rows)).unwrap();
+        assert_eq!(json["contexts"][0], 5);
+        assert_eq!(json["rows"][0]["accuracy_percent"]["K15"], 50.0);
+        assert_eq!(json["rows"][1]["published"], true);
         let fig = figure(&rows);
         assert_eq!(fig.series.len(), 12);
         assert!(fig.series[6].reference && fig.series[6].name.contains("published"));

@@ -163,7 +163,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Compare { results, out, published } => {
             let rows = evaluator::compare::compare(&results, published, &out).map_err(anyhow::Error::msg)?;
             print!("{}", evaluator::compare::to_markdown(&rows));
-            println!("wrote {}/table1.md, table1.csv, fig2_size_vs_accuracy.svg/.png", out.display());
+            println!("wrote {}/table1.md, .csv, .json, fig2_size_vs_accuracy.svg/.png", out.display());
             Ok(())
         }
         Command::Tabulate { scores, out } => {

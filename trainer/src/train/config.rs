@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::device::DeviceSpec;
 use crate::distill::LossConfig;
-use crate::model::Preset;
+use crate::model::{ModelConfig, Preset};
 use crate::schedule::Schedule;
 
 /// The model being trained.
@@ -18,11 +18,40 @@ pub struct ModelSection {
     pub preset: Preset,
     /// Start from these weights instead of a fresh initialisation (.pth or ours).
     pub init: Option<PathBuf>,
+    /// Layers per cross-modal block, replacing the preset's 4 (small CPU studies only).
+    pub layers: Option<usize>,
+    /// Attention heads, replacing the preset's 8.
+    pub heads: Option<usize>,
+    /// Every dropout rate (embedding, ReLU, residual), replacing the preset's 0.25/0.1/0.1.
+    pub dropout: Option<f64>,
 }
 
 impl Default for ModelSection {
     fn default() -> Self {
-        Self { preset: Preset::Mtdvocalist, init: None }
+        Self { preset: Preset::Mtdvocalist, init: None, layers: None, heads: None, dropout: None }
+    }
+}
+
+impl ModelSection {
+    /// The preset's architecture with this section's overrides; the name gains a `+` suffix per
+    /// override so checkpoints and tables never pass a changed model off as the preset.
+    pub fn config(&self) -> ModelConfig {
+        let mut c = self.preset.config();
+        if let Some(l) = self.layers {
+            c.layers = l;
+            c.name.push_str(&format!("+l{l}"));
+        }
+        if let Some(h) = self.heads {
+            c.heads = h;
+            c.name.push_str(&format!("+h{h}"));
+        }
+        if let Some(p) = self.dropout {
+            c.embed_dropout = p;
+            c.relu_dropout = p;
+            c.res_dropout = p;
+            c.name.push_str(&format!("+d{p}"));
+        }
+        c
     }
 }
 

@@ -368,7 +368,8 @@ pub fn train(cfg: &RunConfig, run_dir: &Path, opts: &TrainOptions) -> Result<Sum
             (l.model, l.config)
         }
         None => {
-            let c = cfg.model.preset.config();
+            let c = cfg.model.config();
+            c.validate().map_err(|e| setup(format!("[model]: {e}")))?;
             (c.init(&train_device), c)
         }
     };
