@@ -13,10 +13,13 @@ DEVICE=${DEVICE:-cpu}
 #   SYNTH_ARGS  extra `preprocess synth` arguments, e.g. "--speakers 6 --utterances-per-speaker 4"
 #   TRAIN_SET   extra `trainer train` arguments for every run, e.g. "--set epochs=1 --set steps_per_epoch=2"
 #   EVAL_ARGS   extra `evaluator run` arguments, e.g. "--limit 2"
+#   SHARDS      a shard set made elsewhere (e.g. on a cluster): step 2 only verifies it
 #   JOBS        students trained / models evaluated at once (default: 2 on CPU, 1 on CUDA); each
 #               gets OMP_NUM_THREADS = cores / JOBS, since libtorch's OpenMP threads spin when
 #               processes oversubscribe the cores
-read -r -a SYNTH_EXTRA <<< "${SYNTH_ARGS:-}"
+# The embedded corpus: 24 speakers × 10 utterances (162 pretrain, 20 val, 40 test clips), sized so
+# the study fits 30 minutes on 2 cores; SYNTH_ARGS, when set, replaces these arguments.
+read -r -a SYNTH_EXTRA <<< "${SYNTH_ARGS-"--utterances-per-speaker 10"}"
 read -r -a TRAIN_EXTRA <<< "${TRAIN_SET:-}"
 read -r -a EVAL_EXTRA <<< "${EVAL_ARGS:-}"
 CORES=$(nproc)
@@ -94,15 +97,22 @@ else
   timed "1 synthetic corpus"
 fi
 
-say "step 2: preprocess into shards ($DATA/shards; complete shards are kept)"
-run "$BIN/preprocess" run --lrs2-root "$CORPUS" --splits "$SPLITS" --out "$DATA/shards"
-run "$BIN/preprocess" verify --shards "$DATA/shards"
+if [ -n "${SHARDS:-}" ]; then
+  # Made elsewhere, e.g. by the Slurm array in preprocess/deploy/ and `preprocess merge`.
+  say "step 2: shards given: $SHARDS (not preprocessed here); verifying them"
+  run "$BIN/preprocess" verify --shards "$SHARDS"
+else
+  SHARDS=$DATA/shards
+  say "step 2: preprocess into shards ($SHARDS; complete shards are kept)"
+  run "$BIN/preprocess" run --lrs2-root "$CORPUS" --splits "$SPLITS" --out "$SHARDS"
+  run "$BIN/preprocess" verify --shards "$SHARDS"
+fi
 timed "2 preprocess + verify"
 
 RUNS=${RUNS:-$ROOT/runs}
 RESULTS=${RESULTS:-$ROOT/results}
 if [ -n "${LRS2_ROOT:-}" ]; then CONF=$ROOT/configs/lrs2; else CONF=$ROOT/configs/embedded; fi
-COMMON=(--set "shards=\"$DATA/shards\"" --set "device=\"$DEVICE\"" --set "seed=$SEED" "${TRAIN_EXTRA[@]}")
+COMMON=(--set "shards=\"$SHARDS\"" --set "device=\"$DEVICE\"" --set "seed=$SEED" "${TRAIN_EXTRA[@]}")
 
 # A run is done when its state says every epoch finished; an interrupted one is resumed.
 # With QUEUED set, the command is queued for `drain` (parallel, logged) instead of run now.
@@ -133,7 +143,21 @@ else
   timed "3 teacher"
 fi
 
-say "step 4: distil the students (same seed and budget each; $JOBS at a time, logs in $RUNS/*.log)"
+# Queues the ±15-frame evaluation of a checkpoint unless its accuracy.json is newer.
+eval_model() { # name checkpoint
+  local name=$1 ckpt=$2
+  if [ -f "$RESULTS/$name/accuracy.json" ] && [ "$RESULTS/$name/accuracy.json" -nt "$ckpt" ]; then
+    say "  $name: already evaluated"
+  else
+    queue "$RESULTS/logs/$name.log" "$BIN/evaluator" run --model "$ckpt" --shards "$SHARDS" --split test \
+      --out "$RESULTS/$name" --device "$DEVICE" "${EVAL_EXTRA[@]}"
+  fi
+}
+
+say "step 4: distil the students (same seed and budget each; $JOBS at a time, logs in $RUNS/*.log);"
+say "  the teacher's evaluation (step 5) shares this queue"
+MODELS=("teacher|$TEACHER_CKPT")
+eval_model teacher "$TEACHER_CKPT"
 STUDENTS=(
   "bce|--set loss.kind=\"bce\""
   "kd|--set loss.kind=\"kd\""
@@ -153,19 +177,10 @@ drain
 timed "4 students"
 
 say "step 5: evaluate every model (±15-frame protocol, split test) into $RESULTS"
-MODELS=("teacher|$TEACHER_CKPT")
 for entry in "${STUDENTS[@]}"; do
   name=${entry%%|*}
   MODELS+=("student_$name|$RUNS/student_$name/best.safetensors")
-done
-for m in "${MODELS[@]}"; do
-  name=${m%%|*}; ckpt=${m#*|}
-  if [ -f "$RESULTS/$name/accuracy.json" ] && [ "$RESULTS/$name/accuracy.json" -nt "$ckpt" ]; then
-    say "  $name: already evaluated"
-  else
-    queue "$RESULTS/logs/$name.log" "$BIN/evaluator" run --model "$ckpt" --shards "$DATA/shards" --split test \
-      --out "$RESULTS/$name" --device "$DEVICE" "${EVAL_EXTRA[@]}"
-  fi
+  eval_model "student_$name" "$RUNS/student_$name/best.safetensors"
 done
 drain
 timed "5 evaluation"

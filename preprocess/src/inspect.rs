@@ -1,11 +1,16 @@
 //! `preprocess inspect`: a contact sheet of an utterance's mouth crops, so a person can check
-//! crop quality. Frames without a face get a red bar.
+//! crop quality. Frames without a face get a red bar. Optionally, the source frames with the face
+//! boxes drawn on them.
 
 use std::path::Path;
 
+use image::imageops;
 use image::{ImageBuffer, Rgb, RgbImage};
 use manifests::{Manifest, MANIFEST_FILE};
 use shards::{Utterance, CROP_HEIGHT, CROP_WIDTH};
+
+use crate::crop::{crop_rect, BoxAdjust};
+use crate::decode::Video;
 
 /// Finds `utt_id` in the shard set at `dir` (verified against its manifest).
 pub fn find_utterance(dir: &Path, utt_id: &str) -> Result<Utterance, String> {
@@ -44,4 +49,89 @@ pub fn contact_sheet(utt: &Utterance, columns: usize) -> RgbImage {
         }
     }
     sheet
+}
+
+/// Colour of the detector's (smoothed) face box on the source-frame sheet.
+pub const DETECTOR_COLOUR: Rgb<u8> = Rgb([0, 255, 0]);
+/// Colour of the adjusted box and of its lower half, the region the mouth crop is cut from.
+pub const CROP_COLOUR: Rgb<u8> = Rgb([255, 255, 0]);
+
+/// The box adjustment a shard set was made with (`params.process.adjust` of its manifest).
+pub fn manifest_adjust(dir: &Path) -> Result<BoxAdjust, String> {
+    let m = Manifest::read(&dir.join(MANIFEST_FILE)).map_err(|e| e.to_string())?;
+    serde_json::from_value(m.params["process"]["adjust"].clone())
+        .map_err(|e| format!("{}: params.process.adjust: {e}", dir.join(MANIFEST_FILE).display()))
+}
+
+fn rect(img: &mut RgbImage, (x0, y0, x1, y1): (u32, u32, u32, u32), colour: Rgb<u8>) {
+    let (w, h) = img.dimensions();
+    let (x1, y1) = (x1.min(w).saturating_sub(1), y1.min(h).saturating_sub(1));
+    for x in x0.min(x1)..=x1 {
+        img.put_pixel(x, y0.min(y1), colour);
+        img.put_pixel(x, y1, colour);
+    }
+    for y in y0.min(y1)..=y1 {
+        img.put_pixel(x0.min(x1), y, colour);
+        img.put_pixel(x1, y, colour);
+    }
+}
+
+/// Every `every`-th source frame of `video` (the utterance's decoded source, 25 fps) with its
+/// stored face box (green), the adjusted box and the lower half that becomes the mouth crop
+/// (yellow), `columns` per row. Frames without a face get a red bar instead of boxes.
+pub fn source_sheet(
+    utt: &Utterance,
+    video: &Video,
+    adjust: &BoxAdjust,
+    every: usize,
+    columns: usize,
+) -> RgbImage {
+    let n = (utt.num_frames as usize).min(video.frames.len());
+    let picked: Vec<usize> = (0..n).step_by(every.max(1)).collect();
+    let cols = columns.max(1).min(picked.len().max(1));
+    let rows = picked.len().div_ceil(cols);
+    let (w, h) = (video.width as u32, video.height as u32);
+    let mut sheet: RgbImage =
+        ImageBuffer::from_pixel(cols as u32 * (w + 2), rows as u32 * (h + 2), Rgb([32, 32, 32]));
+    for (i, &t) in picked.iter().enumerate() {
+        let mut frame: RgbImage = ImageBuffer::from_raw(w, h, video.frames[t].clone())
+            .expect("decoded frame is width × height × 3");
+        if utt.face_found[t] {
+            let b = &utt.face_boxes[t];
+            let x0 = b.x.max(0.0).round() as u32;
+            let y0 = b.y.max(0.0).round() as u32;
+            rect(
+                &mut frame,
+                (x0, y0, (b.x + b.w).round() as u32, (b.y + b.h).round() as u32),
+                DETECTOR_COLOUR,
+            );
+            let (cx0, cy0, cx1, cy1) = crop_rect(b, adjust, video.width, video.height);
+            rect(&mut frame, (cx0, cy0, cx1, cy1), CROP_COLOUR);
+            rect(&mut frame, (cx0, (cy0 + cy1) / 2, cx1, cy1), CROP_COLOUR);
+        } else {
+            for x in 0..w {
+                for y in 0..4.min(h) {
+                    frame.put_pixel(x, y, Rgb([255, 0, 0]));
+                }
+            }
+        }
+        let (ox, oy) = ((i % cols) as u32 * (w + 2) + 1, (i / cols) as u32 * (h + 2) + 1);
+        imageops::replace(&mut sheet, &frame, ox as i64, oy as i64);
+    }
+    sheet
+}
+
+/// Decodes the utterance's source video under the dataset root (`mvlrs_v1/` or its parent) and
+/// checks that it is the file the row was made from (sha256).
+pub fn decode_source(lrs2_root: &Path, utt: &Utterance) -> Result<Video, String> {
+    let root = crate::layout::Layout::discover(lrs2_root)?.root;
+    let path = root.join(&utt.source_path);
+    let sum = manifests::sha256_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if sum != utt.source_sha256 {
+        return Err(format!(
+            "{}: sha256 differs from the one recorded in the shard; is --lrs2-root the corpus these shards were made from?",
+            path.display()
+        ));
+    }
+    crate::decode::decode_video(&path).map_err(|e| format!("{}: {e}", path.display()))
 }

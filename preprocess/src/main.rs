@@ -118,6 +118,17 @@ enum Command {
         /// Crops per row.
         #[arg(long, default_value_t = 15)]
         columns: usize,
+        /// Also write the source frames with the face boxes drawn on them (green: the detector's
+        /// smoothed box; yellow: the adjusted box and its lower half, the mouth crop's region) to
+        /// this PNG; needs --lrs2-root.
+        #[arg(long, requires = "lrs2_root")]
+        boxes_out: Option<PathBuf>,
+        /// The dataset root the shards were made from (`mvlrs_v1/` or its parent), for --boxes-out.
+        #[arg(long)]
+        lrs2_root: Option<PathBuf>,
+        /// With --boxes-out: draw every N-th source frame.
+        #[arg(long, default_value_t = 5)]
+        boxes_every: usize,
     },
     /// Checks every shard of a set against its manifest (size, sha256, schema, row count).
     Verify {
@@ -255,12 +266,20 @@ fn main_impl(cli: Cli) -> anyhow::Result<bool> {
             );
             Ok(true)
         }
-        Command::Inspect { shards, utt, out, columns } => {
-            let u = preprocess::inspect::find_utterance(&shards, &utt).map_err(anyhow::Error::msg)?;
-            let sheet = preprocess::inspect::contact_sheet(&u, columns);
+        Command::Inspect { shards, utt, out, columns, boxes_out, lrs2_root, boxes_every } => {
+            use preprocess::inspect;
+            let u = inspect::find_utterance(&shards, &utt).map_err(anyhow::Error::msg)?;
+            let sheet = inspect::contact_sheet(&u, columns);
             sheet.save(&out).with_context(|| format!("writing {}", out.display()))?;
             let found = u.face_found.iter().filter(|f| **f).count();
             println!("{utt}: {} frames ({found} with a face) → {}", u.num_frames, out.display());
+            if let (Some(boxes_out), Some(root)) = (boxes_out, lrs2_root) {
+                let adjust = inspect::manifest_adjust(&shards).map_err(anyhow::Error::msg)?;
+                let video = inspect::decode_source(&root, &u).map_err(anyhow::Error::msg)?;
+                let sheet = inspect::source_sheet(&u, &video, &adjust, boxes_every, 5);
+                sheet.save(&boxes_out).with_context(|| format!("writing {}", boxes_out.display()))?;
+                println!("source frames with face boxes (every {boxes_every}) → {}", boxes_out.display());
+            }
             Ok(true)
         }
         Command::Verify { shards } => {

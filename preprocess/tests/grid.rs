@@ -32,7 +32,7 @@ fn grid_clips_become_rows_and_runs_are_deterministic() {
     }
     // The contact sheet renders.
     let png = dir.path().join("sheet.png");
-    preprocess(&[
+    let sheet = [
         "inspect",
         "--shards",
         a.to_str().unwrap(),
@@ -40,7 +40,23 @@ fn grid_clips_become_rows_and_runs_are_deterministic() {
         "grid0001/00001",
         "--out",
         png.to_str().unwrap(),
-    ]);
+    ];
+    preprocess(&sheet);
     assert!(std::fs::metadata(&png).unwrap().len() > 10_000);
+    // With the face boxes on the source frames: 75 frames, every 5th → 15 frames, 5 per row.
+    let boxes = dir.path().join("boxes.png");
+    let with_boxes = ["--boxes-out", boxes.to_str().unwrap(), "--lrs2-root", root.to_str().unwrap()];
+    preprocess(&[&sheet[..], &with_boxes[..]].concat());
+    let img = image::open(&boxes).unwrap().to_rgb8();
+    let u = shard_rows(&a).into_iter().find(|u| u.utt_id == "grid0001/00001").unwrap();
+    let (w, h) = (img.width() / 5 - 2, img.height() / 3 - 2);
+    assert_eq!(img.height(), 3 * (h + 2), "15 frames in 3 rows of 5");
+    // Frame 0's detector box is drawn in green where the row says it is.
+    let b = &u.face_boxes[0];
+    let (x, y) = ((b.x + b.w / 2.0).round() as u32 + 1, b.y.max(0.0).round() as u32 + 1);
+    assert!(x < w && y < h);
+    assert_eq!(img.get_pixel(x, y).0, preprocess::inspect::DETECTOR_COLOUR.0, "box top edge at ({x}, {y})");
+    let yellow = img.pixels().filter(|p| p.0 == preprocess::inspect::CROP_COLOUR.0).count();
+    assert!(yellow > 15 * 100, "the crop regions are drawn ({yellow} yellow pixels)");
     preprocess(&["verify", "--shards", a.to_str().unwrap()]);
 }

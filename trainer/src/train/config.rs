@@ -283,4 +283,21 @@ mod tests {
         let err = RunConfig::load(None, &["bogus=1".into()]).unwrap_err().to_string();
         assert!(err.contains("bogus"), "{err}");
     }
+
+    #[test]
+    fn model_overrides_rename_the_architecture() {
+        let cfg = RunConfig::load(None, &["model.preset=micro".into()]).unwrap();
+        assert_eq!(cfg.model.config(), Preset::Micro.config());
+        let sets = ["model.preset=micro", "model.layers=1", "model.heads=4", "model.dropout=0.0"];
+        let cfg = RunConfig::load(None, &sets.map(String::from)).unwrap();
+        let c = cfg.model.config();
+        assert_eq!(
+            (c.layers, c.heads, c.embed_dropout, c.relu_dropout, c.res_dropout),
+            (1, 4, 0.0, 0.0, 0.0)
+        );
+        assert_eq!(c.name, "micro+l1+h4+d0");
+        assert_eq!(c.channels, Preset::Micro.config().channels);
+        let bad = RunConfig::load(None, &["model.preset=micro".into(), "model.heads=5".into()]).unwrap();
+        assert!(bad.model.config().validate().is_err());
+    }
 }

@@ -566,16 +566,16 @@ pub fn train(cfg: &RunConfig, run_dir: &Path, opts: &TrainOptions) -> Result<Sum
                 "wait_fraction": ep_wait / ep_time.max(1e-9), "epoch_s": ep_time,
             }),
         )?;
-        if !opts.quiet {
-            eprintln!(
-                "epoch {}/{}: train loss {train_loss:.4}, val F1 {f1:.4}, BCE {:.4}, acc {:.4}{}",
-                epoch + 1,
-                cfg.epochs,
-                v["bce"].as_f64().unwrap_or(f64::NAN),
-                v["accuracy"].as_f64().unwrap_or(f64::NAN),
-                if improved { " (best)" } else { "" }
-            );
-        }
+        // One line per epoch even with --quiet (which hides only the progress bars): the
+        // parallel steps of `make reproduce` relay these lines.
+        eprintln!(
+            "epoch {}/{}: train loss {train_loss:.4}, val F1 {f1:.4}, BCE {:.4}, acc {:.4}{}",
+            epoch + 1,
+            cfg.epochs,
+            v["bce"].as_f64().unwrap_or(f64::NAN),
+            v["accuracy"].as_f64().unwrap_or(f64::NAN),
+            if improved { " (best)" } else { "" }
+        );
         save_checkpoint(&trainable, &model_config, run_dir, "last", cfg.seed, st.step)?;
         if improved {
             st.best_f1 = Some(f1);
