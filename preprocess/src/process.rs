@@ -94,8 +94,7 @@ pub fn process(item: &Item, params: &Params, det: &mut FaceDetector, mel: &MelEx
         }
         let sha = manifests::sha256_file(&item.video).map_err(|e| e.to_string())?;
         let t = Instant::now();
-        let video = decode::decode_video(&item.video)?;
-        let audio = decode::decode_audio(&item.video)?;
+        let (video, audio) = decode::decode_av(&item.video)?;
         times.decode = t.elapsed();
         let n = video.frames.len();
         video_seconds = n as f64 / FPS as f64;
