@@ -156,7 +156,7 @@ fn decode_joint(path: &Path) -> Result<(Video, Audio), DecodeError> {
         .args(["-threads", "1"])
         .input(path.as_os_str())
         .args(["-map", "0:a:0", "-vn", "-f", "s16le", "-acodec", "pcm_s16le"])
-        .output(pcm.path().to_string_lossy())
+        .output(pcm.path().as_os_str())
         .args(["-map", "0:v:0", "-vf", "fps=25", "-threads", "1"])
         .rawvideo();
     let r = run(cmd, "video and audio")?;
@@ -171,7 +171,8 @@ fn decode_joint(path: &Path) -> Result<(Video, Audio), DecodeError> {
         StreamTypeSpecificData::Audio(a) => Some((a.sample_rate, channel_count(&a.channels))),
         _ => None,
     });
-    let (Some(source_fps), Some((sample_rate, channels)), Some((width, height))) = (source_fps, audio_format, r.size)
+    let (Some(source_fps), Some((sample_rate, channels)), Some((width, height))) =
+        (source_fps, audio_format, r.size)
     else {
         return Err("a stream is missing".into());
     };
