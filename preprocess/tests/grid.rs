@@ -60,3 +60,41 @@ fn grid_clips_become_rows_and_runs_are_deterministic() {
     assert!(yellow > 15 * 100, "the crop regions are drawn ({yellow} yellow pixels)");
     preprocess(&["verify", "--shards", a.to_str().unwrap()]);
 }
+
+/// The joint decode (one ffmpeg process for video and audio) gives exactly what the two separate
+/// decoders give, on a GRID clip and on a 48 kHz stereo copy of it, without its fallback.
+#[test]
+fn joint_decode_equals_separate_decoders() {
+    let Some(root) = shared("grid_samples/lrs2_layout") else {
+        return;
+    };
+    let clip = root.join("mvlrs_v1/main/grid0001/00001.mp4");
+    let dir = tempfile::tempdir().unwrap();
+    let stereo = dir.path().join("stereo48k.mp4");
+    common::ffmpeg(&[
+        "-i",
+        clip.to_str().unwrap(),
+        "-c:v",
+        "copy",
+        "-c:a",
+        "aac",
+        "-ar",
+        "48000",
+        "-ac",
+        "2",
+        stereo.to_str().unwrap(),
+    ]);
+    for path in [clip, stereo] {
+        let (v, a) =
+            preprocess::decode::decode_joint(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let v2 = preprocess::decode::decode_video(&path).unwrap();
+        let a2 = preprocess::decode::decode_audio(&path).unwrap();
+        assert_eq!(
+            (v.width, v.height, v.source_fps, v.frames.len()),
+            (v2.width, v2.height, v2.source_fps, 75)
+        );
+        assert!(v.frames == v2.frames, "{}: frames differ", path.display());
+        assert_eq!((a.sample_rate, a.channels), (a2.sample_rate, a2.channels));
+        assert!(a.samples == a2.samples, "{}: samples differ", path.display());
+    }
+}
