@@ -81,25 +81,39 @@ fn run(mut cmd: FfmpegCommand, what: &str) -> Result<Run, DecodeError> {
     Ok(out)
 }
 
+/// Output options of the video stream: the first one, resampled to 25 fps, one decoder thread
+/// (the pipeline already runs one worker per core, and ffmpeg's own frame threads would only
+/// compete with them).
+const VIDEO_OUT: [&str; 6] = ["-map", "0:v:0", "-vf", "fps=25", "-threads", "1"];
+/// Output options of the audio stream: the first one, as interleaved int16 at its native rate.
+const AUDIO_OUT: [&str; 7] = ["-map", "0:a:0", "-vn", "-f", "s16le", "-acodec", "pcm_s16le"];
+
+/// The input video stream's frame rate and size, as ffmpeg reported them.
+fn video_stream(streams: &[StreamTypeSpecificData]) -> Option<(f32, usize, usize)> {
+    streams.iter().find_map(|s| match s {
+        StreamTypeSpecificData::Video(v) => Some((v.fps, v.width as usize, v.height as usize)),
+        _ => None,
+    })
+}
+
+/// The input audio stream's sample rate and channel count.
+fn audio_stream(streams: &[StreamTypeSpecificData]) -> Option<(u32, usize)> {
+    streams.iter().find_map(|s| match s {
+        StreamTypeSpecificData::Audio(a) => Some((a.sample_rate, channel_count(&a.channels))),
+        _ => None,
+    })
+}
+
+fn int16_le(bytes: &[u8]) -> Vec<i16> {
+    bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect()
+}
+
 /// Decodes the first video stream as rgb24 at 25 fps.
 pub fn decode_video(path: &Path) -> Result<Video, DecodeError> {
     let mut cmd = FfmpegCommand::new();
-    // One decoder thread: the pipeline already runs one worker per core, and ffmpeg's own frame
-    // threads would only compete with them.
-    cmd.hide_banner()
-        .args(["-threads", "1"])
-        .input(path.as_os_str())
-        .args(["-map", "0:v:0", "-vf", "fps=25", "-threads", "1"])
-        .rawvideo();
+    cmd.hide_banner().args(["-threads", "1"]).input(path.as_os_str()).args(VIDEO_OUT).rawvideo();
     let r = run(cmd, "video")?;
-    let source_fps = r
-        .streams
-        .iter()
-        .find_map(|s| match s {
-            StreamTypeSpecificData::Video(v) => Some(v.fps),
-            _ => None,
-        })
-        .ok_or_else(|| "no video stream".to_string())?;
+    let (source_fps, _, _) = video_stream(&r.streams).ok_or_else(|| "no video stream".to_string())?;
     let (width, height) = r.size.ok_or_else(|| {
         let why = r.errors.last().map(|e| format!(": \"{}\"", e.trim())).unwrap_or_default();
         format!("video stream decoded to no frames{why}")
@@ -110,21 +124,10 @@ pub fn decode_video(path: &Path) -> Result<Video, DecodeError> {
 /// Decodes the first audio stream as interleaved int16 at its native rate and channel count.
 pub fn decode_audio(path: &Path) -> Result<Audio, DecodeError> {
     let mut cmd = FfmpegCommand::new();
-    cmd.hide_banner()
-        .args(["-threads", "1"])
-        .input(path.as_os_str())
-        .args(["-map", "0:a:0", "-vn", "-f", "s16le", "-acodec", "pcm_s16le"])
-        .output("-");
+    cmd.hide_banner().args(["-threads", "1"]).input(path.as_os_str()).args(AUDIO_OUT).output("-");
     let r = run(cmd, "audio")?;
-    let (sample_rate, channels) = r
-        .streams
-        .iter()
-        .find_map(|s| match s {
-            StreamTypeSpecificData::Audio(a) => Some((a.sample_rate, channel_count(&a.channels))),
-            _ => None,
-        })
-        .ok_or_else(|| "no audio stream".to_string())?;
-    let samples: Vec<i16> = r.bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
+    let (sample_rate, channels) = audio_stream(&r.streams).ok_or_else(|| "no audio stream".to_string())?;
+    let samples = int16_le(&r.bytes);
     if samples.is_empty() {
         return Err("audio stream decoded to no samples".into());
     }
@@ -158,27 +161,21 @@ pub fn decode_joint(path: &Path) -> Result<(Video, Audio), DecodeError> {
         .overwrite()
         .args(["-threads", "1"])
         .input(path.as_os_str())
-        .args(["-map", "0:a:0", "-vn", "-f", "s16le", "-acodec", "pcm_s16le"])
+        .args(AUDIO_OUT)
         .output("-")
-        .args(["-map", "0:v:0", "-vf", "fps=25", "-threads", "1", "-f", "rawvideo", "-pix_fmt", "rgb24"])
+        .args(VIDEO_OUT)
+        .args(["-f", "rawvideo", "-pix_fmt", "rgb24"])
         .output(raw.path().as_os_str());
     let r = run(cmd, "video and audio")?;
     if !r.errors.is_empty() {
         return Err("ffmpeg reported errors".into());
     }
-    let video_format = r.streams.iter().find_map(|s| match s {
-        StreamTypeSpecificData::Video(v) => Some((v.fps, v.width as usize, v.height as usize)),
-        _ => None,
-    });
-    let audio_format = r.streams.iter().find_map(|s| match s {
-        StreamTypeSpecificData::Audio(a) => Some((a.sample_rate, channel_count(&a.channels))),
-        _ => None,
-    });
-    let (Some((source_fps, width, height)), Some((sample_rate, channels))) = (video_format, audio_format)
+    let (Some((source_fps, width, height)), Some((sample_rate, channels))) =
+        (video_stream(&r.streams), audio_stream(&r.streams))
     else {
         return Err("a stream is missing".into());
     };
-    let samples: Vec<i16> = r.bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
+    let samples = int16_le(&r.bytes);
     let rgb = std::fs::read(raw.path()).map_err(|e| format!("reading the decoded video: {e}"))?;
     let frame = width * height * 3;
     if samples.is_empty() || frame == 0 || rgb.is_empty() || rgb.len() % frame != 0 {
