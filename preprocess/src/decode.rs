@@ -176,11 +176,19 @@ pub fn decode_joint(path: &Path) -> Result<(Video, Audio), DecodeError> {
         return Err("a stream is missing".into());
     };
     let samples = int16_le(&r.bytes);
-    let rgb = std::fs::read(raw.path()).map_err(|e| format!("reading the decoded video: {e}"))?;
+    // Read frame by frame into the frames' own buffers (no second copy of the whole video).
     let frame = width * height * 3;
-    if samples.is_empty() || frame == 0 || rgb.is_empty() || rgb.len() % frame != 0 {
+    let len = raw.as_file().metadata().map_err(|e| format!("reading the decoded video: {e}"))?.len() as usize;
+    if samples.is_empty() || frame == 0 || len == 0 || !len.is_multiple_of(frame) {
         return Err("incomplete output".into());
     }
-    let frames = rgb.chunks_exact(frame).map(<[u8]>::to_vec).collect();
+    let mut file = std::io::BufReader::new(raw.as_file());
+    let frames = (0..len / frame)
+        .map(|_| {
+            let mut f = vec![0u8; frame];
+            std::io::Read::read_exact(&mut file, &mut f).map(|()| f)
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("reading the decoded video: {e}"))?;
     Ok((Video { width, height, source_fps, frames }, Audio { sample_rate, channels, samples }))
 }

@@ -24,6 +24,16 @@ pub fn find_utterance(dir: &Path, utt_id: &str) -> Result<Utterance, String> {
     reader.get(utt_id).map_err(|e| e.to_string())
 }
 
+/// The red bar (4 px, `width` wide, clipped to the image) marking a frame without a face.
+fn no_face_bar(img: &mut RgbImage, ox: u32, oy: u32, width: u32) {
+    let (w, h) = img.dimensions();
+    for x in ox..(ox + width).min(w) {
+        for y in oy..(oy + 4).min(h) {
+            img.put_pixel(x, y, Rgb([255, 0, 0]));
+        }
+    }
+}
+
 /// Lays the crops out `columns` per row, 2 px apart.
 pub fn contact_sheet(utt: &Utterance, columns: usize) -> RgbImage {
     let n = utt.num_frames as usize;
@@ -41,11 +51,7 @@ pub fn contact_sheet(utt: &Utterance, columns: usize) -> RgbImage {
             }
         }
         if !utt.face_found[t] {
-            for x in 0..CROP_WIDTH as u32 {
-                for y in 0..4 {
-                    sheet.put_pixel(ox + x, oy + y, Rgb([255, 0, 0]));
-                }
-            }
+            no_face_bar(&mut sheet, ox, oy, CROP_WIDTH as u32);
         }
     }
     sheet
@@ -109,11 +115,7 @@ pub fn source_sheet(
             rect(&mut frame, (cx0, cy0, cx1, cy1), CROP_COLOUR);
             rect(&mut frame, (cx0, (cy0 + cy1) / 2, cx1, cy1), CROP_COLOUR);
         } else {
-            for x in 0..w {
-                for y in 0..4.min(h) {
-                    frame.put_pixel(x, y, Rgb([255, 0, 0]));
-                }
-            }
+            no_face_bar(&mut frame, 0, 0, w);
         }
         let (ox, oy) = ((i % cols) as u32 * (w + 2) + 1, (i / cols) as u32 * (h + 2) + 1);
         imageops::replace(&mut sheet, &frame, ox as i64, oy as i64);
