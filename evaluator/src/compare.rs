@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use plots::{LineChart, Series};
 use serde_json::Value;
 
+use crate::error::{io, EvalError, Result};
 use crate::protocol::CONTEXTS;
 
 /// One row of the comparison.
@@ -42,17 +43,20 @@ pub fn published() -> Vec<Row> {
 }
 
 /// Reads one results directory (`accuracy.json` + `provenance.json`).
-pub fn read_results(dir: &Path) -> Result<Row, String> {
-    let read = |f: &str| -> Result<Value, String> {
-        let p = dir.join(f);
-        let text = std::fs::read_to_string(&p)
-            .map_err(|e| format!("{}: {e}; is this an `evaluator run` results directory?", p.display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))
+pub fn read_results(dir: &Path) -> Result<Row> {
+    let read = |f: &str| -> Result<Value> {
+        let path = dir.join(f);
+        let text = std::fs::read_to_string(&path).map_err(|e| EvalError::Results {
+            path: path.clone(),
+            detail: format!("{e}; is this an `evaluator run` results directory?"),
+        })?;
+        serde_json::from_str(&text).map_err(|e| EvalError::Results { path, detail: e.to_string() })
     };
     let acc = read("accuracy.json")?;
     let prov = read("provenance.json")?;
     let means = acc["macro_mean"].as_array().filter(|a| a.len() == CONTEXTS.len()).ok_or_else(|| {
-        format!("{}: accuracy.json has no macro_mean of {} values", dir.display(), CONTEXTS.len())
+        let detail = format!("no macro_mean of {} values", CONTEXTS.len());
+        EvalError::Results { path: dir.join("accuracy.json"), detail }
     })?;
     let mut out = [None; CONTEXTS.len()];
     for (o, v) in out.iter_mut().zip(means) {
@@ -152,18 +156,18 @@ pub fn figure(rows: &[Row]) -> LineChart {
 
 /// Reads `dirs`, adds the published rows when asked, writes `table1.{md,csv,json}` and
 /// `fig2_size_vs_accuracy.{svg,png}` into `out`; returns the rows.
-pub fn compare(dirs: &[PathBuf], with_published: bool, out: &Path) -> Result<Vec<Row>, String> {
+pub fn compare(dirs: &[PathBuf], with_published: bool, out: &Path) -> Result<Vec<Row>> {
     let mut rows: Vec<Row> = dirs.iter().map(|d| read_results(d)).collect::<Result<_, _>>()?;
     if with_published {
         rows.extend(published());
     }
-    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    std::fs::create_dir_all(out).map_err(io(out))?;
     let tables =
         [("table1.md", to_markdown(&rows)), ("table1.csv", to_csv(&rows)), ("table1.json", to_json(&rows))];
     for (name, body) in tables {
-        manifests::atomic_write(&out.join(name), body.as_bytes()).map_err(|e| e.to_string())?;
+        manifests::atomic_write(&out.join(name), body.as_bytes())?;
     }
-    figure(&rows).write(&out.join("fig2_size_vs_accuracy")).map_err(|e| e.to_string())?;
+    figure(&rows).write(&out.join("fig2_size_vs_accuracy"))?;
     Ok(rows)
 }
 

@@ -1,11 +1,16 @@
 //! The evaluator library: the ±15-frame retrieval protocol of `test_lrs2.py` (SPEC §6), fast
-//! scoring over shards, and accuracy tables.
+//! scoring over shards ([`scoring`], [`run`]), raw scores ([`scores`]), accuracy tables
+//! ([`table`]), Table 1 and Fig. 2 ([`compare`]), and the offset of any video ([`sync`]).
+//! Signal constants come from `features`; only `sync` decodes video (through `preprocess`).
 #![deny(missing_docs)]
 
 pub mod compare;
+mod error;
 pub mod protocol;
 pub mod run;
 pub mod scores;
 pub mod scoring;
 pub mod sync;
 pub mod table;
+
+pub use error::{EvalError, Result};

@@ -193,10 +193,24 @@ mod tests {
         assert_eq!(context_rows(&vec![row(15); 40], 15).len(), 40);
     }
 
+    /// `np.mean` of 300 and 1000 values (above 128, so the recursive halves run), written down
+    /// from numpy 2.4 as exact bits; a naive left-to-right sum gives other bits for both.
     #[test]
     fn numpy_pairwise_mean() {
-        let v: Vec<f64> = (0..300).map(|i| 1.0 / (i as f64 + 1.0)).collect();
-        let m = numpy_mean(&v);
-        assert!((m - v.iter().sum::<f64>() / 300.0).abs() < 1e-15);
+        for (n, numpy) in [(300usize, 0x417f_ca05_55ab_1cd5u64), (1000, 0x417f_da4c_001e_a917)] {
+            let v: Vec<f64> =
+                (0..n).map(|i| 1.0 / (i as f64 + 1.0) + if i % 3 == 0 { 1e8 } else { 0.0 }).collect();
+            let naive = v.iter().fold(0.0, |s, &x| s + x) / n as f64;
+            assert_ne!(naive.to_bits(), numpy, "n = {n}: the case must tell pairwise from naive");
+            assert_eq!(
+                numpy_mean(&v).to_bits(),
+                numpy,
+                "n = {n}: {} vs numpy {}",
+                numpy_mean(&v),
+                f64::from_bits(numpy)
+            );
+        }
+        // Below 8 values numpy sums in order.
+        assert_eq!(numpy_mean(&[1.0, 2.0, 4.0]), 7.0 / 3.0);
     }
 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use trainer::checkpoint;
 use trainer::device::DeviceSpec;
 
+use crate::error::{io, EvalError, Result};
 use crate::scores::VideoScores;
 use crate::scoring::{prepare, score_fast, score_naive};
 use crate::table::AccuracyTable;
@@ -89,43 +90,38 @@ pub struct Evaluation {
 }
 
 /// Scores a split and writes `scores.parquet`, `accuracy.{md,csv,json}` and `provenance.json`.
-pub fn evaluate(cfg: &EvalConfig) -> Result<Evaluation, String> {
+pub fn evaluate(cfg: &EvalConfig) -> Result<Evaluation> {
     let start = Instant::now();
     let device = cfg.device.device();
-    let loaded = checkpoint::load(&cfg.model, None, &device).map_err(|e| e.to_string())?;
+    let loaded = checkpoint::load(&cfg.model, None, &device)?;
     let manifest_path = cfg.shards.join(MANIFEST_FILE);
-    let manifest = Manifest::read(&manifest_path).map_err(|e| e.to_string())?;
+    let manifest = Manifest::read(&manifest_path)?;
     if manifest.shard_schema_version != shards::SCHEMA_VERSION {
-        return Err(format!(
-            "{}: shard schema version {}, this build reads version {}; re-run `preprocess` with this version",
-            manifest_path.display(),
-            manifest.shard_schema_version,
-            shards::SCHEMA_VERSION
-        ));
+        return Err(EvalError::SchemaVersion {
+            path: manifest_path,
+            found: manifest.shard_schema_version,
+            expected: shards::SCHEMA_VERSION,
+        });
     }
     let entries: Vec<_> = manifest.shards_of(&cfg.split).collect();
     if entries.is_empty() {
-        return Err(format!(
-            "{}: no shards of split {:?} (is the split empty?)",
-            manifest_path.display(),
-            cfg.split
-        ));
+        return Err(EvalError::NoShards { path: manifest_path, split: cfg.split.clone() });
     }
     let total: usize = entries.iter().map(|e| e.rows).sum::<usize>().min(cfg.limit.unwrap_or(usize::MAX));
     let bar = if cfg.quiet { ProgressBar::hidden() } else { ProgressBar::new(total as u64) };
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} videos  {per_sec}  ETA {eta}")
-            .map_err(|e| e.to_string())?,
+            .expect("valid template"),
     );
     let mut scores = Vec::new();
     let mut excluded = Vec::new();
     'outer: for entry in entries {
-        let reader = manifest.open_shard(&cfg.shards, &entry.file).map_err(|e| e.to_string())?;
+        let reader = manifest.open_shard(&cfg.shards, &entry.file)?;
         for utt in reader.iter() {
             if scores.len() + excluded.len() >= total {
                 break 'outer;
             }
-            let utt = utt.map_err(|e| e.to_string())?;
+            let utt = utt?;
             match prepare(&utt, &loaded.config.input, cfg.max_windows) {
                 Ok(input) => {
                     let rows = if cfg.naive {
@@ -135,26 +131,22 @@ pub fn evaluate(cfg: &EvalConfig) -> Result<Evaluation, String> {
                     };
                     scores.push((input.utt_id, rows));
                 }
-                Err(reason) => excluded.push(Excluded { utt_id: utt.utt_id.clone(), reason }),
+                Err(why) => excluded.push(Excluded { utt_id: utt.utt_id.clone(), reason: why.to_string() }),
             }
             bar.inc(1);
         }
     }
     bar.finish_and_clear();
     if scores.is_empty() {
-        return Err(format!(
-            "no utterance of split {:?} could be scored ({} excluded)",
-            cfg.split,
-            excluded.len()
-        ));
+        return Err(EvalError::NothingScored { split: cfg.split.clone(), excluded: excluded.len() });
     }
     let table = AccuracyTable::from_scores(scores.iter().map(|(n, r)| (n.clone(), r.as_slice())));
     let provenance = Provenance {
         model_preset: loaded.config.name.clone(),
         parameters: loaded.model.param_count(),
         checkpoint: cfg.model.display().to_string(),
-        checkpoint_sha256: manifests::sha256_file(&cfg.model).map_err(|e| e.to_string())?,
-        shard_manifest_sha256: manifests::sha256_file(&manifest_path).map_err(|e| e.to_string())?,
+        checkpoint_sha256: manifests::sha256_file(&cfg.model)?,
+        shard_manifest_sha256: manifests::sha256_file(&manifest_path)?,
         split: cfg.split.clone(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
         device: format!("{:?}", cfg.device),
@@ -175,17 +167,11 @@ pub fn write_results(
     scores: &[VideoScores],
     table: &AccuracyTable,
     prov: &Provenance,
-) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
     crate::scores::write(&dir.join("scores.parquet"), scores)?;
-    let pretty = |r: serde_json::Result<String>| r.map(|s| s + "\n").map_err(|e| e.to_string());
-    for (name, body) in [
-        ("accuracy.md", table.to_markdown()),
-        ("accuracy.csv", table.to_csv()),
-        ("accuracy.json", pretty(serde_json::to_string_pretty(table))?),
-        ("provenance.json", pretty(serde_json::to_string_pretty(prov))?),
-    ] {
-        manifests::atomic_write(&dir.join(name), body.as_bytes()).map_err(|e| e.to_string())?;
-    }
+    table.write(dir)?;
+    let body = serde_json::to_string_pretty(prov).expect("provenance serialises") + "\n";
+    manifests::atomic_write(&dir.join("provenance.json"), body.as_bytes())?;
     Ok(())
 }

@@ -11,6 +11,7 @@ use arrow::datatypes::{DataType, Field, Schema};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 
+use crate::error::{io, EvalError, Result};
 use crate::protocol::CANDIDATES;
 
 /// One video's raw scores.
@@ -26,7 +27,7 @@ fn schema() -> Arc<Schema> {
 }
 
 /// Writes all videos' scores to `path` atomically.
-pub fn write(path: &Path, videos: &[VideoScores]) -> Result<(), String> {
+pub fn write(path: &Path, videos: &[VideoScores]) -> Result<()> {
     let ids: Vec<&str> = videos.iter().flat_map(|(id, r)| r.iter().map(move |_| id.as_str())).collect();
     let windows: Vec<u32> = videos.iter().flat_map(|(_, r)| 0..r.len() as u32).collect();
     let flat: Vec<f32> = videos.iter().flat_map(|(_, r)| r.iter().flatten().copied()).collect();
@@ -36,25 +37,27 @@ pub fn write(path: &Path, videos: &[VideoScores]) -> Result<(), String> {
         Arc::new(UInt32Array::from(windows)),
         Arc::new(FixedSizeListArray::new(item, CANDIDATES as i32, Arc::new(Float32Array::from(flat)), None)),
     ];
-    let batch = RecordBatch::try_new(schema(), columns).map_err(|e| e.to_string())?;
+    let batch = RecordBatch::try_new(schema(), columns).expect("columns match the schema");
     let tmp = path.with_extension("parquet.tmp");
-    let file = std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    let mut w = ArrowWriter::try_new(file, schema(), None).map_err(|e| e.to_string())?;
-    w.write(&batch).map_err(|e| e.to_string())?;
-    w.close().map_err(|e| e.to_string())?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+    let parquet = |source| EvalError::Parquet { path: tmp.clone(), source };
+    let file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+    let mut w = ArrowWriter::try_new(file, schema(), None).map_err(parquet)?;
+    w.write(&batch).map_err(parquet)?;
+    w.close().map_err(parquet)?;
+    std::fs::rename(&tmp, path).map_err(io(path))
 }
 
 /// Reads scores written by [`write`], grouped by video in file order.
-pub fn read(path: &Path) -> Result<Vec<VideoScores>, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn read(path: &Path) -> Result<Vec<VideoScores>> {
+    let not_scores = |detail: String| EvalError::NotScores { path: path.to_path_buf(), detail };
+    let file = std::fs::File::open(path).map_err(io(path))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .and_then(|b| b.build())
-        .map_err(|e| format!("{}: not a scores file ({e})", path.display()))?;
+        .map_err(|e| not_scores(e.to_string()))?;
     let mut out: Vec<VideoScores> = Vec::new();
     for batch in reader {
-        let batch = batch.map_err(|e| e.to_string())?;
-        let bad = || format!("{}: unexpected columns (need utt_id, window, scores[31])", path.display());
+        let batch = batch.map_err(|e| not_scores(e.to_string()))?;
+        let bad = || not_scores("unexpected columns (need utt_id, window, scores[31])".into());
         let ids = batch
             .column_by_name("utt_id")
             .and_then(|c| c.as_any().downcast_ref::<StringArray>())
@@ -64,6 +67,9 @@ pub fn read(path: &Path) -> Result<Vec<VideoScores>, String> {
             .and_then(|c| c.as_any().downcast_ref::<FixedSizeListArray>())
             .ok_or_else(bad)?;
         let vals = sc.values().as_any().downcast_ref::<Float32Array>().ok_or_else(bad)?;
+        if sc.len() != batch.num_rows() || sc.value_length() as usize != CANDIDATES {
+            return Err(bad());
+        }
         for i in 0..batch.num_rows() {
             let row: [f32; CANDIDATES] =
                 vals.values()[i * CANDIDATES..(i + 1) * CANDIDATES].try_into().expect("31 values");
@@ -72,9 +78,40 @@ pub fn read(path: &Path) -> Result<Vec<VideoScores>, String> {
                 _ => out.push((ids.value(i).to_string(), vec![row])),
             }
         }
-        if sc.len() != batch.num_rows() {
-            return Err(bad());
-        }
     }
     Ok(out)
+}
+
+/// Reads a safetensors file with one `<video>.scores` tensor `[N, 31]` per video (raw,
+/// unmasked), videos in name order.
+pub fn read_safetensors(path: &Path) -> Result<Vec<VideoScores>> {
+    let not_scores = |detail: String| EvalError::NotScores { path: path.to_path_buf(), detail };
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| not_scores(e.to_string()))?;
+    let mut names: Vec<String> = st.names().into_iter().map(String::from).collect();
+    names.sort();
+    let mut out = Vec::new();
+    for name in names {
+        let t = st.tensor(&name).map_err(|e| not_scores(e.to_string()))?;
+        let video = name.strip_suffix(".scores").unwrap_or(&name).to_string();
+        let shape = t.shape();
+        if t.dtype() != safetensors::Dtype::F32 || shape.len() != 2 || shape[1] != CANDIDATES {
+            let detail = format!("tensor {name} must be float32 [N, 31], found {:?} {shape:?}", t.dtype());
+            return Err(not_scores(detail));
+        }
+        let vals: Vec<f32> =
+            t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let rows = vals.chunks_exact(CANDIDATES).map(|c| c.try_into().expect("31 values")).collect();
+        out.push((video, rows));
+    }
+    Ok(out)
+}
+
+/// Reads either format: Parquet (`.parquet`, from `evaluator run`) or safetensors.
+pub fn read_any(path: &Path) -> Result<Vec<VideoScores>> {
+    if path.extension().and_then(|e| e.to_str()) == Some("parquet") {
+        read(path)
+    } else {
+        read_safetensors(path)
+    }
 }

@@ -6,18 +6,32 @@
 //! model 31 times per window, as `calc_pdist` does; both give the same scores.
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use shards::window::{mel_window, visual_window, SAMPLES_PER_FRAME, WINDOW_FRAMES};
-use shards::{Utterance, MEL_BINS};
+use features::{frames_shape, mel_shape, FRAME_INPUT_LEN as FRAME_IN, MEL_INPUT_LEN as MEL_IN};
+use features::{SAMPLES_PER_FRAME, WINDOW_FRAMES};
+use shards::window::{mel_window, visual_window};
+use shards::Utterance;
 use trainer::model::{InputConvention, SyncTransformer};
 
 use crate::protocol::{CANDIDATES, V_SHIFT};
 
-/// Mel frames per window.
-const MEL_T: usize = shards::window::MEL_WINDOW;
-/// Floats in one model frame input (15 × 48 × 96).
-const FRAME_IN: usize = 3 * WINDOW_FRAMES * 48 * 96;
-/// Floats in one mel window (80 × 16).
-const MEL_IN: usize = MEL_BINS * MEL_T;
+/// Why an utterance is left out of the protocol (recorded in `provenance.json`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Exclusion {
+    /// Fewer than 6 usable frames.
+    #[error("too short: {frames} frames and {samples} samples give no complete window")]
+    TooShort {
+        /// Video frames.
+        frames: usize,
+        /// Audio samples.
+        samples: usize,
+    },
+    /// A frame without a face among those used.
+    #[error("frame {0} has no face (the reference protocol needs contiguous frames)")]
+    NoFace(usize),
+    /// The stored mel ends before window i.
+    #[error("mel too short for window {0}")]
+    MelShort(usize),
+}
 
 /// One video's model inputs: N windows of frames and the N matching mel windows.
 pub struct VideoInput {
@@ -39,22 +53,22 @@ pub fn prepare(
     utt: &Utterance,
     conv: &InputConvention,
     max_windows: Option<usize>,
-) -> Result<VideoInput, String> {
+) -> Result<VideoInput, Exclusion> {
     let frames = utt.num_frames as usize;
     let usable = frames.min(utt.pcm.len() / SAMPLES_PER_FRAME);
-    let n = usable.checked_sub(WINDOW_FRAMES).filter(|n| *n >= 1).ok_or_else(|| {
-        format!("too short: {frames} frames and {} samples give no complete window", utt.pcm.len())
-    })?;
+    let n = usable
+        .checked_sub(WINDOW_FRAMES)
+        .filter(|n| *n >= 1)
+        .ok_or(Exclusion::TooShort { frames, samples: utt.pcm.len() })?;
     if let Some(t) = utt.face_found[..n + WINDOW_FRAMES].iter().position(|f| !f) {
-        return Err(format!("frame {t} has no face (the reference protocol needs contiguous frames)"));
+        return Err(Exclusion::NoFace(t));
     }
     let n = max_windows.map_or(n, |m| n.min(m.max(1)));
     let mut f = Vec::with_capacity(n * FRAME_IN);
     let mut m = Vec::with_capacity(n * MEL_IN);
     for i in 0..n {
         f.extend(conv.window_to_input(visual_window(utt, i).expect("i + 5 ≤ frames")));
-        let w = mel_window(&utt.mel, utt.mel_frames as usize, i)
-            .ok_or_else(|| format!("mel too short for window {i}"))?;
+        let w = mel_window(&utt.mel, utt.mel_frames as usize, i).ok_or(Exclusion::MelShort(i))?;
         m.extend(w);
     }
     Ok(VideoInput { utt_id: utt.utt_id.clone(), n, frames: f, mels: m })
@@ -91,11 +105,11 @@ pub fn score_fast(
 ) -> Vec<[f32; CANDIDATES]> {
     let chunk = 64;
     let mut vids = Vec::new();
-    let mut auds = vec![model.embed_audio(Tensor::zeros([1, 1, MEL_BINS, MEL_T], device))];
+    let mut auds = vec![model.embed_audio(Tensor::zeros(mel_shape(1), device))];
     for s in (0..v.n).step_by(chunk) {
         let e = (s + chunk).min(v.n);
-        let f = tensor4(v.frames[s * FRAME_IN..e * FRAME_IN].to_vec(), [e - s, 15, 48, 96], device);
-        let m = tensor4(v.mels[s * MEL_IN..e * MEL_IN].to_vec(), [e - s, 1, MEL_BINS, MEL_T], device);
+        let f = tensor4(v.frames[s * FRAME_IN..e * FRAME_IN].to_vec(), frames_shape(e - s), device);
+        let m = tensor4(v.mels[s * MEL_IN..e * MEL_IN].to_vec(), mel_shape(e - s), device);
         vids.push(model.embed_video(f));
         auds.push(model.embed_audio(m));
     }
@@ -128,10 +142,8 @@ pub fn score_naive(model: &SyncTransformer, v: &VideoInput, device: &Device) -> 
             let a = padded_index(i, j, v.n);
             m.extend_from_slice(if a == 0 { &zero } else { &v.mels[(a - 1) * MEL_IN..a * MEL_IN] });
         }
-        let logits = model.forward(
-            tensor4(f, [CANDIDATES, 15, 48, 96], device),
-            tensor4(m, [CANDIDATES, 1, MEL_BINS, MEL_T], device),
-        );
+        let logits = model
+            .forward(tensor4(f, frames_shape(CANDIDATES), device), tensor4(m, mel_shape(CANDIDATES), device));
         scores.extend(host(logits));
     }
     rows(scores)

@@ -9,14 +9,15 @@
 
 use std::path::Path;
 
+use features::MelExtractor;
 use preprocess::face::FaceDetector;
-use preprocess::mel::MelExtractor;
 use preprocess::process::{process, Item, Params};
 use serde::Serialize;
 use shards::Split;
 use trainer::checkpoint;
 use trainer::device::DeviceSpec;
 
+use crate::error::{EvalError, Result};
 use crate::protocol::{CANDIDATES, V_SHIFT};
 use crate::scoring::{prepare, score_fast};
 
@@ -66,9 +67,9 @@ pub fn estimate(rows: &[[f32; CANDIDATES]]) -> SyncResult {
 }
 
 /// Estimates the offset of `video` with the checkpoint `model`.
-pub fn sync(video: &Path, model: &Path, device: DeviceSpec) -> Result<SyncResult, String> {
+pub fn sync(video: &Path, model: &Path, device: DeviceSpec) -> Result<SyncResult> {
     let dev = device.device();
-    let loaded = checkpoint::load(model, None, &dev).map_err(|e| e.to_string())?;
+    let loaded = checkpoint::load(model, None, &dev)?;
     let params = Params::default();
     let mut det = FaceDetector::new(&params.detect)?;
     let item = Item {
@@ -78,9 +79,9 @@ pub fn sync(video: &Path, model: &Path, device: DeviceSpec) -> Result<SyncResult
         rel_path: video.display().to_string(),
     };
     let outcome = process(&item, &params, &mut det, &MelExtractor::new());
-    let utt = outcome.result.map_err(|why| format!("{}: {why}", video.display()))?;
-    let input =
-        prepare(&utt, &loaded.config.input, None).map_err(|why| format!("{}: {why}", video.display()))?;
+    let unscorable = |reason: String| EvalError::Unscorable { video: video.to_path_buf(), reason };
+    let utt = outcome.result.map_err(|why| unscorable(why.to_string()))?;
+    let input = prepare(&utt, &loaded.config.input, None).map_err(|why| unscorable(why.to_string()))?;
     let rows = score_fast(&loaded.model, &input, &dev, CANDIDATES * 16);
     Ok(estimate(&rows))
 }

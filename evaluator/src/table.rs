@@ -36,6 +36,17 @@ impl AccuracyTable {
         Self { per_video, macro_mean }
     }
 
+    /// Writes `accuracy.md`, `accuracy.csv` and `accuracy.json` into `dir` (each atomically).
+    pub fn write(&self, dir: &std::path::Path) -> Result<(), manifests::Error> {
+        let json = serde_json::to_string_pretty(self).expect("a table serialises") + "\n";
+        for (name, body) in
+            [("accuracy.md", self.to_markdown()), ("accuracy.csv", self.to_csv()), ("accuracy.json", json)]
+        {
+            manifests::atomic_write(&dir.join(name), body.as_bytes())?;
+        }
+        Ok(())
+    }
+
     /// The summary row as Markdown (accuracy in %, two decimals, like the paper).
     pub fn to_markdown(&self) -> String {
         let head: Vec<String> = CONTEXTS.iter().map(|k| format!("K{k}")).collect();

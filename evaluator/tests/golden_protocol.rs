@@ -5,11 +5,7 @@ use evaluator::table::AccuracyTable;
 
 #[test]
 fn tabulate_matches_reference_exactly() {
-    let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/golden");
-    if !golden.is_dir() {
-        eprintln!("skipping: {} is absent", golden.display());
-        return;
-    }
+    let Some(golden) = lipsync_tests::shared("golden") else { return };
     let bytes = std::fs::read(golden.join("eval_scores.safetensors")).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let expected: serde_json::Value =

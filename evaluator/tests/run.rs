@@ -76,12 +76,12 @@ fn bad_inputs_are_clear_errors() {
     }
     let junk = dir.path().join("junk.pth");
     std::fs::write(&junk, b"not a checkpoint").unwrap();
-    let err = evaluate(&config(&junk, &shards, &dir.path().join("o1"), false)).err().unwrap();
+    let err = evaluate(&config(&junk, &shards, &dir.path().join("o1"), false)).err().unwrap().to_string();
     assert!(err.contains("junk.pth") && err.contains("not a PyTorch checkpoint"), "{err}");
     let Some(model) = shared("golden/mtdvocalist_rand.pth") else { return };
     let mut cfg = config(&model, &shards, &dir.path().join("o2"), false);
     cfg.split = "val".into();
-    let err = evaluate(&cfg).err().unwrap();
+    let err = evaluate(&cfg).err().unwrap().to_string();
     assert!(err.contains("no shards of split \"val\""), "{err}");
     // A shard of another schema version.
     let other = dir.path().join("other");
@@ -94,6 +94,6 @@ fn bad_inputs_are_clear_errors() {
         std::fs::copy(shards.join(&s.file), other.join(&s.file)).unwrap();
     }
     let cfg = config(&model, &other, &dir.path().join("o3"), false);
-    let err = evaluate(&cfg).err().unwrap();
+    let err = evaluate(&cfg).err().unwrap().to_string();
     assert!(err.contains("schema version"), "{err}");
 }

@@ -72,3 +72,37 @@ pub enum Error {
     #[error(transparent)]
     Shard(#[from] shards::Error),
 }
+
+/// An error and its causes on one line, `outer: cause: cause`, as the binaries print it. A cause
+/// whose text the line already holds (many messages quote their cause) is not repeated.
+pub fn describe_error(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cause = c.source();
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_are_appended_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "gone");
+        let quoted = Error::Io { path: "m.json".into(), action: "read", source: io };
+        assert_eq!(describe_error(&quoted), "m.json: read failed: gone");
+        #[derive(Debug, thiserror::Error)]
+        #[error("evaluating")]
+        struct Outer(#[source] Error);
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "gone");
+        let outer = Outer(Error::Io { path: "m.json".into(), action: "read", source: io });
+        assert_eq!(describe_error(&outer), "evaluating: m.json: read failed: gone");
+    }
+}

@@ -7,35 +7,50 @@
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{Fft, FixedSync, Resampler};
 
+use features::{f32_to_pcm, PCM_SCALE, SAMPLE_RATE};
+
 use crate::decode::Audio;
 
-/// Target sample rate.
-pub const TARGET_RATE: u32 = 16_000;
+/// Why audio could not be brought to 16 kHz (rubato's words).
+#[derive(Debug, thiserror::Error)]
+pub enum AudioError {
+    /// No resampler for this rate.
+    #[error("cannot resample {rate} Hz: {detail}")]
+    Rate {
+        /// Source rate.
+        rate: u32,
+        /// What rubato said.
+        detail: String,
+    },
+    /// Resampling itself failed.
+    #[error("resampling failed: {0}")]
+    Failed(String),
+}
 
 /// Converts decoded audio to 16 kHz mono int16.
-pub fn to_16k_mono(audio: &Audio) -> Result<Vec<i16>, String> {
-    if audio.sample_rate == TARGET_RATE && audio.channels == 1 {
+pub fn to_16k_mono(audio: &Audio) -> Result<Vec<i16>, AudioError> {
+    if audio.sample_rate == SAMPLE_RATE && audio.channels == 1 {
         return Ok(audio.samples.clone());
     }
     let ch = audio.channels.max(1);
     let mono: Vec<f32> = audio
         .samples
         .chunks_exact(ch)
-        .map(|frame| frame.iter().map(|&s| s as f32).sum::<f32>() / (ch as f32 * 32768.0))
+        .map(|frame| frame.iter().map(|&s| s as f32).sum::<f32>() / (ch as f32 * PCM_SCALE))
         .collect();
-    let resampled = if audio.sample_rate == TARGET_RATE { mono } else { resample(&mono, audio.sample_rate)? };
-    Ok(resampled.iter().map(|&x| (x * 32768.0).round().clamp(-32768.0, 32767.0) as i16).collect())
+    let resampled = if audio.sample_rate == SAMPLE_RATE { mono } else { resample(&mono, audio.sample_rate)? };
+    Ok(resampled.iter().map(|&x| f32_to_pcm(x)).collect())
 }
 
 /// Resamples mono f32 from `rate` to 16 kHz; output length is ⌊n·16000/rate⌉-ish as rubato gives.
-fn resample(mono: &[f32], rate: u32) -> Result<Vec<f32>, String> {
+fn resample(mono: &[f32], rate: u32) -> Result<Vec<f32>, AudioError> {
     if mono.is_empty() {
         return Ok(Vec::new());
     }
-    let mut r = Fft::<f32>::new(rate as usize, TARGET_RATE as usize, 1024, 1, FixedSync::Both)
-        .map_err(|e| format!("cannot resample {rate} Hz: {e}"))?;
-    let input = InterleavedSlice::new(mono, 1, mono.len()).map_err(|e| e.to_string())?;
-    let out = r.process_all(&input, mono.len(), None).map_err(|e| format!("resampling failed: {e}"))?;
+    let mut r = Fft::<f32>::new(rate as usize, SAMPLE_RATE as usize, 1024, 1, FixedSync::Both)
+        .map_err(|e| AudioError::Rate { rate, detail: e.to_string() })?;
+    let input = InterleavedSlice::new(mono, 1, mono.len()).map_err(|e| AudioError::Failed(e.to_string()))?;
+    let out = r.process_all(&input, mono.len(), None).map_err(|e| AudioError::Failed(e.to_string()))?;
     Ok(out.take_data())
 }
 

@@ -5,6 +5,7 @@
 //! decoding run as `-threads 1` processes on as many parallel workers. The single-process,
 //! all-core plain rate is reported too.
 
+use crate::error::{PreprocessError, Result};
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -18,6 +19,8 @@ use crate::run::{run, RunConfig, RunReport};
 pub struct BenchReport {
     /// The pipeline run.
     pub run: RunReport,
+    /// Worker threads it ran with.
+    pub jobs: usize,
     /// Video seconds per wall second, pipeline.
     pub pipeline_video_s_per_s: f64,
     /// The same per worker thread.
@@ -37,14 +40,50 @@ pub struct BenchReport {
     pub ratio_per_core_to_plain_all_cores: f64,
 }
 
+impl std::fmt::Display for BenchReport {
+    /// The report as `preprocess bench` prints it: throughput, the ratios, the stage shares.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (r, s) = (&self.run, &self.run.stages);
+        let total = (s.decode + s.detect + s.crop + s.audio + s.mel + r.write).as_secs_f64().max(1e-9);
+        writeln!(f, "{:.1} s of video, {} utterances, {} threads", r.video_seconds, r.written, self.jobs)?;
+        writeln!(
+            f,
+            "pipeline: {:.2} video s/s ({:.2} per core)",
+            self.pipeline_video_s_per_s, self.pipeline_video_s_per_s_per_core
+        )?;
+        writeln!(
+            f,
+            "plain ffmpeg decode: {:.2} video s/s per core (-threads 1, {} workers); {:.2} video s/s one process at a time on all cores",
+            self.plain_video_s_per_s_per_core, self.jobs, self.plain_video_s_per_s
+        )?;
+        writeln!(
+            f,
+            "ratio per core / plain decode per core: {:.3}  (against one all-core process: {:.3})",
+            self.ratio_per_core_to_plain, self.ratio_per_core_to_plain_all_cores
+        )?;
+        let stages = [
+            ("decode", s.decode),
+            ("detect", s.detect),
+            ("crop", s.crop),
+            ("audio", s.audio),
+            ("mel", s.mel),
+            ("write", r.write),
+        ];
+        for (name, d) in stages {
+            writeln!(f, "  {name:<7} {:>7.2} s  {:>5.1}%", d.as_secs_f64(), 100.0 * d.as_secs_f64() / total)?;
+        }
+        Ok(())
+    }
+}
+
 /// Plain `ffmpeg -i f -f null -` over `files` with `jobs` parallel workers; wall seconds.
-fn plain_decode(files: &[std::path::PathBuf], jobs: usize, threads: Option<usize>) -> Result<f64, String> {
+fn plain_decode(files: &[std::path::PathBuf], jobs: usize, threads: Option<usize>) -> Result<f64> {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let t = Instant::now();
     std::thread::scope(|s| {
         let workers: Vec<_> = (0..jobs.max(1))
             .map(|_| {
-                s.spawn(|| -> Result<(), String> {
+                s.spawn(|| -> Result<()> {
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some(f) = files.get(i) else { return Ok(()) };
@@ -54,18 +93,23 @@ fn plain_decode(files: &[std::path::PathBuf], jobs: usize, threads: Option<usize
                             cmd.args(["-threads", &n.to_string()]);
                         }
                         cmd.arg("-i").arg(f).args(["-f", "null", "-"]);
-                        cmd.status().map_err(|e| format!("ffmpeg: {e}"))?;
+                        cmd.status()
+                            .map_err(|e| PreprocessError::Tool { tool: "ffmpeg", detail: e.to_string() })?;
                     }
                 })
             })
             .collect();
-        workers.into_iter().try_for_each(|w| w.join().unwrap_or_else(|_| Err("worker panicked".into())))
+        workers.into_iter().try_for_each(|w| {
+            w.join().unwrap_or_else(|_| {
+                Err(PreprocessError::Tool { tool: "ffmpeg", detail: "worker panicked".into() })
+            })
+        })
     })?;
     Ok(t.elapsed().as_secs_f64())
 }
 
 /// Runs the pipeline into `scratch` (no resume), then plain-decodes every input video.
-pub fn bench(cfg: &RunConfig, scratch: &Path) -> Result<BenchReport, String> {
+pub fn bench(cfg: &RunConfig, scratch: &Path) -> Result<BenchReport> {
     let mut cfg = cfg.clone();
     cfg.out = scratch.to_path_buf();
     cfg.resume = false;
@@ -90,5 +134,6 @@ pub fn bench(cfg: &RunConfig, scratch: &Path) -> Result<BenchReport, String> {
         ratio_per_core_to_plain: per_core / plain_per_core,
         ratio_per_core_to_plain_all_cores: per_core / plain_rate,
         run: report,
+        jobs: cfg.jobs,
     })
 }

@@ -1,9 +1,10 @@
 //! Mouth crops: the (adjusted) face box → 96×96 → rows 48..95 → 48×96 RGB (SPEC §1.1–1.2).
 
+use features::{CROP_HEIGHT, CROP_WIDTH};
 use image::imageops::{self, FilterType};
 use image::{ImageBuffer, Rgb};
 use serde::{Deserialize, Serialize};
-use shards::{FaceBox, CROP_HEIGHT, CROP_WIDTH};
+use shards::FaceBox;
 
 /// Side of the square the face is resized to before taking its lower half (`hparams.img_size`).
 pub const FACE_SIZE: u32 = 96;

@@ -31,8 +31,65 @@ pub struct Audio {
     pub samples: Vec<i16>,
 }
 
-/// Why decoding failed, in one line (ffmpeg's own words quoted where it gave any).
-pub type DecodeError = String;
+/// Why decoding failed, in one line (ffmpeg's own words quoted where it gave any): the skip
+/// reason a bad file gets.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// ffmpeg could not be started.
+    #[error("cannot start ffmpeg for {what}: {source}")]
+    Spawn {
+        /// The streams asked for.
+        what: &'static str,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// ffmpeg's output could not be read (ffmpeg-sidecar's words).
+    #[error("ffmpeg {what}: {detail}")]
+    Output {
+        /// The streams asked for.
+        what: &'static str,
+        /// What went wrong.
+        detail: String,
+    },
+    /// ffmpeg failed and produced nothing.
+    #[error("ffmpeg could not decode the {what}: \"{why}\"")]
+    Failed {
+        /// The streams asked for.
+        what: &'static str,
+        /// ffmpeg's last error line, or its exit status.
+        why: String,
+    },
+    /// The file has no video stream.
+    #[error("no video stream")]
+    NoVideo,
+    /// The video stream gave no frame.
+    #[error("video stream decoded to no frames{}", why.as_ref().map(|w| format!(": \"{w}\"")).unwrap_or_default())]
+    NoFrames {
+        /// ffmpeg's last error line, if any.
+        why: Option<String>,
+    },
+    /// The file has no audio stream.
+    #[error("no audio stream")]
+    NoAudio,
+    /// The audio stream gave no sample.
+    #[error("audio stream decoded to no samples")]
+    NoSamples,
+    /// The joint decode's temporary file.
+    #[error("cannot create a temporary video file: {0}")]
+    TempFile(std::io::Error),
+    /// The joint decode logged errors.
+    #[error("ffmpeg reported errors")]
+    Reported,
+    /// The joint decode lacks a stream.
+    #[error("a stream is missing")]
+    StreamMissing,
+    /// The joint decode's output is cut short.
+    #[error("incomplete output")]
+    Incomplete,
+    /// The joint decode's video file could not be read back.
+    #[error("reading the decoded video: {0}")]
+    ReadBack(std::io::Error),
+}
 
 fn channel_count(layout: &str) -> usize {
     match layout.trim() {
@@ -55,11 +112,11 @@ struct Run {
     errors: Vec<String>,
 }
 
-fn run(mut cmd: FfmpegCommand, what: &str) -> Result<Run, DecodeError> {
-    let mut child = cmd.spawn().map_err(|e| format!("cannot start ffmpeg for {what}: {e}"))?;
+fn run(mut cmd: FfmpegCommand, what: &'static str) -> Result<Run, DecodeError> {
+    let mut child = cmd.spawn().map_err(|source| DecodeError::Spawn { what, source })?;
     let mut out =
         Run { streams: Vec::new(), frames: Vec::new(), size: None, bytes: Vec::new(), errors: Vec::new() };
-    let iter = child.iter().map_err(|e| format!("ffmpeg {what}: {e}"))?;
+    let iter = child.iter().map_err(|e| DecodeError::Output { what, detail: e.to_string() })?;
     for event in iter {
         match event {
             FfmpegEvent::ParsedInputStream(s) => out.streams.push(s.type_specific_data),
@@ -73,10 +130,10 @@ fn run(mut cmd: FfmpegCommand, what: &str) -> Result<Run, DecodeError> {
             _ => {}
         }
     }
-    let status = child.wait().map_err(|e| format!("ffmpeg {what}: {e}"))?;
+    let status = child.wait().map_err(|e| DecodeError::Output { what, detail: e.to_string() })?;
     if !status.success() && out.frames.is_empty() && out.bytes.is_empty() {
         let why = out.errors.last().cloned().unwrap_or_else(|| format!("exit status {status}"));
-        return Err(format!("ffmpeg could not decode the {what}: \"{}\"", why.trim()));
+        return Err(DecodeError::Failed { what, why: why.trim().to_string() });
     }
     Ok(out)
 }
@@ -113,11 +170,9 @@ pub fn decode_video(path: &Path) -> Result<Video, DecodeError> {
     let mut cmd = FfmpegCommand::new();
     cmd.hide_banner().args(["-threads", "1"]).input(path.as_os_str()).args(VIDEO_OUT).rawvideo();
     let r = run(cmd, "video")?;
-    let (source_fps, _, _) = video_stream(&r.streams).ok_or_else(|| "no video stream".to_string())?;
-    let (width, height) = r.size.ok_or_else(|| {
-        let why = r.errors.last().map(|e| format!(": \"{}\"", e.trim())).unwrap_or_default();
-        format!("video stream decoded to no frames{why}")
-    })?;
+    let (source_fps, _, _) = video_stream(&r.streams).ok_or(DecodeError::NoVideo)?;
+    let (width, height) =
+        r.size.ok_or_else(|| DecodeError::NoFrames { why: r.errors.last().map(|e| e.trim().to_string()) })?;
     Ok(Video { width, height, source_fps, frames: r.frames })
 }
 
@@ -126,10 +181,10 @@ pub fn decode_audio(path: &Path) -> Result<Audio, DecodeError> {
     let mut cmd = FfmpegCommand::new();
     cmd.hide_banner().args(["-threads", "1"]).input(path.as_os_str()).args(AUDIO_OUT).output("-");
     let r = run(cmd, "audio")?;
-    let (sample_rate, channels) = audio_stream(&r.streams).ok_or_else(|| "no audio stream".to_string())?;
+    let (sample_rate, channels) = audio_stream(&r.streams).ok_or(DecodeError::NoAudio)?;
     let samples = int16_le(&r.bytes);
     if samples.is_empty() {
-        return Err("audio stream decoded to no samples".into());
+        return Err(DecodeError::NoSamples);
     }
     Ok(Audio { sample_rate, channels, samples })
 }
@@ -153,7 +208,7 @@ pub fn decode_joint(path: &Path) -> Result<(Video, Audio), DecodeError> {
         .prefix("lipsync-video-")
         .suffix(".rgb")
         .tempfile()
-        .map_err(|e| format!("cannot create a temporary video file: {e}"))?;
+        .map_err(DecodeError::TempFile)?;
     let mut cmd = FfmpegCommand::new();
     // Audio is output #0, on stdout: ffmpeg-sidecar 2.7 matches stdout streams to outputs by the
     // order in which ffmpeg announces them, and an unfiltered audio output is announced first.
@@ -168,19 +223,19 @@ pub fn decode_joint(path: &Path) -> Result<(Video, Audio), DecodeError> {
         .output(raw.path().as_os_str());
     let r = run(cmd, "video and audio")?;
     if !r.errors.is_empty() {
-        return Err("ffmpeg reported errors".into());
+        return Err(DecodeError::Reported);
     }
     let (Some((source_fps, width, height)), Some((sample_rate, channels))) =
         (video_stream(&r.streams), audio_stream(&r.streams))
     else {
-        return Err("a stream is missing".into());
+        return Err(DecodeError::StreamMissing);
     };
     let samples = int16_le(&r.bytes);
     // Read frame by frame into the frames' own buffers (no second copy of the whole video).
     let frame = width * height * 3;
-    let len = raw.as_file().metadata().map_err(|e| format!("reading the decoded video: {e}"))?.len() as usize;
+    let len = raw.as_file().metadata().map_err(DecodeError::ReadBack)?.len() as usize;
     if samples.is_empty() || frame == 0 || len == 0 || !len.is_multiple_of(frame) {
-        return Err("incomplete output".into());
+        return Err(DecodeError::Incomplete);
     }
     let mut file = std::io::BufReader::new(raw.as_file());
     let frames = (0..len / frame)
@@ -189,6 +244,6 @@ pub fn decode_joint(path: &Path) -> Result<(Video, Audio), DecodeError> {
             std::io::Read::read_exact(&mut file, &mut f).map(|()| f)
         })
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("reading the decoded video: {e}"))?;
+        .map_err(DecodeError::ReadBack)?;
     Ok((Video { width, height, source_fps, frames }, Audio { sample_rate, channels, samples }))
 }

@@ -56,9 +56,9 @@ pub struct FaceDetector {
 
 impl FaceDetector {
     /// Builds a detector from the embedded model.
-    pub fn new(p: &DetectParams) -> Result<Self, String> {
+    pub fn new(p: &DetectParams) -> crate::Result<Self> {
         let model =
-            rustface::read_model(MODEL).map_err(|e| format!("embedded face model unreadable: {e}"))?;
+            rustface::read_model(MODEL).map_err(|e| crate::PreprocessError::FaceModel(e.to_string()))?;
         let mut inner = rustface::create_detector_with_model(model);
         inner.set_min_face_size(p.min_face.max(20));
         inner.set_score_thresh(p.score_thresh);

@@ -4,24 +4,25 @@
 
 use std::path::Path;
 
+use features::{CROP_HEIGHT, CROP_WIDTH};
 use image::imageops;
 use image::{ImageBuffer, Rgb, RgbImage};
 use manifests::{Manifest, MANIFEST_FILE};
-use shards::{Utterance, CROP_HEIGHT, CROP_WIDTH};
+use shards::Utterance;
 
 use crate::crop::{crop_rect, BoxAdjust};
 use crate::decode::Video;
+use crate::error::{PreprocessError, Result};
 
 /// Finds `utt_id` in the shard set at `dir` (verified against its manifest).
-pub fn find_utterance(dir: &Path, utt_id: &str) -> Result<Utterance, String> {
-    let m = Manifest::read(&dir.join(MANIFEST_FILE)).map_err(|e| e.to_string())?;
-    let entry = m
-        .shards
-        .iter()
-        .find(|s| s.utterances.iter().any(|u| u == utt_id))
-        .ok_or_else(|| format!("{}: no shard holds utterance {utt_id}", dir.display()))?;
-    let mut reader = m.open_shard(dir, &entry.file).map_err(|e| e.to_string())?;
-    reader.get(utt_id).map_err(|e| e.to_string())
+pub fn find_utterance(dir: &Path, utt_id: &str) -> Result<Utterance> {
+    let m = Manifest::read(&dir.join(MANIFEST_FILE))?;
+    let entry =
+        m.shards.iter().find(|s| s.utterances.iter().any(|u| u == utt_id)).ok_or_else(|| {
+            PreprocessError::NoUtterance { dir: dir.to_path_buf(), utt_id: utt_id.to_string() }
+        })?;
+    let mut reader = m.open_shard(dir, &entry.file)?;
+    Ok(reader.get(utt_id)?)
 }
 
 /// The red bar (4 px, `width` wide, clipped to the image) marking a frame without a face.
@@ -63,10 +64,12 @@ pub const DETECTOR_COLOUR: Rgb<u8> = Rgb([0, 255, 0]);
 pub const CROP_COLOUR: Rgb<u8> = Rgb([255, 255, 0]);
 
 /// The box adjustment a shard set was made with (`params.process.adjust` of its manifest).
-pub fn manifest_adjust(dir: &Path) -> Result<BoxAdjust, String> {
-    let m = Manifest::read(&dir.join(MANIFEST_FILE)).map_err(|e| e.to_string())?;
-    serde_json::from_value(m.params["process"]["adjust"].clone())
-        .map_err(|e| format!("{}: params.process.adjust: {e}", dir.join(MANIFEST_FILE).display()))
+pub fn manifest_adjust(dir: &Path) -> Result<BoxAdjust> {
+    let m = Manifest::read(&dir.join(MANIFEST_FILE))?;
+    serde_json::from_value(m.params["process"]["adjust"].clone()).map_err(|e| PreprocessError::Conflict {
+        path: dir.join(MANIFEST_FILE),
+        detail: format!("params.process.adjust: {e}"),
+    })
 }
 
 fn rect(img: &mut RgbImage, (x0, y0, x1, y1): (u32, u32, u32, u32), colour: Rgb<u8>) {
@@ -125,15 +128,13 @@ pub fn source_sheet(
 
 /// Decodes the utterance's source video under the dataset root (`mvlrs_v1/` or its parent) and
 /// checks that it is the file the row was made from (sha256).
-pub fn decode_source(lrs2_root: &Path, utt: &Utterance) -> Result<Video, String> {
+pub fn decode_source(lrs2_root: &Path, utt: &Utterance) -> Result<Video> {
     let root = crate::layout::Layout::discover(lrs2_root)?.root;
     let path = root.join(&utt.source_path);
-    let sum = manifests::sha256_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let sum = manifests::sha256_file(&path)?;
     if sum != utt.source_sha256 {
-        return Err(format!(
-            "{}: sha256 differs from the one recorded in the shard; is --lrs2-root the corpus these shards were made from?",
-            path.display()
-        ));
+        let detail = "sha256 differs from the one recorded in the shard; is --lrs2-root the corpus these shards were made from?".into();
+        return Err(PreprocessError::Conflict { path, detail });
     }
-    crate::decode::decode_video(&path).map_err(|e| format!("{}: {e}", path.display()))
+    crate::decode::decode_video(&path).map_err(|source| PreprocessError::Decode { path, source })
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use manifests::parse_split_list;
 use shards::Split;
 
+use crate::error::{io, PreprocessError, Result};
 use crate::process::Item;
 
 /// A located LRS2 root (`mvlrs_v1/`).
@@ -18,24 +19,21 @@ pub struct Layout {
 
 impl Layout {
     /// Accepts either `mvlrs_v1/` or its parent.
-    pub fn discover(dir: &Path) -> Result<Self, String> {
+    pub fn discover(dir: &Path) -> Result<Self> {
         let root = if dir.join("mvlrs_v1").is_dir() { dir.join("mvlrs_v1") } else { dir.to_path_buf() };
         let lists: Vec<Split> =
             Split::ALL.into_iter().filter(|s| root.join(format!("{}.txt", s.as_str())).is_file()).collect();
         if lists.is_empty() {
-            return Err(format!(
-                "{}: no split lists (pretrain.txt, train.txt, val.txt, test.txt); point --lrs2-root at mvlrs_v1/ or its parent",
-                root.display()
-            ));
+            return Err(PreprocessError::NoSplitLists { root });
         }
         Ok(Self { root, lists })
     }
 
     /// The items of `split`, sorted by id. Ids are validated (none can escape the root).
-    pub fn items(&self, split: Split) -> Result<Vec<Item>, String> {
+    pub fn items(&self, split: Split) -> Result<Vec<Item>> {
         let list = self.root.join(format!("{}.txt", split.as_str()));
-        let text = std::fs::read_to_string(&list).map_err(|e| format!("{}: {e}", list.display()))?;
-        let entries = parse_split_list(&text, &list.display().to_string()).map_err(|e| e.to_string())?;
+        let text = std::fs::read_to_string(&list).map_err(io(&list))?;
+        let entries = parse_split_list(&text, &list.display().to_string())?;
         let dir = if split == Split::Pretrain { "pretrain" } else { "main" };
         let mut items: Vec<Item> = entries
             .into_iter()
@@ -96,27 +94,31 @@ impl Task {
         index: Option<usize>,
         count: Option<usize>,
         env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, String> {
-        let parse = |name: &str| -> Result<Option<usize>, String> {
+    ) -> Result<Self> {
+        let parse = |name: &str| -> Result<Option<usize>> {
             env(name)
-                .map(|v| v.trim().parse().map_err(|_| format!("{name}={v:?} is not a number")))
+                .map(|v| {
+                    v.trim()
+                        .parse()
+                        .map_err(|_| PreprocessError::TaskVar { name: name.into(), value: v.clone() })
+                })
                 .transpose()
         };
         let (index, count) = match (index, count) {
             (Some(i), Some(n)) => (i, n),
-            (Some(_), None) => return Err("--shard-index needs --num-shards".into()),
+            (Some(_), None) => return Err(PreprocessError::Task("--shard-index needs --num-shards")),
             (None, flag_count) => {
                 if let Some(i) = parse("SLURM_ARRAY_TASK_ID")? {
-                    let n = flag_count.or(parse("SLURM_ARRAY_TASK_COUNT")?).ok_or(
+                    let n = flag_count.or(parse("SLURM_ARRAY_TASK_COUNT")?).ok_or(PreprocessError::Task(
                         "SLURM_ARRAY_TASK_ID is set but neither --num-shards nor SLURM_ARRAY_TASK_COUNT is",
-                    )?;
+                    ))?;
                     (i, n)
                 } else if let Some(i) = parse("JOB_COMPLETION_INDEX")? {
                     (
                         i,
-                        flag_count.ok_or(
+                        flag_count.ok_or(PreprocessError::Task(
                             "JOB_COMPLETION_INDEX is set: pass the completion count as --num-shards",
-                        )?,
+                        ))?,
                     )
                 } else {
                     (0, flag_count.unwrap_or(1))
@@ -124,7 +126,7 @@ impl Task {
             }
         };
         if count == 0 || index >= count {
-            return Err(format!("task index {index} is not below the task count {count}"));
+            return Err(PreprocessError::TaskIndex { index, count });
         }
         Ok(Self { index, count })
     }

@@ -1,18 +1,22 @@
 //! LRS2 → Parquet shards of mouth crops, 16 kHz PCM and log-mel (SPEC §1).
 //!
 //! Modules follow the per-utterance pipeline: [`decode`] (ffmpeg) → [`face`] (rustface) →
-//! [`crop`] → [`audio`] (rubato) → [`mel`] (realfft) → [`process`] (one row); [`layout`] finds
-//! the corpus and plans shards and cluster tasks; [`run`] writes shards and manifests.
+//! [`crop`] → [`audio`] (rubato) → the log-mel of [`features::mel`] → [`process`] (one row);
+//! [`layout`] finds the corpus and plans shards and cluster tasks; [`run`] writes shards and
+//! manifests. Errors: [`PreprocessError`] stops a command, a [`process::Skip`] records one item.
 
 pub mod audio;
 pub mod bench;
+pub mod cli;
 pub mod crop;
 pub mod decode;
+mod error;
 pub mod face;
 pub mod inspect;
 pub mod layout;
-pub mod mel;
 pub mod process;
 pub mod run;
 pub mod synth;
 pub mod verify;
+
+pub use error::{PreprocessError, Result};

@@ -4,21 +4,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::Parser;
+use preprocess::cli::{DetectorArgs, JobsArgs, TaskArgs};
 use preprocess::layout::Task;
-use preprocess::process::Params;
-use preprocess::run::{merge, run, RunConfig};
+use preprocess::run::{merge, run as run_task, RunConfig};
 use shards::Split;
 
 /// LRS2 → Parquet shards of mouth crops, PCM and mel.
 #[derive(Parser)]
 #[command(version, about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
 enum Command {
     /// Preprocesses the listed splits into shards (this task's share on a cluster).
     Run {
@@ -31,30 +25,21 @@ enum Command {
         /// Output directory for shards and manifests.
         #[arg(long)]
         out: PathBuf,
-        /// Worker threads (default: all cores).
-        #[arg(long)]
-        jobs: Option<usize>,
+        #[command(flatten)]
+        jobs: JobsArgs,
         /// Utterances per shard.
         #[arg(long, default_value_t = 64)]
         utts_per_shard: usize,
-        /// Number of cluster tasks (else SLURM_ARRAY_TASK_COUNT; with JOB_COMPLETION_INDEX, required).
-        #[arg(long)]
-        num_shards: Option<usize>,
-        /// This task's index (else SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX).
-        #[arg(long)]
-        shard_index: Option<usize>,
+        #[command(flatten)]
+        task: TaskArgs,
         /// Redo everything instead of keeping complete shards.
         #[arg(long)]
         no_resume: bool,
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
-        /// Detect faces on every N-th frame and interpolate between.
-        #[arg(long, default_value_t = 5)]
-        detect_every: usize,
-        /// Detect faces on frames shrunk by this factor.
-        #[arg(long, default_value_t = 2)]
-        detect_downscale: usize,
+        #[command(flatten)]
+        detector: DetectorArgs,
     },
     /// Times the pipeline per stage against plain ffmpeg decoding of the same files.
     Bench {
@@ -64,15 +49,10 @@ enum Command {
         /// Comma-separated splits.
         #[arg(long, value_delimiter = ',', default_value = "test")]
         splits: Vec<Split>,
-        /// Worker threads (default: all cores).
-        #[arg(long)]
-        jobs: Option<usize>,
-        /// Detect faces on every N-th frame and interpolate between.
-        #[arg(long, default_value_t = 5)]
-        detect_every: usize,
-        /// Detect faces on frames shrunk by this factor.
-        #[arg(long, default_value_t = 2)]
-        detect_downscale: usize,
+        #[command(flatten)]
+        jobs: JobsArgs,
+        #[command(flatten)]
+        detector: DetectorArgs,
     },
     /// Generates the synthetic LRS2-like corpus (the embedded default dataset).
     Synth {
@@ -91,9 +71,8 @@ enum Command {
         /// Shift the audio by K frames against the mouth (0 = in sync).
         #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
         offset_frames: i32,
-        /// Worker threads (default: all cores).
-        #[arg(long)]
-        jobs: Option<usize>,
+        #[command(flatten)]
+        jobs: JobsArgs,
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
@@ -138,34 +117,20 @@ enum Command {
     },
 }
 
-fn main_impl(cli: Cli) -> anyhow::Result<bool> {
-    match cli.command {
-        Command::Run {
-            lrs2_root,
-            splits,
-            out,
-            jobs,
-            utts_per_shard,
-            num_shards,
-            shard_index,
-            no_resume,
-            quiet,
-            detect_every,
-            detect_downscale,
-        } => {
-            let task = Task::resolve(shard_index, num_shards, |k| std::env::var(k).ok())
-                .map_err(anyhow::Error::msg)?;
-            let mut params = Params::default();
-            params.detect.detect_every = detect_every.max(1);
-            params.detect.downscale = detect_downscale.max(1);
+fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Run { lrs2_root, splits, out, jobs, utts_per_shard, task, no_resume, quiet, detector } => {
+            let task = task.task()?;
+            let resume = !no_resume;
+            let (jobs, params) = (jobs.get(), detector.params());
             let cfg = RunConfig {
                 lrs2_root,
                 splits,
                 out: out.clone(),
-                jobs: jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                jobs,
                 utts_per_shard,
                 task,
-                resume: !no_resume,
+                resume,
                 quiet,
                 params,
             };
@@ -174,9 +139,8 @@ fn main_impl(cli: Cli) -> anyhow::Result<bool> {
                     eprintln!("preprocess: {s}")
                 }
             };
-            let report = run(&cfg, &log)
-                .map_err(anyhow::Error::msg)
-                .with_context(|| format!("preprocessing into {}", out.display()))?;
+            let report =
+                run_task(&cfg, &log).with_context(|| format!("preprocessing into {}", out.display()))?;
             // Warnings (a corrupt transcript, …) are printed even with --quiet, which only hides
             // progress: they name data a person should look at.
             for w in &report.warnings {
@@ -193,94 +157,51 @@ fn main_impl(cli: Cli) -> anyhow::Result<bool> {
                 report.video_seconds,
                 report.wall.as_secs_f64()
             );
-            Ok(true)
         }
-        Command::Bench { lrs2_root, splits, jobs, detect_every, detect_downscale } => {
-            let mut params = Params::default();
-            params.detect.detect_every = detect_every.max(1);
-            params.detect.downscale = detect_downscale.max(1);
+        Command::Bench { lrs2_root, splits, jobs, detector } => {
             let scratch = std::env::temp_dir().join(format!("lipsync-bench-{}", std::process::id()));
             let cfg = RunConfig {
                 lrs2_root,
                 splits,
                 out: scratch.clone(),
-                jobs: jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                jobs: jobs.get(),
                 utts_per_shard: 64,
                 task: Task { index: 0, count: 1 },
                 resume: false,
                 quiet: true,
-                params,
+                params: detector.params(),
             };
-            let b = preprocess::bench::bench(&cfg, &scratch).map_err(anyhow::Error::msg);
+            let b = preprocess::bench::bench(&cfg, &scratch);
             if let Err(e) = std::fs::remove_dir_all(&scratch) {
                 eprintln!("preprocess: warning: could not remove scratch {}: {e}", scratch.display());
             }
-            let b = b?;
-            let s = &b.run.stages;
-            let total =
-                (s.decode + s.detect + s.crop + s.audio + s.mel + b.run.write).as_secs_f64().max(1e-9);
-            println!(
-                "{:.1} s of video, {} utterances, {} threads",
-                b.run.video_seconds, b.run.written, cfg.jobs
-            );
-            println!(
-                "pipeline: {:.2} video s/s ({:.2} per core)",
-                b.pipeline_video_s_per_s, b.pipeline_video_s_per_s_per_core
-            );
-            println!(
-                "plain ffmpeg decode: {:.2} video s/s per core (-threads 1, {} workers); {:.2} video s/s one process at a time on all cores",
-                b.plain_video_s_per_s_per_core, cfg.jobs, b.plain_video_s_per_s
-            );
-            println!(
-                "ratio per core / plain decode per core: {:.3}  (against one all-core process: {:.3})",
-                b.ratio_per_core_to_plain, b.ratio_per_core_to_plain_all_cores
-            );
-            for (name, d) in [
-                ("decode", s.decode),
-                ("detect", s.detect),
-                ("crop", s.crop),
-                ("audio", s.audio),
-                ("mel", s.mel),
-                ("write", b.run.write),
-            ] {
-                println!("  {name:<7} {:>7.2} s  {:>5.1}%", d.as_secs_f64(), 100.0 * d.as_secs_f64() / total);
-            }
-            Ok(true)
+            print!("{}", b?);
         }
         Command::Synth { out, speakers, utterances_per_speaker, seed, offset_frames, jobs, quiet } => {
             let cfg =
                 preprocess::synth::SynthConfig { speakers, utterances_per_speaker, seed, offset_frames };
-            let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            let n = preprocess::synth::generate(&out, &cfg, jobs, quiet).map_err(anyhow::Error::msg)?;
+            let n = preprocess::synth::generate(&out, &cfg, jobs.get(), quiet)?;
             println!("{n} utterances written to {}", preprocess::synth::corpus_root(&out).display());
-            Ok(true)
         }
         Command::Merge { out } => {
-            let m = merge(&out).map_err(anyhow::Error::msg)?;
-            println!(
-                "{}: {} shards, {} utterances, {} skipped",
-                out.display(),
-                m.shards.len(),
-                m.total_rows(),
-                m.skipped.len()
-            );
-            Ok(true)
+            let m = merge(&out)?;
+            let (shards, rows, skipped) = (m.shards.len(), m.total_rows(), m.skipped.len());
+            println!("{}: {shards} shards, {rows} utterances, {skipped} skipped", out.display());
         }
         Command::Inspect { shards, utt, out, columns, boxes_out, lrs2_root, boxes_every } => {
             use preprocess::inspect;
-            let u = inspect::find_utterance(&shards, &utt).map_err(anyhow::Error::msg)?;
+            let u = inspect::find_utterance(&shards, &utt)?;
             let sheet = inspect::contact_sheet(&u, columns);
             sheet.save(&out).with_context(|| format!("writing {}", out.display()))?;
             let found = u.face_found.iter().filter(|f| **f).count();
             println!("{utt}: {} frames ({found} with a face) → {}", u.num_frames, out.display());
             if let (Some(boxes_out), Some(root)) = (boxes_out, lrs2_root) {
-                let adjust = inspect::manifest_adjust(&shards).map_err(anyhow::Error::msg)?;
-                let video = inspect::decode_source(&root, &u).map_err(anyhow::Error::msg)?;
+                let adjust = inspect::manifest_adjust(&shards)?;
+                let video = inspect::decode_source(&root, &u)?;
                 let sheet = inspect::source_sheet(&u, &video, &adjust, boxes_every, 5);
                 sheet.save(&boxes_out).with_context(|| format!("writing {}", boxes_out.display()))?;
                 println!("source frames with face boxes (every {boxes_every}) → {}", boxes_out.display());
             }
-            Ok(true)
         }
         Command::Verify { shards } => {
             let report = preprocess::verify::verify_dir(&shards)
@@ -289,18 +210,17 @@ fn main_impl(cli: Cli) -> anyhow::Result<bool> {
                 eprintln!("bad: {line}");
             }
             println!("{} shards ok ({} utterances), {} bad", report.ok, report.rows, report.bad.len());
-            Ok(report.bad.is_empty())
+            if !report.bad.is_empty() {
+                return Ok(ExitCode::FAILURE);
+            }
         }
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn main() -> ExitCode {
-    match main_impl(Cli::parse()) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(err) => {
-            eprintln!("preprocess: error: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    run(Command::parse()).unwrap_or_else(|err| {
+        eprintln!("preprocess: error: {}", manifests::describe_error(err.as_ref()));
+        ExitCode::FAILURE
+    })
 }

@@ -4,12 +4,12 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use shards::{FaceBox, Split, Utterance, FPS, SAMPLE_RATE};
+use shards::{FaceBox, Split, Utterance};
 
 use crate::crop::{mouth_crop, BoxAdjust};
 use crate::face::{fill_gaps, smooth, DetectParams, FaceDetector};
-use crate::mel::{pcm_to_f32, MelExtractor};
 use crate::{audio, decode};
+use features::{pcm_to_f32, MelExtractor, FPS, SAMPLE_RATE, WINDOW_FRAMES};
 
 /// Every parameter that shapes a shard row (stored in shard metadata and the manifest).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -58,10 +58,65 @@ impl std::ops::AddAssign for StageTimes {
     }
 }
 
+/// Why an item was skipped: the one-line reason recorded in the manifest.
+#[derive(Debug, thiserror::Error)]
+pub enum Skip {
+    /// The video file does not exist.
+    #[error("file is missing")]
+    Missing,
+    /// The video file is empty.
+    #[error("zero-byte file")]
+    Empty,
+    /// The file could not be hashed.
+    #[error(transparent)]
+    Hash(#[from] manifests::Error),
+    /// ffmpeg could not decode it.
+    #[error(transparent)]
+    Decode(#[from] crate::decode::DecodeError),
+    /// Fewer frames than one window.
+    #[error("shorter than one 5-frame window ({0} frames at 25 fps)")]
+    TooShort(usize),
+    /// No face anywhere.
+    #[error("no face found in any frame")]
+    NoFace,
+    /// Too few frames with a face.
+    #[error("face found in only {found} of {frames} frames ({:.0}% < {:.0}%)", 100.0 * *found as f32 / *frames as f32, 100.0 * min_fraction)]
+    FewFaces {
+        /// Frames with a face.
+        found: usize,
+        /// Frames.
+        frames: usize,
+        /// The threshold.
+        min_fraction: f32,
+    },
+    /// The audio could not be resampled.
+    #[error(transparent)]
+    Audio(#[from] crate::audio::AudioError),
+}
+
+/// A transcript that could not be read (a warning: the utterance is kept).
+#[derive(Debug, thiserror::Error)]
+pub enum TranscriptError {
+    /// Reading failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The transcript.
+        path: std::path::PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Not UTF-8.
+    #[error("{}: transcript is not UTF-8", path.display())]
+    NotUtf8 {
+        /// The transcript.
+        path: std::path::PathBuf,
+    },
+}
+
 /// A processed utterance, or why it was skipped.
 pub struct Outcome {
     /// The row, or the one-line skip reason.
-    pub result: Result<Utterance, String>,
+    pub result: Result<Utterance, Skip>,
     /// Warnings that did not skip the item (e.g. an unreadable transcript).
     pub warnings: Vec<String>,
     /// Stage timings.
@@ -71,14 +126,13 @@ pub struct Outcome {
 }
 
 /// Reads the `Text:` line of an LRS2 transcript next to the video.
-fn transcript(item: &Item) -> Result<String, String> {
+fn transcript(item: &Item) -> Result<String, TranscriptError> {
     let path = item.video.with_extension("txt");
     if !path.exists() {
         return Ok(String::new());
     }
-    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let text =
-        String::from_utf8(bytes).map_err(|_| format!("{}: transcript is not UTF-8", path.display()))?;
+    let bytes = std::fs::read(&path).map_err(|source| TranscriptError::Io { path: path.clone(), source })?;
+    let text = String::from_utf8(bytes).map_err(|_| TranscriptError::NotUtf8 { path })?;
     Ok(text.lines().find_map(|l| l.strip_prefix("Text:")).map(|t| t.trim().to_string()).unwrap_or_default())
 }
 
@@ -88,18 +142,18 @@ pub fn process(item: &Item, params: &Params, det: &mut FaceDetector, mel: &MelEx
     let mut warnings = Vec::new();
     let mut video_seconds = 0.0;
     let result = (|| {
-        let meta = std::fs::metadata(&item.video).map_err(|_| "file is missing".to_string())?;
+        let meta = std::fs::metadata(&item.video).map_err(|_| Skip::Missing)?;
         if meta.len() == 0 {
-            return Err("zero-byte file".to_string());
+            return Err(Skip::Empty);
         }
-        let sha = manifests::sha256_file(&item.video).map_err(|e| e.to_string())?;
+        let sha = manifests::sha256_file(&item.video)?;
         let t = Instant::now();
         let (video, audio) = decode::decode_av(&item.video)?;
         times.decode = t.elapsed();
         let n = video.frames.len();
         video_seconds = n as f64 / FPS as f64;
-        if n < shards::window::WINDOW_FRAMES {
-            return Err(format!("shorter than one 5-frame window ({n} frames at 25 fps)"));
+        if n < WINDOW_FRAMES {
+            return Err(Skip::TooShort(n));
         }
         if (video.source_fps - FPS as f32).abs() > 0.01 {
             warnings.push(format!("{} fps source resampled to 25 fps", video.source_fps));
@@ -118,15 +172,12 @@ pub fn process(item: &Item, params: &Params, det: &mut FaceDetector, mel: &MelEx
         times.detect = t.elapsed();
         let found = boxes.iter().filter(|b| b.is_some()).count();
         if found == 0 {
-            return Err("no face found in any frame".to_string());
+            return Err(Skip::NoFace);
         }
         let fraction = found as f32 / n as f32;
         if fraction < params.detect.min_face_fraction {
-            return Err(format!(
-                "face found in only {found} of {n} frames ({:.0}% < {:.0}%)",
-                fraction * 100.0,
-                params.detect.min_face_fraction * 100.0
-            ));
+            let min_fraction = params.detect.min_face_fraction;
+            return Err(Skip::FewFaces { found, frames: n, min_fraction });
         }
 
         let t = Instant::now();

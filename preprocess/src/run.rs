@@ -5,6 +5,7 @@
 //! kept only when the partial manifest lists it and its size and sha256 still match; anything
 //! else planned for this task is redone. A `kill -9` therefore loses at most the shard in flight.
 
+use crate::error::{io, PreprocessError, Result};
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -17,8 +18,9 @@ use shards::{ShardWriter, Split, WriterOptions};
 
 use crate::face::FaceDetector;
 use crate::layout::{plan, Layout, PlannedShard, Task};
-use crate::mel::MelExtractor;
 use crate::process::{process, Params, StageTimes};
+use features::mel::{F_MAX, F_MIN};
+use features::MelExtractor;
 
 /// Everything `preprocess run` needs.
 #[derive(Debug, Clone)]
@@ -79,11 +81,11 @@ fn manifest_params(cfg: &RunConfig, lists: &[Split]) -> serde_json::Value {
         "split_lists_found": lists,
         "utts_per_shard": cfg.utts_per_shard,
         "task_count": cfg.task.count,
-        "fps": shards::FPS,
-        "sample_rate": shards::SAMPLE_RATE,
-        "crop": [shards::CROP_HEIGHT, shards::CROP_WIDTH],
-        "mel": {"n_fft": crate::mel::N_FFT, "hop": crate::mel::HOP, "n_mels": crate::mel::N_MELS,
-                "f_min": crate::mel::F_MIN, "f_max": crate::mel::F_MAX, "spec": "SPEC §1.3"},
+        "fps": features::FPS,
+        "sample_rate": features::SAMPLE_RATE,
+        "crop": [features::CROP_HEIGHT, features::CROP_WIDTH],
+        "mel": {"n_fft": features::N_FFT, "hop": features::HOP, "n_mels": features::N_MELS,
+                "f_min": F_MIN, "f_max": F_MAX, "spec": "SPEC §1.3"},
     })
 }
 
@@ -92,7 +94,7 @@ thread_local! {
 }
 
 /// Runs this task's share of the plan.
-pub fn run(cfg: &RunConfig, log: &dyn Fn(&str)) -> Result<RunReport, String> {
+pub fn run(cfg: &RunConfig, log: &dyn Fn(&str)) -> Result<RunReport> {
     let start = Instant::now();
     let layout = Layout::discover(&cfg.lrs2_root)?;
     log(&format!(
@@ -102,7 +104,7 @@ pub fn run(cfg: &RunConfig, log: &dyn Fn(&str)) -> Result<RunReport, String> {
     ));
     for split in &cfg.splits {
         if !layout.lists.contains(split) {
-            return Err(format!("{}: no {}.txt split list", layout.root.display(), split.as_str()));
+            return Err(PreprocessError::NoSplitList { root: layout.root.clone(), split: split.as_str() });
         }
     }
     let mut by_split = Vec::new();
@@ -122,17 +124,15 @@ pub fn run(cfg: &RunConfig, log: &dyn Fn(&str)) -> Result<RunReport, String> {
     }
     let shards = plan(by_split, cfg.utts_per_shard);
     let mine: Vec<&PlannedShard> = shards.iter().filter(|s| cfg.task.owns(s.index)).collect();
-    std::fs::create_dir_all(&cfg.out).map_err(|e| format!("{}: {e}", cfg.out.display()))?;
+    std::fs::create_dir_all(&cfg.out).map_err(io(&cfg.out))?;
 
     let params = manifest_params(cfg, &layout.lists);
     let partial_path = cfg.out.join(task_manifest_name(cfg.task));
     let previous = if cfg.resume && partial_path.is_file() {
-        let m = Manifest::read(&partial_path).map_err(|e| e.to_string())?;
+        let m = Manifest::read(&partial_path)?;
         if m.params != params {
-            return Err(format!(
-                "{}: written with other parameters; use a fresh --out or --no-resume",
-                partial_path.display()
-            ));
+            let detail = "written with other parameters; use a fresh --out or --no-resume".into();
+            return Err(PreprocessError::Conflict { path: partial_path, detail });
         }
         Some(m)
     } else {
@@ -145,16 +145,17 @@ pub fn run(cfg: &RunConfig, log: &dyn Fn(&str)) -> Result<RunReport, String> {
     if let Some(obj) = shard_params.as_object_mut() {
         obj.remove("task_count");
     }
-    let params_json = serde_json::to_string(&shard_params).map_err(|e| e.to_string())?;
+    let params_json = serde_json::to_string(&shard_params).expect("JSON values serialise");
 
     let total: usize = mine.iter().map(|s| s.items.len()).sum();
     let bar = if cfg.quiet { ProgressBar::hidden() } else { ProgressBar::new(total as u64) };
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} utterances  {per_sec}  ETA {eta}  {msg}")
-            .map_err(|e| e.to_string())?,
+            .expect("valid template"),
     );
+    let jobs = cfg.jobs.max(1);
     let pool =
-        rayon::ThreadPoolBuilder::new().num_threads(cfg.jobs.max(1)).build().map_err(|e| e.to_string())?;
+        rayon::ThreadPoolBuilder::new().num_threads(jobs).build().map_err(|_| PreprocessError::Pool(jobs))?;
     let mut report = RunReport::default();
 
     for shard in mine {
@@ -193,7 +194,7 @@ pub fn run(cfg: &RunConfig, log: &dyn Fn(&str)) -> Result<RunReport, String> {
                             *w = Some((FaceDetector::new(&cfg.params.detect)?, MelExtractor::new()));
                         }
                         let (det, mel) = w.as_mut().expect("initialised above");
-                        Ok::<_, String>(process(item, &cfg.params, det, mel))
+                        Ok::<_, PreprocessError>(process(item, &cfg.params, det, mel))
                     });
                     bar.inc(1);
                     outcome
@@ -211,12 +212,9 @@ pub fn run(cfg: &RunConfig, log: &dyn Fn(&str)) -> Result<RunReport, String> {
             match outcome.result {
                 Ok(utt) => {
                     if writer.is_none() {
-                        writer = Some(
-                            ShardWriter::create(&path, &params_json, &WriterOptions::default())
-                                .map_err(|e| e.to_string())?,
-                        );
+                        writer = Some(ShardWriter::create(&path, &params_json, &WriterOptions::default())?);
                     }
-                    writer.as_mut().expect("created above").write(utt).map_err(|e| e.to_string())?;
+                    writer.as_mut().expect("created above").write(utt)?;
                     report.written += 1;
                 }
                 Err(reason) => {
@@ -225,26 +223,23 @@ pub fn run(cfg: &RunConfig, log: &dyn Fn(&str)) -> Result<RunReport, String> {
                     manifest.skipped.push(SkippedItem {
                         utt_id: item.utt_id.clone(),
                         split: item.split.as_str().into(),
-                        reason,
+                        reason: reason.to_string(),
                     });
                 }
             }
         }
         if let Some(w) = writer {
-            w.finish().map_err(|e| e.to_string())?;
-            manifest.shards.push(
-                ShardEntry::describe(&cfg.out, &shard.file, shard.split.as_str())
-                    .map_err(|e| e.to_string())?,
-            );
+            w.finish()?;
+            manifest.shards.push(ShardEntry::describe(&cfg.out, &shard.file, shard.split.as_str())?);
             report.shards_written += 1;
         } else if path.exists() {
             // A shard left by an earlier run whose items are now all skipped.
-            std::fs::remove_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            std::fs::remove_file(&path).map_err(io(&path))?;
         }
-        manifest.write(&partial_path).map_err(|e| e.to_string())?;
+        manifest.write(&partial_path)?;
         report.write += t.elapsed();
     }
-    manifest.write(&partial_path).map_err(|e| e.to_string())?;
+    manifest.write(&partial_path)?;
     if cfg.task.count == 1 {
         merge(&cfg.out)?;
     }
@@ -254,44 +249,40 @@ pub fn run(cfg: &RunConfig, log: &dyn Fn(&str)) -> Result<RunReport, String> {
 }
 
 /// Removes `.<file>.tmp-<pid>` left by a killed writer of this shard (never visible as a shard).
-fn remove_stale_temp_files(out: &Path, file: &str) -> Result<(), String> {
+fn remove_stale_temp_files(out: &Path, file: &str) -> Result<()> {
     let prefix = format!(".{file}.tmp-");
-    for entry in std::fs::read_dir(out).map_err(|e| format!("{}: {e}", out.display()))? {
-        let entry = entry.map_err(|e| e.to_string())?;
+    for entry in std::fs::read_dir(out).map_err(io(out))? {
+        let entry = entry.map_err(io(out))?;
         if entry.file_name().to_string_lossy().starts_with(&prefix) {
-            std::fs::remove_file(entry.path()).map_err(|e| format!("{}: {e}", entry.path().display()))?;
+            std::fs::remove_file(entry.path()).map_err(io(&entry.path()))?;
         }
     }
     Ok(())
 }
 
 /// Combines every task's partial manifest into `manifest.json`; all tasks must be present.
-pub fn merge(out: &Path) -> Result<Manifest, String> {
+pub fn merge(out: &Path) -> Result<Manifest> {
     let mut parts: Vec<(String, Manifest)> = Vec::new();
-    let entries = std::fs::read_dir(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let entries = std::fs::read_dir(out).map_err(io(out))?;
     for entry in entries {
-        let name = entry.map_err(|e| e.to_string())?.file_name().to_string_lossy().to_string();
+        let name = entry.map_err(io(out))?.file_name().to_string_lossy().to_string();
         if name.starts_with("manifest.task-") && name.ends_with(".json") {
-            parts.push((name.clone(), Manifest::read(&out.join(&name)).map_err(|e| e.to_string())?));
+            parts.push((name.clone(), Manifest::read(&out.join(&name))?));
         }
     }
     parts.sort_by(|a, b| a.0.cmp(&b.0));
     let Some((_, first)) = parts.first() else {
-        return Err(format!(
-            "{}: no partial manifests (manifest.task-*.json); run `preprocess run` first",
-            out.display()
-        ));
+        let detail = "no partial manifests (manifest.task-*.json); run `preprocess run` first".into();
+        return Err(PreprocessError::Conflict { path: out.to_path_buf(), detail });
     };
     let count = first.params["task_count"].as_u64().unwrap_or(1) as usize;
     let expected: Vec<String> = (0..count).map(|i| task_manifest_name(Task { index: i, count })).collect();
     let names: Vec<&String> = parts.iter().map(|p| &p.0).collect();
     let missing: Vec<&String> = expected.iter().filter(|e| !names.contains(e)).collect();
     if !missing.is_empty() {
-        return Err(format!(
-            "{}: tasks not finished yet: {}",
-            out.display(),
-            missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-        ));
+        let names = missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+        let detail = format!("tasks not finished yet: {names}");
+        return Err(PreprocessError::Conflict { path: out.to_path_buf(), detail });
     }
     let mut merged = Manifest::new("preprocess", env!("CARGO_PKG_VERSION"), first.params.clone());
     for (name, m) in &parts {
@@ -299,13 +290,14 @@ pub fn merge(out: &Path) -> Result<Manifest, String> {
             continue; // a partial manifest from an earlier run with another task count
         }
         if m.params != first.params {
-            return Err(format!("{}: {name} was written with other parameters", out.display()));
+            let detail = format!("{name} was written with other parameters");
+            return Err(PreprocessError::Conflict { path: out.to_path_buf(), detail });
         }
         merged.shards.extend(m.shards.iter().cloned());
         merged.skipped.extend(m.skipped.iter().cloned());
     }
     merged.shards.sort_by(|a, b| a.file.cmp(&b.file));
     merged.skipped.sort_by(|a, b| (&a.split, &a.utt_id).cmp(&(&b.split, &b.utt_id)));
-    merged.write(&out.join(MANIFEST_FILE)).map_err(|e| e.to_string())?;
+    merged.write(&out.join(MANIFEST_FILE))?;
     Ok(merged)
 }

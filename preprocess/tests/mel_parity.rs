@@ -1,20 +1,14 @@
 //! Mel parity with the reference pipeline on real speech (../shared/golden/speech_librivox_mel):
 //! filterbank within 1e-6, whole-utterance and chunk mels within 1e-4.
 
-use std::path::PathBuf;
-
-use preprocess::mel::{mel_filterbank, MelExtractor, CHUNK_FRAMES, CHUNK_SAMPLES, N_MELS, N_STFT};
+use features::mel::mel_filterbank;
+use features::{MelExtractor, CHUNK_SAMPLES, MEL_WINDOW, N_MELS, N_STFT};
 
 /// (name, shape, values) of every tensor in the golden file.
 type Named = (String, Vec<usize>, Vec<f32>);
 
 fn load() -> Option<Vec<Named>> {
-    let p =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/golden/speech_librivox_mel.safetensors");
-    if !p.is_file() {
-        eprintln!("skipping: {} is absent", p.display());
-        return None;
-    }
+    let p = lipsync_tests::shared("golden/speech_librivox_mel.safetensors")?;
     let bytes = std::fs::read(&p).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     Some(
@@ -59,7 +53,7 @@ fn mel_matches_reference() {
             continue;
         };
         let f: usize = f.parse().unwrap();
-        assert_eq!(shape, &vec![N_MELS, CHUNK_FRAMES]);
+        assert_eq!(shape, &vec![N_MELS, MEL_WINDOW]);
         let got = ex.chunk(&pcm[640 * f..640 * f + CHUNK_SAMPLES]);
         let d = max_diff(&got, want);
         assert!(d <= 1e-4, "{k}: max |diff| {d}");

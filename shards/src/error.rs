@@ -44,6 +44,16 @@ pub enum Error {
         /// Version this build understands.
         expected: u32,
     },
+    /// A row group that does not follow the schema.
+    #[error("{path}: row group {row_group}: {source}")]
+    Row {
+        /// File involved.
+        path: PathBuf,
+        /// Row group.
+        row_group: usize,
+        /// What is wrong.
+        source: RowError,
+    },
     /// A column is missing, has the wrong type, or a row is inconsistent.
     #[error("{path}: {what}")]
     Invalid {
@@ -58,7 +68,7 @@ pub enum Error {
         /// Utterance id.
         utt_id: String,
         /// What is wrong.
-        what: String,
+        what: SizeMismatch,
     },
     /// The requested utterance is not in this shard.
     #[error("{path}: no utterance {utt_id}")]
@@ -67,5 +77,70 @@ pub enum Error {
         path: PathBuf,
         /// Utterance id looked for.
         utt_id: String,
+    },
+}
+
+/// What is wrong with a row group read from a shard.
+#[derive(Debug, thiserror::Error)]
+pub enum RowError {
+    /// A column of the schema is absent.
+    #[error("column {0} missing")]
+    MissingColumn(String),
+    /// A column of another Arrow type.
+    #[error("column {0} has an unexpected type")]
+    ColumnType(String),
+    /// A list column whose items have another type.
+    #[error("column {0} has unexpected item type")]
+    ItemType(String),
+    /// A split name outside the four of SPEC §1.5.
+    #[error(transparent)]
+    Split(#[from] UnknownSplit),
+    /// A row whose arrays disagree with its sizes.
+    #[error("utterance {utt_id}: {what}")]
+    Utterance {
+        /// Utterance id.
+        utt_id: String,
+        /// What disagrees.
+        what: SizeMismatch,
+    },
+}
+
+/// A split name that is not `pretrain`, `train`, `val` or `test`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown split {0:?} (expected pretrain, train, val or test)")]
+pub struct UnknownSplit(pub String);
+
+/// An utterance whose arrays disagree with its declared sizes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SizeMismatch {
+    /// `frames` is not `num_frames` crops.
+    #[error("frames hold {bytes} bytes, expected {frames} frames × {per_frame} = {}", frames * per_frame)]
+    Frames {
+        /// Bytes held.
+        bytes: usize,
+        /// Declared frames.
+        frames: usize,
+        /// Bytes per crop.
+        per_frame: usize,
+    },
+    /// Face boxes or flags not one per frame.
+    #[error("{boxes} face boxes and {flags} face flags for {frames} frames")]
+    Faces {
+        /// Boxes.
+        boxes: usize,
+        /// Flags.
+        flags: usize,
+        /// Frames.
+        frames: usize,
+    },
+    /// `mel` is not 80 × `mel_frames`.
+    #[error("mel holds {values} values, expected {bands} × {frames}")]
+    Mel {
+        /// Values held.
+        values: usize,
+        /// Mel bands.
+        bands: usize,
+        /// Declared mel frames.
+        frames: u32,
     },
 }

@@ -12,8 +12,8 @@ mod utterance;
 pub mod window;
 mod writer;
 
-pub use error::{Error, Result};
+pub use error::{Error, Result, RowError, SizeMismatch, UnknownSplit};
 pub use reader::{ShardReader, UttLocation};
 pub use schema::{shard_schema, META_PARAMS, META_SCHEMA_VERSION, SCHEMA_VERSION};
-pub use utterance::{FaceBox, Split, Utterance, CROP_HEIGHT, CROP_WIDTH, FPS, MEL_BINS, SAMPLE_RATE};
+pub use utterance::{FaceBox, Split, Utterance};
 pub use writer::{ShardWriter, WriterOptions};

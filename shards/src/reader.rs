@@ -13,7 +13,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::file::metadata::ParquetMetaData;
 
 use crate::schema::{shard_schema, META_PARAMS, META_SCHEMA_VERSION};
-use crate::{Error, FaceBox, Result, Split, Utterance, SCHEMA_VERSION};
+use crate::{Error, FaceBox, Result, RowError, Split, Utterance, SCHEMA_VERSION};
 
 /// Where an utterance lives inside a shard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,9 +117,10 @@ impl ShardReader {
         let mut out = Vec::new();
         for batch in reader {
             let batch = batch.map_err(|source| Error::Arrow { path: self.path.clone(), source })?;
-            decode_batch(&batch, &mut out).map_err(|what| Error::Invalid {
+            decode_batch(&batch, &mut out).map_err(|source| Error::Row {
                 path: self.path.clone(),
-                what: format!("row group {row_group}: {what}"),
+                row_group,
+                source,
             })?;
         }
         Ok(out)
@@ -187,23 +188,20 @@ impl ShardReader {
     }
 }
 
-fn col<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T, String> {
+fn col<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T, RowError> {
     batch
         .column_by_name(name)
-        .ok_or_else(|| format!("column {name} missing"))?
+        .ok_or_else(|| RowError::MissingColumn(name.into()))?
         .as_any()
         .downcast_ref::<T>()
-        .ok_or_else(|| format!("column {name} has an unexpected type"))
+        .ok_or_else(|| RowError::ColumnType(name.into()))
 }
 
-fn list_values<'a, T: 'static>(list: &'a ListArray, name: &str) -> Result<&'a T, String> {
-    list.values()
-        .as_any()
-        .downcast_ref::<T>()
-        .ok_or_else(|| format!("column {name} has unexpected item type"))
+fn list_values<'a, T: 'static>(list: &'a ListArray, name: &str) -> Result<&'a T, RowError> {
+    list.values().as_any().downcast_ref::<T>().ok_or_else(|| RowError::ItemType(name.into()))
 }
 
-fn decode_batch(batch: &RecordBatch, out: &mut Vec<Utterance>) -> Result<(), String> {
+fn decode_batch(batch: &RecordBatch, out: &mut Vec<Utterance>) -> Result<(), RowError> {
     let s = |n| col::<StringArray>(batch, n);
     let u = |n| col::<UInt32Array>(batch, n);
     let (ids, splits, paths, shas, texts) =
@@ -216,7 +214,7 @@ fn decode_batch(batch: &RecordBatch, out: &mut Vec<Utterance>) -> Result<(), Str
         .values()
         .as_any()
         .downcast_ref::<Float32Array>()
-        .ok_or("face_boxes items are not float32")?;
+        .ok_or_else(|| RowError::ItemType("face_boxes".into()))?;
     let found = col::<ListArray>(batch, "face_found")?;
     let found_vals = list_values::<BooleanArray>(found, "face_found")?;
     let pcm = col::<ListArray>(batch, "pcm")?;
@@ -253,7 +251,7 @@ fn decode_batch(batch: &RecordBatch, out: &mut Vec<Utterance>) -> Result<(), Str
             mel: mel_vals.values()[range(mel, i)].to_vec(),
             mel_frames: mel_frames.value(i),
         };
-        utt.validate().map_err(|e| format!("utterance {}: {e}", utt.utt_id))?;
+        utt.validate().map_err(|what| RowError::Utterance { utt_id: utt.utt_id.clone(), what })?;
         out.push(utt);
     }
     Ok(())

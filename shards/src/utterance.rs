@@ -1,17 +1,9 @@
 //! The in-memory utterance, one shard row.
 
+use features::{CHANNELS, CROP_HEIGHT, CROP_WIDTH, N_MELS};
 use serde::{Deserialize, Serialize};
 
-/// Video frame rate of every shard (SPEC §1.1: LRS2 is 25 fps; other rates are resampled).
-pub const FPS: u32 = 25;
-/// Audio sample rate of every shard (SPEC §1.3).
-pub const SAMPLE_RATE: u32 = 16_000;
-/// Mouth-crop height: the lower half of a 96×96 face (SPEC §1.2).
-pub const CROP_HEIGHT: usize = 48;
-/// Mouth-crop width (SPEC §1.2).
-pub const CROP_WIDTH: usize = 96;
-/// Mel bands (SPEC §1.3).
-pub const MEL_BINS: usize = 80;
+use crate::error::{SizeMismatch, UnknownSplit};
 
 /// LRS2 split an utterance belongs to (SPEC §1.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -49,12 +41,9 @@ impl std::fmt::Display for Split {
 }
 
 impl std::str::FromStr for Split {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Split::ALL
-            .into_iter()
-            .find(|x| x.as_str() == s)
-            .ok_or_else(|| format!("unknown split {s:?} (expected pretrain, train, val or test)"))
+    type Err = UnknownSplit;
+    fn from_str(s: &str) -> Result<Self, UnknownSplit> {
+        Split::ALL.into_iter().find(|x| x.as_str() == s).ok_or_else(|| UnknownSplit(s.to_string()))
     }
 }
 
@@ -86,7 +75,7 @@ pub struct Utterance {
     pub source_sha256: String,
     /// Transcript (empty when none).
     pub transcript: String,
-    /// Video frame rate (always [`FPS`] after preprocessing).
+    /// Video frame rate (always [`features::FPS`] after preprocessing).
     pub fps: u32,
     /// Number of video frames.
     pub num_frames: u32,
@@ -96,7 +85,7 @@ pub struct Utterance {
     pub face_boxes: Vec<FaceBox>,
     /// Whether a face was found in each frame (SPEC §1.1: the reference skips such frames).
     pub face_found: Vec<bool>,
-    /// Audio sample rate (always [`SAMPLE_RATE`] after preprocessing).
+    /// Audio sample rate (always [`features::SAMPLE_RATE`] after preprocessing).
     pub sample_rate: u32,
     /// Mono PCM, int16.
     pub pcm: Vec<i16>,
@@ -108,34 +97,22 @@ pub struct Utterance {
 
 impl Utterance {
     /// Bytes of one RGB mouth crop.
-    pub const FRAME_BYTES: usize = CROP_HEIGHT * CROP_WIDTH * 3;
+    pub const FRAME_BYTES: usize = CROP_HEIGHT * CROP_WIDTH * CHANNELS;
 
     /// Checks that every array agrees with the declared sizes.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SizeMismatch> {
         let n = self.num_frames as usize;
         if self.frames.len() != n * Self::FRAME_BYTES {
-            return Err(format!(
-                "frames hold {} bytes, expected {} frames × {} = {}",
-                self.frames.len(),
-                n,
-                Self::FRAME_BYTES,
-                n * Self::FRAME_BYTES
-            ));
+            let (bytes, per_frame) = (self.frames.len(), Self::FRAME_BYTES);
+            return Err(SizeMismatch::Frames { bytes, frames: n, per_frame });
         }
         if self.face_boxes.len() != n || self.face_found.len() != n {
-            return Err(format!(
-                "{} face boxes and {} face flags for {} frames",
-                self.face_boxes.len(),
-                self.face_found.len(),
-                n
-            ));
+            let (boxes, flags) = (self.face_boxes.len(), self.face_found.len());
+            return Err(SizeMismatch::Faces { boxes, flags, frames: n });
         }
-        if self.mel.len() != MEL_BINS * self.mel_frames as usize {
-            return Err(format!(
-                "mel holds {} values, expected {MEL_BINS} × {}",
-                self.mel.len(),
-                self.mel_frames
-            ));
+        if self.mel.len() != N_MELS * self.mel_frames as usize {
+            let (values, frames) = (self.mel.len(), self.mel_frames);
+            return Err(SizeMismatch::Mel { values, bands: N_MELS, frames });
         }
         Ok(())
     }

@@ -3,16 +3,9 @@
 //! One video frame is 16000 / 25 = 640 samples; a 5-frame window is 3200 samples = 0.2 s; hop 200
 //! gives 80 mel frames per second, 3.2 per video frame, so a window spans 16 mel frames.
 
-use crate::{Utterance, FPS, MEL_BINS, SAMPLE_RATE};
+use features::{CHUNK_SAMPLES, MEL_WINDOW, N_MELS, SAMPLES_PER_FRAME, WINDOW_FRAMES};
 
-/// Frames per visual window (SPEC §1.4).
-pub const WINDOW_FRAMES: usize = 5;
-/// Audio samples per video frame: 16000 / 25.
-pub const SAMPLES_PER_FRAME: usize = (SAMPLE_RATE / FPS) as usize;
-/// Samples in one window's audio chunk: 5 × 640.
-pub const CHUNK_SAMPLES: usize = WINDOW_FRAMES * SAMPLES_PER_FRAME;
-/// Mel frames per window (`mel_step_size = 16`, `VL:test_lrs2.py:L37`).
-pub const MEL_WINDOW: usize = 16;
+use crate::Utterance;
 
 /// The visual window at frame `v`: frames v..v+5 as (5, 48, 96, 3) RGB bytes, or None past the end.
 pub fn visual_window(utt: &Utterance, v: usize) -> Option<&[u8]> {
@@ -47,10 +40,10 @@ pub fn mel_window_start(v: usize) -> usize {
 /// The 16-frame mel window at ⌊3.2·v⌋ as (80, 16) band-major values, or None past the end.
 pub fn mel_window(mel: &[f32], mel_frames: usize, v: usize) -> Option<Vec<f32>> {
     let start = mel_window_start(v);
-    if start + MEL_WINDOW > mel_frames || mel.len() != MEL_BINS * mel_frames {
+    if start + MEL_WINDOW > mel_frames || mel.len() != N_MELS * mel_frames {
         return None;
     }
-    let mut out = Vec::with_capacity(MEL_BINS * MEL_WINDOW);
+    let mut out = Vec::with_capacity(N_MELS * MEL_WINDOW);
     for band in mel.chunks_exact(mel_frames) {
         out.extend_from_slice(&band[start..start + MEL_WINDOW]);
     }
@@ -85,9 +78,9 @@ mod tests {
     #[test]
     fn mel_window_slices_every_band() {
         let frames = 40;
-        let mel: Vec<f32> = (0..MEL_BINS * frames).map(|i| i as f32).collect();
+        let mel: Vec<f32> = (0..N_MELS * frames).map(|i| i as f32).collect();
         let w = mel_window(&mel, frames, 5).unwrap(); // start 16
-        assert_eq!(w.len(), MEL_BINS * MEL_WINDOW);
+        assert_eq!(w.len(), N_MELS * MEL_WINDOW);
         assert_eq!(w[0], 16.0);
         assert_eq!(w[15], 31.0);
         assert_eq!(w[16], 40.0 + 16.0); // band 1, frame 16

@@ -16,7 +16,9 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
 use crate::schema::{box_type, item, shard_schema, BOX_FIELDS, META_PARAMS, META_SCHEMA_VERSION};
-use crate::{Error, Result, Utterance, CROP_HEIGHT, CROP_WIDTH, MEL_BINS, SCHEMA_VERSION};
+use features::{CROP_HEIGHT, CROP_WIDTH, N_MELS};
+
+use crate::{Error, Result, Utterance, SCHEMA_VERSION};
 
 /// Knobs of the writer.
 #[derive(Debug, Clone)]
@@ -185,7 +187,7 @@ fn to_batch(schema: &SchemaRef, utts: &[Utterance]) -> Result<RecordBatch, arrow
             utts.iter().map(|u| u.pcm.len()),
             Int16Array::from_iter_values(utts.iter().flat_map(|u| u.pcm.iter().copied())),
         ),
-        u32s(|_| MEL_BINS as u32),
+        u32s(|_| N_MELS as u32),
         u32s(|u| u.mel_frames),
         list(
             D::Float32,

@@ -1,6 +1,7 @@
 //! Shard round trip: write → read → identical values, streaming and by id.
 
-use shards::{FaceBox, ShardReader, ShardWriter, Split, Utterance, WriterOptions, MEL_BINS};
+use features::N_MELS;
+use shards::{FaceBox, ShardReader, ShardWriter, Split, Utterance, WriterOptions};
 
 fn utterance(i: u32, frames: u32) -> Utterance {
     let mut x = 0x9E37_79B9u32.wrapping_mul(i + 1);
@@ -27,7 +28,7 @@ fn utterance(i: u32, frames: u32) -> Utterance {
         face_found: (0..frames).map(|t| t % 7 != 3).collect(),
         sample_rate: 16_000,
         pcm: (0..samples).map(|_| next() as i16).collect(),
-        mel: (0..MEL_BINS * mel_frames as usize)
+        mel: (0..N_MELS * mel_frames as usize)
             .map(|_| (next() as f32 / u32::MAX as f32) * 8.0 - 4.0)
             .collect(),
         mel_frames,

@@ -7,10 +7,23 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
 }
 
-/// `../shared` beside the repo, if present (golden files, GRID samples).
-pub fn shared_dir() -> Option<PathBuf> {
-    let dir = repo_root().parent()?.join("shared");
-    dir.is_dir().then_some(dir)
+/// `../shared` beside the repo (golden files, GRID samples), whether or not it is there.
+pub fn shared_dir() -> PathBuf {
+    repo_root().parent().expect("the repo has a parent").join("shared")
+}
+
+/// Whether this run is CI's (`CI` set): a missing fixture or tool is then a failure.
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// What a test does when something it needs is absent: under CI it fails (a clone without the
+/// fixtures must not pass parity tests silently); elsewhere it prints `skipped: … absent` and
+/// the test returns. Returns None so callers can `let Some(..) = .. else { return }`.
+pub fn absent<T>(what: &str, hint: &str) -> Option<T> {
+    assert!(!in_ci(), "CI: {what} is absent ({hint}); the test cannot check anything without it");
+    eprintln!("skipped: {what} absent ({hint})");
+    None
 }
 
 /// The test venv's python (`LIPSYNC_PYTHON`, else `.venv/bin/python`), which has pyarrow, numpy,
@@ -24,19 +37,17 @@ pub fn python() -> Option<PathBuf> {
     if p.exists() {
         return Some(p);
     }
-    assert!(std::env::var_os("CI").is_none(), "CI: the test venv is missing at {}", p.display());
-    eprintln!("skipping: no test venv at {} (run `make setup`)", p.display());
-    None
+    absent(&format!("the test venv {}", p.display()), "run `make setup`")
 }
 
-/// A path under `../shared`, or None (with a printed reason) where it is absent.
+/// A path under `../shared`; where it is absent, a CI failure, else None with
+/// `skipped: ../shared/<rel> absent` printed (see [`absent`]).
 pub fn shared(rel: &str) -> Option<PathBuf> {
-    let p = shared_dir()?.join(rel);
+    let p = shared_dir().join(rel);
     if p.exists() {
         Some(p)
     } else {
-        eprintln!("skipping: ../shared/{rel} is absent");
-        None
+        absent(&format!("../shared/{rel}"), "the reference fixtures live beside the checkout")
     }
 }
 

@@ -261,7 +261,7 @@ pub fn save(
 ) -> Result<CheckpointMeta, CheckpointError> {
     let write_err = |path: &Path, detail: String| CheckpointError::Write { path: path.to_path_buf(), detail };
     crate::tensor_io::write_safetensors(weights, &crate::export::state_dict(model))
-        .map_err(|e| write_err(weights, e))?;
+        .map_err(|e| write_err(weights, e.to_string()))?;
     let meta = CheckpointMeta {
         format: "lipsync-checkpoint".into(),
         format_version: 1,
@@ -273,6 +273,20 @@ pub fn save(
     let json = serde_json::to_string_pretty(&meta).map_err(|e| write_err(&side, e.to_string()))? + "\n";
     manifests::atomic_write(&side, json.as_bytes()).map_err(|e| write_err(&side, e.to_string()))?;
     Ok(meta)
+}
+
+/// `trainer import`: loads a `.pth` and saves it in our format at `out`, with its sha256 as
+/// provenance. Returns the sidecar written.
+pub fn import_pth(pth: &Path, preset: Option<Preset>, out: &Path) -> Result<CheckpointMeta, CheckpointError> {
+    let device = crate::device::DeviceSpec::Cpu.device();
+    let (model, config) = load_pth(pth, preset, &device)?;
+    let provenance = Provenance {
+        source: Some(pth.display().to_string()),
+        source_sha256: Some(manifests::sha256_file(pth).map_err(|e| unreadable(pth, e))?),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        ..Default::default()
+    };
+    save(&model, &config, provenance, out)
 }
 
 /// A loaded model with its config and, for our format, its sidecar.

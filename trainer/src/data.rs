@@ -10,8 +10,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver};
 
+use features::{pcm_to_f32, MelExtractor, FRAME_INPUT_LEN, MEL_INPUT_LEN};
 use manifests::{Manifest, MANIFEST_FILE};
-use preprocess::mel::{pcm_to_f32, MelExtractor};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -20,6 +20,31 @@ use shards::{ShardReader, Utterance};
 
 use crate::model::InputConvention;
 use crate::sampling::{draw, usable, Sample};
+
+/// Why the data pipeline could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// The shard manifest could not be read, or a shard failed its check.
+    #[error(transparent)]
+    Manifest(#[from] manifests::Error),
+    /// A shard could not be read.
+    #[error(transparent)]
+    Shard(#[from] shards::Error),
+    /// The split has no shards.
+    #[error("{}: no shards of split {split:?}", dir.display())]
+    NoShards {
+        /// Shard set directory.
+        dir: PathBuf,
+        /// Split asked for.
+        split: String,
+    },
+    /// No utterance of the split is long enough to sample from.
+    #[error("no usable utterance (more than 25 frames) in the split")]
+    NoUsable,
+    /// The producer thread ended (it reports its own error first when it fails).
+    #[error("the data pipeline stopped")]
+    Stopped,
+}
 
 /// Settings of a batch stream.
 #[derive(Debug, Clone)]
@@ -52,22 +77,22 @@ pub struct Batch {
 }
 
 /// The row groups of a split's shards: (shard path, row group).
-fn units(dir: &Path, split: &str) -> Result<Vec<(PathBuf, usize)>, String> {
-    let m = Manifest::read(&dir.join(MANIFEST_FILE)).map_err(|e| e.to_string())?;
+fn units(dir: &Path, split: &str) -> Result<Vec<(PathBuf, usize)>, DataError> {
+    let m = Manifest::read(&dir.join(MANIFEST_FILE))?;
     let mut out = Vec::new();
     for e in m.shards_of(split) {
-        let r = m.open_shard(dir, &e.file).map_err(|e| e.to_string())?;
+        let r = m.open_shard(dir, &e.file)?;
         out.extend((0..r.num_row_groups()).map(|g| (dir.join(&e.file), g)));
     }
     if out.is_empty() {
-        return Err(format!("{}: no shards of split {split:?}", dir.display()));
+        return Err(DataError::NoShards { dir: dir.to_path_buf(), split: split.to_string() });
     }
     Ok(out)
 }
 
 /// Starts the producer; returns the receiving end of raw-sample batches (endless: it cycles
 /// through the row groups, reshuffled each pass).
-pub fn raw_batches(cfg: &StreamConfig) -> Result<Receiver<Result<Vec<Sample>, String>>, String> {
+pub fn raw_batches(cfg: &StreamConfig) -> Result<Receiver<Result<Vec<Sample>, DataError>>, DataError> {
     let all = units(&cfg.shards, &cfg.split)?;
     let (tx, rx) = sync_channel(cfg.prefetch.max(1));
     let cfg = cfg.clone();
@@ -82,7 +107,7 @@ pub fn raw_batches(cfg: &StreamConfig) -> Result<Receiver<Result<Vec<Sample>, St
                 let rows = match ShardReader::open(&path).and_then(|r| r.read_row_group(g)) {
                     Ok(r) => r,
                     Err(e) => {
-                        let _ = tx.send(Err(e.to_string()));
+                        let _ = tx.send(Err(e.into()));
                         return;
                     }
                 };
@@ -102,7 +127,7 @@ pub fn raw_batches(cfg: &StreamConfig) -> Result<Receiver<Result<Vec<Sample>, St
                 buffer.drain(..buffer.len() - keep);
             }
             if buffer.is_empty() && pending.is_empty() {
-                let _ = tx.send(Err("no usable utterance (more than 25 frames) in the split".into()));
+                let _ = tx.send(Err(DataError::NoUsable));
                 return;
             }
         }
@@ -119,8 +144,8 @@ pub fn assemble(samples: &[Sample], conv: &InputConvention) -> Batch {
         })
         .collect();
     let mut b = Batch {
-        frames: Vec::with_capacity(samples.len() * 15 * 48 * 96),
-        mels: Vec::with_capacity(samples.len() * 80 * 16),
+        frames: Vec::with_capacity(samples.len() * FRAME_INPUT_LEN),
+        mels: Vec::with_capacity(samples.len() * MEL_INPUT_LEN),
         labels: samples.iter().map(|s| s.label).collect(),
     };
     for (f, m) in parts {
@@ -148,7 +173,7 @@ pub fn batches(
     conv: InputConvention,
     second: Option<InputConvention>,
     skip: usize,
-) -> Result<Receiver<Result<Assembled, String>>, String> {
+) -> Result<Receiver<Result<Assembled, DataError>>, DataError> {
     let raw = raw_batches(cfg)?;
     let (tx, rx) = sync_channel(cfg.prefetch.max(1));
     std::thread::spawn(move || {
@@ -171,7 +196,7 @@ pub fn batches(
 
 /// Rows of `split` in the shard set's manifest (the reference's epoch length is
 /// `len(split list)` samples).
-pub fn split_rows(dir: &Path, split: &str) -> Result<usize, String> {
-    let m = Manifest::read(&dir.join(MANIFEST_FILE)).map_err(|e| e.to_string())?;
+pub fn split_rows(dir: &Path, split: &str) -> Result<usize, DataError> {
+    let m = Manifest::read(&dir.join(MANIFEST_FILE))?;
     Ok(m.shards_of(split).map(|e| e.rows).sum())
 }

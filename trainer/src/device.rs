@@ -11,9 +11,20 @@ pub enum DeviceSpec {
     Cuda(usize),
 }
 
+/// A device that cannot be parsed or does not work.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    /// Not `cpu`, `cuda` or `cuda:N`.
+    #[error("unknown device {0:?}: use cpu, cuda or cuda:N")]
+    Unknown(String),
+    /// The smoke computation gave a wrong result.
+    #[error("sum(arange(10)) gave {0}, expected 45")]
+    WrongResult(f32),
+}
+
 impl std::str::FromStr for DeviceSpec {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = DeviceError;
+    fn from_str(s: &str) -> Result<Self, DeviceError> {
         match s {
             "cpu" => Ok(Self::Cpu),
             "cuda" => Ok(Self::Cuda(0)),
@@ -21,7 +32,7 @@ impl std::str::FromStr for DeviceSpec {
                 .strip_prefix("cuda:")
                 .and_then(|i| i.parse().ok())
                 .map(Self::Cuda)
-                .ok_or_else(|| format!("unknown device {s:?}: use cpu, cuda or cuda:N")),
+                .ok_or_else(|| DeviceError::Unknown(s.to_string())),
         }
     }
 }
@@ -48,6 +59,14 @@ impl<'de> serde::Deserialize<'de> for DeviceSpec {
     }
 }
 
+/// The `--device` flag every command that runs a model takes.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct DeviceArgs {
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: DeviceSpec,
+}
+
 impl DeviceSpec {
     /// The burn device (inference; use `.autodiff()` on it for training).
     #[allow(deprecated)] // Device::libtorch* are marked deprecated in burn 0.22 but are the tch entry points.
@@ -60,14 +79,14 @@ impl DeviceSpec {
 }
 
 /// Sums `arange(10)` on `spec`'s device: 45 when libtorch (and the GPU, for CUDA) works.
-pub fn check(spec: DeviceSpec) -> Result<f32, String> {
+pub fn check(spec: DeviceSpec) -> Result<f32, DeviceError> {
     let device = spec.device();
     let t = burn::tensor::Tensor::<1, burn::tensor::Int>::arange(0..10, &device).float();
     let sum: f32 = t.sum().into_scalar::<f32>();
     if sum == 45.0 {
         Ok(sum)
     } else {
-        Err(format!("sum(arange(10)) gave {sum}, expected 45"))
+        Err(DeviceError::WrongResult(sum))
     }
 }
 

@@ -1,15 +1,15 @@
-//! The trainer library: devices today; VocaLiST / MTDVocaLiST models, checkpoints, losses and the
-//! training loop as their issues land.
+//! The trainer library: the VocaLiST / MTDVocaLiST models ([`model`]), checkpoints
+//! ([`checkpoint`], [`export`]), the losses of the paper ([`loss`]), the data pipeline
+//! ([`data`], [`sampling`]), the training loop ([`train`], [`schedule`]), and the tools around
+//! them ([`bench`], [`predict`], [`plot`], [`tensor_io`], [`device`]). The signal constants and
+//! the mel come from the `features` crate; nothing here decodes media.
 
-pub mod behaviour;
 pub mod bench;
 pub mod checkpoint;
 pub mod data;
 pub mod device;
-pub mod distill;
 pub mod export;
 pub mod loss;
-pub mod loss_terms;
 pub mod model;
 pub mod plot;
 pub mod predict;

@@ -4,26 +4,19 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
-use trainer::checkpoint::{self, Provenance};
-use trainer::device::DeviceSpec;
+use clap::Parser;
+use trainer::checkpoint;
+use trainer::device::{DeviceArgs, DeviceSpec};
 use trainer::model::Preset;
 
 /// VocaLiST / MTDVocaLiST training and inspection.
 #[derive(Parser)]
 #[command(version, about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
 enum Command {
     /// Runs one tensor op on the device and prints where it ran (checks the libtorch install).
     DeviceCheck {
-        /// cpu, cuda or cuda:N.
-        #[arg(long, default_value = "cpu")]
-        device: DeviceSpec,
+        #[command(flatten)]
+        device: DeviceArgs,
     },
     /// Imports a PyTorch .pth checkpoint into our format (reference-named safetensors + JSON sidecar).
     Import {
@@ -55,9 +48,8 @@ enum Command {
         /// Key prefix of the outputs.
         #[arg(long, default_value = "model")]
         prefix: String,
-        /// cpu, cuda or cuda:N.
-        #[arg(long, default_value = "cpu")]
-        device: DeviceSpec,
+        #[command(flatten)]
+        device: DeviceArgs,
     },
     /// Trains a model (teacher from scratch, or a student with any loss) from a TOML run config.
     Train {
@@ -133,9 +125,8 @@ enum Command {
         /// Student preset.
         #[arg(long, value_enum, default_value = "mtdvocalist")]
         student: Preset,
-        /// cpu, cuda or cuda:N.
-        #[arg(long, default_value = "cpu")]
-        device: DeviceSpec,
+        #[command(flatten)]
+        device: DeviceArgs,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -148,74 +139,57 @@ enum Command {
     },
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
-        Command::DeviceCheck { device } => {
-            let sum =
-                trainer::device::check(device).map_err(|e| anyhow::anyhow!("device {device:?}: {e}"))?;
+fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::DeviceCheck { device: DeviceArgs { device } } => {
+            let sum = trainer::device::check(device).with_context(|| format!("device {device}"))?;
             println!("libtorch OK on {device:?}: sum(arange(10)) = {sum}");
         }
         Command::Import { pth, preset, out } => {
-            let device = DeviceSpec::Cpu.device();
-            let (model, config) = checkpoint::load_pth(&pth, preset, &device)?;
-            let provenance = Provenance {
-                source: Some(pth.display().to_string()),
-                source_sha256: Some(manifests::sha256_file(&pth)?),
-                tool_version: env!("CARGO_PKG_VERSION").into(),
-                ..Default::default()
-            };
-            let meta = checkpoint::save(&model, &config, provenance, &out)?;
+            let meta = checkpoint::import_pth(&pth, preset, &out)?;
+            let c = &meta.config;
             println!(
                 "{} → {} ({}, {} parameters, input {:?})",
                 pth.display(),
                 out.display(),
-                config.name,
+                c.name,
                 meta.param_count,
-                config.input
+                c.input
             );
         }
         Command::Predict { model, preset, inputs, out, prefix, device } => {
-            let device = device.device();
+            let device = device.device.device();
             let loaded = checkpoint::load(&model, preset, &device)?;
-            let inputs = trainer::tensor_io::read_safetensors(&inputs).map_err(anyhow::Error::msg)?;
-            let outputs = trainer::predict::predict(&loaded.model, &inputs, &prefix, &device)
-                .map_err(anyhow::Error::msg)?;
-            trainer::tensor_io::write_safetensors(&out, &outputs).map_err(anyhow::Error::msg)?;
-            println!(
-                "{} ({}): wrote {} tensors to {}",
-                model.display(),
-                loaded.config.name,
-                outputs.len(),
-                out.display()
-            );
+            let inputs = trainer::tensor_io::read_safetensors(&inputs)?;
+            let outputs = trainer::predict::predict(&loaded.model, &inputs, &prefix, &device)?;
+            trainer::tensor_io::write_safetensors(&out, &outputs)?;
+            let (m, name, n) = (model.display(), &loaded.config.name, outputs.len());
+            println!("{m} ({name}): wrote {n} tensors to {}", out.display());
         }
         Command::Train { config, overrides, out, resume, quiet } => {
-            let resumed = resume.is_some();
-            let (cfg, run_dir) = match resume {
+            let (cfg, run_dir) = match &resume {
                 Some(dir) => {
-                    let cfg = trainer::train::RunConfig::load(Some(&dir.join("config.toml")), &[])?;
-                    (cfg, dir)
+                    (trainer::train::RunConfig::load(Some(&dir.join("config.toml")), &[])?, dir.clone())
                 }
                 None => (
                     trainer::train::RunConfig::load(config.as_deref(), &overrides)?,
                     out.expect("clap requires --out without --resume"),
                 ),
             };
-            let opts = trainer::train::TrainOptions { quiet, resume: resumed };
-            let summary = trainer::train::train(&cfg, &run_dir, &opts)?;
+            let opts = trainer::train::TrainOptions { quiet, resume: resume.is_some() };
+            let s = trainer::train::train(&cfg, &run_dir, &opts)?;
             println!(
                 "{}: {} steps, best val F1 {:.4} (epoch {}), data wait {:.1} % of step time, {:.0} s",
-                summary.run_dir.display(),
-                summary.steps,
-                summary.best_f1,
-                summary.best_epoch,
-                100.0 * summary.wait_fraction,
-                summary.wall_s
+                s.run_dir.display(),
+                s.steps,
+                s.best_f1,
+                s.best_epoch,
+                100.0 * s.wait_fraction,
+                s.wall_s
             );
         }
         Command::Plot { runs, out } => {
-            let files = trainer::plot::plot(&runs, &out).map_err(anyhow::Error::msg)?;
-            for f in &files {
+            for f in trainer::plot::plot(&runs, &out)? {
                 println!("{}", f.display());
             }
         }
@@ -223,53 +197,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let device = DeviceSpec::Cpu.device();
             let t = checkpoint::load(&teacher, None, &device)?;
             let s = checkpoint::load(&student, None, &device)?;
-            let io = trainer::tensor_io::read_safetensors(&inputs).map_err(anyhow::Error::msg)?;
-            let terms = trainer::loss_terms::loss_terms(&t.model, &s.model, &io, &device)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", inputs.display()))?;
+            let io = trainer::tensor_io::read_safetensors(&inputs)?;
+            let terms = trainer::loss::report::loss_terms(&t.model, &s.model, &io, &device)
+                .with_context(|| inputs.display().to_string())?;
             let text = serde_json::to_string_pretty(&terms).context("serialising terms")? + "\n";
-            manifests::atomic_write(&out, text.as_bytes())
-                .with_context(|| format!("writing {}", out.display()))?;
+            manifests::atomic_write(&out, text.as_bytes())?;
             println!("wrote {} (UW-13D total {})", out.display(), terms["uw13_total_init_ones"]);
         }
         Command::BenchData { shards, split, batch, batches, buffer_utts } => {
-            let cfg = trainer::data::StreamConfig {
-                shards,
-                split,
-                batch,
-                buffer_utts,
-                windows_per_utt: 8,
-                prefetch: 8,
-                seed: 1,
-            };
-            let rx = trainer::data::raw_batches(&cfg).map_err(anyhow::Error::msg)?;
-            let conv = Preset::Mtdvocalist.config().input;
-            let next = || -> anyhow::Result<Vec<trainer::sampling::Sample>> {
-                rx.recv().context("data pipeline stopped")?.map_err(anyhow::Error::msg)
-            };
-            let _ = trainer::data::assemble(&next()?, &conv);
-            let t = std::time::Instant::now();
-            for _ in 0..batches {
-                let b = trainer::data::assemble(&next()?, &conv);
-                std::hint::black_box(b);
-            }
-            let s = t.elapsed().as_secs_f64();
-            println!("data pipeline: {:.0} samples/s ({batches} batches of {batch}, buffer {buffer_utts} utterances)", (batches * batch) as f64 / s);
+            let rate = trainer::bench::data_pipeline(&shards, &split, batch, batches, buffer_utts)
+                .with_context(|| shards.display().to_string())?;
+            println!("data pipeline: {rate:.0} samples/s ({batches} batches of {batch}, buffer {buffer_utts} utterances)");
         }
         Command::Bench { batch, iters, teacher, student, device, json, shards, split } => {
-            let mut results = trainer::bench::run(device, batch, iters, teacher, student);
-            if let Some(dir) = shards {
-                let (wait, rate) =
-                    trainer::bench::data_wait(device, &dir, &split, batch, iters.max(10), student)
-                        .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
-                results.push(trainer::bench::BenchResult {
-                    name: format!(
-                        "student training loop on real batches: {:.1} % of step time waiting for data",
-                        100.0 * wait
-                    ),
-                    samples_per_s: rate,
-                    s_per_iter: batch as f64 / rate,
-                });
-            }
+            let device = device.device;
+            let data = shards.as_deref().map(|d| (d, split.as_str()));
+            let results = trainer::bench::run_all(device, batch, iters, (teacher, student), data)
+                .with_context(|| format!("{:?}", shards.as_deref().unwrap_or(std::path::Path::new(""))))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&results).context("serialising results")?);
             } else {
@@ -283,15 +227,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("trainer: error: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    run(Command::parse()).unwrap_or_else(|err| {
+        eprintln!("trainer: error: {}", manifests::describe_error(err.as_ref()));
+        ExitCode::FAILURE
+    })
 }

@@ -6,31 +6,68 @@
 
 use std::path::{Path, PathBuf};
 
-use plots::{LineChart, Series};
+use plots::{LineChart, PlotError, Series};
 use serde_json::Value;
+
+use crate::loss::{pair_name, PAIRS};
+use crate::train::validate::{EpochLine, Validation};
+
+/// Why the figures could not be drawn.
+#[derive(Debug, thiserror::Error)]
+pub enum FigureError {
+    /// A run directory without a readable `metrics.jsonl`.
+    #[error("{}: {source}; is this a run directory?", path.display())]
+    Read {
+        /// The metrics file.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// A line that is not the JSON a run writes.
+    #[error("{}:{line}: {source}", path.display())]
+    Parse {
+        /// The metrics file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// Cause.
+        source: serde_json::Error,
+    },
+    /// The output folder could not be created.
+    #[error("{}: {source}", path.display())]
+    Out {
+        /// The folder.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Drawing a chart failed.
+    #[error(transparent)]
+    Draw(#[from] PlotError),
+}
 
 /// The parsed metrics of one run.
 pub struct RunMetrics {
     /// Label (the run directory's name).
     pub name: String,
     /// `epoch` lines.
-    pub epochs: Vec<Value>,
+    pub epochs: Vec<EpochLine>,
     /// `step` lines.
     pub steps: Vec<Value>,
 }
 
 /// Reads `run/metrics.jsonl`.
-pub fn read_run(run: &Path) -> Result<RunMetrics, String> {
+pub fn read_run(run: &Path) -> Result<RunMetrics, FigureError> {
     let path = run.join("metrics.jsonl");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("{}: {e}; is this a run directory?", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).map_err(|source| FigureError::Read { path: path.clone(), source })?;
     let mut epochs = Vec::new();
     let mut steps = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        let v: Value =
-            serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))?;
+        let parse = |source| FigureError::Parse { path: path.clone(), line: i + 1, source };
+        let v: Value = serde_json::from_str(line).map_err(parse)?;
         match v["event"].as_str() {
-            Some("epoch") => epochs.push(v),
+            Some("epoch") => epochs.push(serde_json::from_value(v).map_err(parse)?),
             Some("step") => steps.push(v),
             _ => {}
         }
@@ -39,20 +76,21 @@ pub fn read_run(run: &Path) -> Result<RunMetrics, String> {
     Ok(RunMetrics { name, epochs, steps })
 }
 
-fn per_epoch(r: &RunMetrics, f: impl Fn(&Value) -> Option<f64>) -> Vec<(f64, f64)> {
-    r.epochs.iter().filter_map(|e| Some((e["epoch"].as_f64()?, f(e)?))).collect()
+fn per_epoch(r: &RunMetrics, f: impl Fn(&EpochLine) -> Option<f64>) -> Vec<(f64, f64)> {
+    let finite = |v: f64| v.is_finite().then_some(v);
+    r.epochs.iter().filter_map(|e| Some((e.epoch as f64, finite(f(e)?)?))).collect()
 }
 
 /// Draws every figure for `runs` into `out`; returns the written files.
-pub fn plot(runs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, String> {
-    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+pub fn plot(runs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, FigureError> {
+    std::fs::create_dir_all(out).map_err(|source| FigureError::Out { path: out.to_path_buf(), source })?;
     let runs: Vec<RunMetrics> = runs.iter().map(|r| read_run(r)).collect::<Result<_, _>>()?;
     let mut written = Vec::new();
-    let mut write = |chart: LineChart, stem: &str| -> Result<(), String> {
+    let mut write = |chart: LineChart, stem: &str| -> Result<(), FigureError> {
         if chart.series.iter().all(|s| s.points.is_empty()) {
             return Ok(());
         }
-        written.extend(chart.write(&out.join(stem)).map_err(|e| e.to_string())?);
+        written.extend(chart.write(&out.join(stem))?);
         Ok(())
     };
     let line = |name: String, points| Series { name, points, reference: false, colour: None };
@@ -61,10 +99,7 @@ pub fn plot(runs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, String> {
             title: "Training loss (mean over the epoch)".into(),
             x_label: "epoch".into(),
             y_label: "loss".into(),
-            series: runs
-                .iter()
-                .map(|r| line(r.name.clone(), per_epoch(r, |e| e["train_loss"].as_f64())))
-                .collect(),
+            series: runs.iter().map(|r| line(r.name.clone(), per_epoch(r, |e| Some(e.train_loss)))).collect(),
             log_x: false,
         },
         "train_loss",
@@ -74,10 +109,7 @@ pub fn plot(runs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, String> {
             title: "Validation weighted F1 (logit > 0.5)".into(),
             x_label: "epoch".into(),
             y_label: "F1".into(),
-            series: runs
-                .iter()
-                .map(|r| line(r.name.clone(), per_epoch(r, |e| e["val"]["f1"].as_f64())))
-                .collect(),
+            series: runs.iter().map(|r| line(r.name.clone(), per_epoch(r, |e| Some(e.val.f1)))).collect(),
             log_x: false,
         },
         "val_f1",
@@ -111,8 +143,11 @@ pub fn plot(runs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, String> {
     }
     let mut ratio = Vec::new();
     for r in &runs {
-        for (key, label) in [("mtd", "MTD"), ("last_mtd", "Last-MTD"), ("fitnets", "FitNets")] {
-            let pts = per_epoch(r, |e| e["val"][key].as_f64());
+        type Measure = fn(&Validation) -> Option<f64>;
+        let measures: [(Measure, &str); 3] =
+            [(|v| v.mtd, "MTD"), (|v| v.last_mtd, "Last-MTD"), (|v| v.fitnets, "FitNets")];
+        for (measure, label) in measures {
+            let pts = per_epoch(r, |e| measure(&e.val));
             let max = pts.iter().map(|p| p.1).filter(|v| v.is_finite()).fold(f64::NEG_INFINITY, f64::max);
             if max.is_finite() && max > 0.0 {
                 let scaled = pts.iter().map(|&(x, y)| (x, y / max)).collect();
@@ -135,7 +170,6 @@ pub fn plot(runs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, String> {
 
 /// Names of the learned weights: `w_bce`, then per pair (`F1`, …) for 13, CAD and VR for 25/49.
 pub fn weight_names(n: usize) -> Vec<String> {
-    use crate::distill::{pair_name, PAIRS};
     (0..n)
         .map(|i| match i {
             0 => "bce".to_string(),

@@ -2,9 +2,10 @@
 //! frames all have a face, a fair coin for the label; negatives take the audio of another start
 //! in the same utterance (offset ≠ 0) with the reference's silence guard.
 
+use features::WINDOW_FRAMES;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use shards::window::{audio_chunk, audio_chunk_start, visual_window, window_has_faces, WINDOW_FRAMES};
+use shards::window::{audio_chunk, audio_chunk_start, visual_window, window_has_faces};
 use shards::Utterance;
 
 /// The reference skips videos with 25 frames or fewer (`tot_num_frames = 25`).

@@ -37,6 +37,6 @@ fn stream_is_deterministic_and_model_ready() {
     // An empty split is a clear error.
     let mut bad = stream(1);
     bad.split = "val".into();
-    let err = raw_batches(&bad).err().unwrap();
+    let err = raw_batches(&bad).err().unwrap().to_string();
     assert!(err.contains("no shards of split \"val\""), "{err}");
 }

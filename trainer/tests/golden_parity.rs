@@ -6,20 +6,15 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use burn::tensor::Tensor;
-use trainer::behaviour::{attention_probs, cad, vr};
 use trainer::checkpoint::load_pth;
 use trainer::device::DeviceSpec;
+use trainer::loss::behaviour::{attention_probs, cad, vr};
+use trainer::loss::Block;
 use trainer::model::{LayerTaps, Preset};
 use trainer::tensor_io::{read_safetensors, HostTensor};
 
 fn golden() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/golden");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: {} is absent", dir.display());
-        None
-    }
+    lipsync_tests::shared("golden")
 }
 
 /// Max |a − b| over finite pairs, after checking shapes and that infinities coincide.
@@ -48,8 +43,8 @@ fn run(prefix: &str, file: &str, expect: Preset, io: &BTreeMap<String, HostTenso
     let device = DeviceSpec::Cpu.device();
     let (model, config) = load_pth(&dir.join(file), None, &device).unwrap();
     assert_eq!(config, expect.config(), "preset inferred from shapes");
-    let frames = io["input.frames"].to_tensor::<4>(&device).unwrap();
-    let mel = io["input.mel"].to_tensor::<4>(&device).unwrap();
+    let frames = io["input.frames"].to_tensor::<4>("input.frames", &device).unwrap();
+    let mel = io["input.mel"].to_tensor::<4>("input.mel", &device).unwrap();
     let (logits, taps) = model.forward_taps(frames, mel);
     let g = |k: &str| &io[&format!("{prefix}.{k}")];
     check("vid_prenet", &HostTensor::from_tensor(taps.vid_prenet), g("vid_prenet"), 1e-4, 1e-4);
@@ -70,7 +65,7 @@ fn run(prefix: &str, file: &str, expect: Preset, io: &BTreeMap<String, HostTenso
             );
             for (k, p) in [
                 ("attn_probs", attention_probs(&t.attn)),
-                ("cad", cad(&t.attn, b == "va")),
+                ("cad", cad(&t.attn, Block::from_name(b).expect("a block name"))),
                 ("vr", vr(&t.attn)),
             ] {
                 worst_p = worst_p.max(check(&key(k), &HostTensor::from_tensor(p), g(&key(k)), 1e-5, 0.0));

@@ -12,6 +12,7 @@
 pub mod render;
 pub mod speech;
 
+use crate::error::{io, PreprocessError, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -92,11 +93,11 @@ struct Job {
     seed: u64,
 }
 
-fn encode(frames: &[u8], pcm: &[i16], out: &Path, scratch: &Path) -> Result<(), String> {
+fn encode(frames: &[u8], pcm: &[i16], out: &Path, scratch: &Path) -> Result<()> {
     let (vraw, araw) = (scratch.with_extension("rgb"), scratch.with_extension("pcm"));
-    std::fs::write(&vraw, frames).map_err(|e| format!("{}: {e}", vraw.display()))?;
+    std::fs::write(&vraw, frames).map_err(io(&vraw))?;
     let bytes: Vec<u8> = pcm.iter().flat_map(|s| s.to_le_bytes()).collect();
-    std::fs::write(&araw, bytes).map_err(|e| format!("{}: {e}", araw.display()))?;
+    std::fs::write(&araw, bytes).map_err(io(&araw))?;
     let tmp = out.with_extension("tmp.mp4");
     let size = format!("{SIDE}x{SIDE}");
     let st = Command::new("ffmpeg")
@@ -115,16 +116,17 @@ fn encode(frames: &[u8], pcm: &[i16], out: &Path, scratch: &Path) -> Result<(), 
         .args(["-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact"])
         .arg(&tmp)
         .output()
-        .map_err(|e| format!("cannot run ffmpeg: {e}"))?;
+        .map_err(|e| PreprocessError::Tool { tool: "ffmpeg", detail: format!("cannot run it: {e}") })?;
     let _ = std::fs::remove_file(&vraw); // scratch
     let _ = std::fs::remove_file(&araw);
     if !st.status.success() {
-        return Err(format!("ffmpeg encode failed: {}", String::from_utf8_lossy(&st.stderr).trim()));
+        let detail = format!("encode failed: {}", String::from_utf8_lossy(&st.stderr).trim());
+        return Err(PreprocessError::Tool { tool: "ffmpeg", detail });
     }
-    std::fs::rename(&tmp, out).map_err(|e| format!("{}: {e}", out.display()))
+    std::fs::rename(&tmp, out).map_err(io(out))
 }
 
-fn make(job: &Job, speakers: &[Speaker], photo: &Photo, root: &Path, offset: i32) -> Result<String, String> {
+fn make(job: &Job, speakers: &[Speaker], photo: &Photo, root: &Path, offset: i32) -> Result<String> {
     let mut rng = ChaCha8Rng::seed_from_u64(job.seed);
     let text = sentence(&mut rng);
     let sp = &speakers[job.speaker];
@@ -153,15 +155,17 @@ fn make(job: &Job, speakers: &[Speaker], photo: &Photo, root: &Path, offset: i32
         pcm
     };
     encode(&frames, &audio, &mp4, &scratch)?;
-    std::fs::write(mp4.with_extension("txt"), format!("Text:  {text}\nConf:  9\n"))
-        .map_err(|e| format!("{}: {e}", mp4.display()))?;
+    let txt = mp4.with_extension("txt");
+    std::fs::write(&txt, format!("Text:  {text}\nConf:  9\n")).map_err(io(&txt))?;
     Ok(text)
 }
 
 /// Writes the corpus under `out` in the LRS2 layout; returns the number of utterances.
-pub fn generate(out: &Path, cfg: &SynthConfig, jobs: usize, quiet: bool) -> Result<usize, String> {
+pub fn generate(out: &Path, cfg: &SynthConfig, jobs: usize, quiet: bool) -> Result<usize> {
     if cfg.speakers < 3 {
-        return Err("need at least 3 speakers (pretrain, val and test are speaker-disjoint)".into());
+        return Err(PreprocessError::SynthConfig(
+            "need at least 3 speakers (pretrain, val and test are speaker-disjoint)",
+        ));
     }
     let photo = Photo::load()?;
     let speakers: Vec<Speaker> = (0..cfg.speakers).map(|i| speaker(cfg.seed, i)).collect();
@@ -188,28 +192,29 @@ pub fn generate(out: &Path, cfg: &SynthConfig, jobs: usize, quiet: bool) -> Resu
     let root = out.join("mvlrs_v1");
     for j in &jobs_list {
         let d = root.join(&j.rel);
-        std::fs::create_dir_all(d.parent().expect("rel has a parent"))
-            .map_err(|e| format!("{}: {e}", d.display()))?;
+        let parent = d.parent().expect("rel has a parent");
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
     }
     let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(jobs_list.len() as u64) };
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} clips  {per_sec}  ETA {eta}")
-            .map_err(|e| e.to_string())?,
+            .expect("valid template"),
     );
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs.max(1)).build().map_err(|e| e.to_string())?;
+    let jobs = jobs.max(1);
+    let pool =
+        rayon::ThreadPoolBuilder::new().num_threads(jobs).build().map_err(|_| PreprocessError::Pool(jobs))?;
     pool.install(|| {
         jobs_list.par_iter().try_for_each(|j| {
             let r = make(j, &speakers, &photo, &root, cfg.offset_frames).map(|_| ());
             bar.inc(1);
-            r.map_err(|e| format!("{}: {e}", j.rel))
+            r.map_err(|e| PreprocessError::Clip { rel: j.rel.clone(), source: Box::new(e) })
         })
     })?;
     bar.finish_and_clear();
     for split in ["pretrain", "train", "val", "test"] {
         let ids = lists.get(split).cloned().unwrap_or_default();
         let text: String = ids.iter().map(|i| format!("{i}\n")).collect();
-        manifests::atomic_write(&root.join(format!("{split}.txt")), text.as_bytes())
-            .map_err(|e| e.to_string())?;
+        manifests::atomic_write(&root.join(format!("{split}.txt")), text.as_bytes())?;
     }
     let meta = serde_json::json!({
         "config": cfg,
@@ -217,11 +222,8 @@ pub fn generate(out: &Path, cfg: &SynthConfig, jobs: usize, quiet: bool) -> Resu
         "photo": "assets/astronaut_face.png (NASA, public domain)",
         "note": "synthetic corpus: results on it are not LRS2 results",
     });
-    manifests::atomic_write(
-        &root.join("synth.json"),
-        (serde_json::to_string_pretty(&meta).map_err(|e| e.to_string())? + "\n").as_bytes(),
-    )
-    .map_err(|e| e.to_string())?;
+    let meta = serde_json::to_string_pretty(&meta).expect("JSON values serialise") + "\n";
+    manifests::atomic_write(&root.join("synth.json"), meta.as_bytes())?;
     Ok(jobs_list.len())
 }
 

@@ -35,8 +35,13 @@ pub struct Photo {
 
 impl Photo {
     /// Decodes the embedded photo.
-    pub fn load() -> Result<Self, String> {
-        let img = image::load_from_memory(PHOTO).map_err(|e| format!("embedded photo: {e}"))?.to_rgb8();
+    pub fn load() -> crate::Result<Self> {
+        let img = image::load_from_memory(PHOTO)
+            .map_err(|e| crate::PreprocessError::Image {
+                path: "assets/astronaut_face.png".into(),
+                detail: e.to_string(),
+            })?
+            .to_rgb8();
         // Skin tone for covering the photo's own (smiling) mouth: mean of a chin patch.
         let mut skin = [0f32; 3];
         let mut n = 0.0;

@@ -43,26 +43,33 @@ pub struct Voice {
 }
 
 /// Speaks `text` and returns 16 kHz mono int16 samples (espeak-ng → WAV → ffmpeg resample).
-pub fn speak(text: &str, voice: &Voice, tmp: &Path) -> Result<Vec<i16>, String> {
+pub fn speak(text: &str, voice: &Voice, tmp: &Path) -> crate::Result<Vec<i16>> {
+    use crate::PreprocessError::Tool;
     let wav = tmp.with_extension("wav");
     let st = Command::new("espeak-ng")
         .args(["-v", &voice.name, "-s", &voice.speed.to_string(), "-p", &voice.pitch.to_string(), "-w"])
         .arg(&wav)
         .arg(text.to_lowercase())
         .output()
-        .map_err(|e| format!("cannot run espeak-ng (run `make setup`): {e}"))?;
+        .map_err(|e| Tool { tool: "espeak-ng", detail: format!("cannot run it (run `make setup`): {e}") })?;
     if !st.status.success() {
-        return Err(format!("espeak-ng failed: {}", String::from_utf8_lossy(&st.stderr).trim()));
+        return Err(Tool {
+            tool: "espeak-ng",
+            detail: format!("failed: {}", String::from_utf8_lossy(&st.stderr).trim()),
+        });
     }
     let out = Command::new("ffmpeg")
         .args(["-v", "error", "-nostdin", "-i"])
         .arg(&wav)
         .args(["-ar", "16000", "-ac", "1", "-f", "s16le", "-acodec", "pcm_s16le", "-"])
         .output()
-        .map_err(|e| format!("cannot run ffmpeg: {e}"))?;
+        .map_err(|e| Tool { tool: "ffmpeg", detail: format!("cannot run it: {e}") })?;
     let _ = std::fs::remove_file(&wav); // scratch file
     if !out.status.success() {
-        return Err(format!("ffmpeg resample failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+        return Err(Tool {
+            tool: "ffmpeg",
+            detail: format!("resample failed: {}", String::from_utf8_lossy(&out.stderr).trim()),
+        });
     }
     Ok(out.stdout.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect())
 }

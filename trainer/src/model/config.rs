@@ -31,7 +31,7 @@ impl InputConvention {
     /// Converts a (5, 48, 96, 3) RGB uint8 window to the model's (15, 48, 96) input, channel
     /// index 3t + c (SPEC §1.2).
     pub fn window_to_input(&self, rgb: &[u8]) -> Vec<f32> {
-        const HW: usize = 48 * 96;
+        const HW: usize = features::CROP_HEIGHT * features::CROP_WIDTH;
         let frames = rgb.len() / (HW * 3);
         let mut out = vec![0.0f32; frames * 3 * HW];
         for t in 0..frames {
@@ -117,6 +117,22 @@ impl Preset {
     }
 }
 
+/// An architecture the model cannot be built with.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelConfigError {
+    /// The heads do not divide the width.
+    #[error("d_model {d_model} is not divisible by {heads} heads")]
+    Heads {
+        /// Width.
+        d_model: usize,
+        /// Heads.
+        heads: usize,
+    },
+    /// A zero channel count or no layers.
+    #[error("channels and layers must be positive")]
+    Empty,
+}
+
 impl ModelConfig {
     /// Width of each attention head.
     pub fn head_dim(&self) -> usize {
@@ -124,12 +140,12 @@ impl ModelConfig {
     }
 
     /// Checks the invariants the architecture relies on.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ModelConfigError> {
         if self.heads == 0 || !self.d_model.is_multiple_of(self.heads) {
-            return Err(format!("d_model {} is not divisible by {} heads", self.d_model, self.heads));
+            return Err(ModelConfigError::Heads { d_model: self.d_model, heads: self.heads });
         }
         if self.channels.contains(&0) || self.layers == 0 {
-            return Err("channels and layers must be positive".into());
+            return Err(ModelConfigError::Empty);
         }
         Ok(())
     }

@@ -6,7 +6,7 @@ mod conv;
 mod encoder;
 
 pub use attention::{AttentionTaps, MultiheadAttention};
-pub use config::{ChannelOrder, InputConvention, ModelConfig, Preset};
+pub use config::{ChannelOrder, InputConvention, ModelConfig, ModelConfigError, Preset};
 pub use conv::{Conv2dBlock, Conv3dBlock};
 pub use encoder::{dropout, EncoderLayer, LayerTaps, TransformerEncoder};
 

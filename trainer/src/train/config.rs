@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::device::DeviceSpec;
-use crate::distill::LossConfig;
+use crate::loss::{LossConfig, LossError};
 use crate::model::{ModelConfig, Preset};
 use crate::schedule::Schedule;
 
@@ -179,6 +179,26 @@ pub enum ConfigError {
     },
 }
 
+/// A run config whose values do not make sense together.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigProblem {
+    /// A size that must be positive is 0.
+    #[error("batch_size, val_batch_size and epochs must be positive")]
+    NotPositive,
+    /// `steps_per_epoch = 0`.
+    #[error("steps_per_epoch must be positive (or absent for the reference's default)")]
+    StepsPerEpoch,
+    /// A negative or non-finite learning rate.
+    #[error("lr {0} is not a valid learning rate")]
+    Lr(f64),
+    /// The loss section is inconsistent.
+    #[error(transparent)]
+    Loss(#[from] LossError),
+    /// A distilling loss without a teacher.
+    #[error("loss.kind {0:?} distils from a teacher: add [teacher] checkpoint = \"…\"")]
+    NoTeacher(String),
+}
+
 fn invalid(origin: impl Into<String>, detail: impl ToString) -> ConfigError {
     ConfigError::Invalid { origin: origin.into(), detail: detail.to_string() }
 }
@@ -226,22 +246,19 @@ impl RunConfig {
     }
 
     /// Checks the values.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigProblem> {
         if self.batch_size == 0 || self.val_batch_size == 0 || self.epochs == 0 {
-            return Err("batch_size, val_batch_size and epochs must be positive".into());
+            return Err(ConfigProblem::NotPositive);
         }
         if self.steps_per_epoch == Some(0) {
-            return Err("steps_per_epoch must be positive (or absent for the reference's default)".into());
+            return Err(ConfigProblem::StepsPerEpoch);
         }
         if !(self.lr.is_finite() && self.lr >= 0.0) {
-            return Err(format!("lr {} is not a valid learning rate", self.lr));
+            return Err(ConfigProblem::Lr(self.lr));
         }
         self.loss.validate()?;
         if self.loss.needs_teacher() && self.teacher.is_none() {
-            return Err(format!(
-                "loss.kind {:?} distils from a teacher: add [teacher] checkpoint = \"…\"",
-                self.loss.label()
-            ));
+            return Err(ConfigProblem::NoTeacher(self.loss.label()));
         }
         Ok(())
     }

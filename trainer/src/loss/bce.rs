@@ -1,4 +1,4 @@
-//! Losses shared by training and distillation. Today: the BCE baseline (SPEC §4.2).
+//! The sync objective every run optimises: binary cross-entropy on the logits (SPEC §4.2).
 
 use burn::tensor::Tensor;
 

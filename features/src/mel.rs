@@ -10,16 +10,10 @@ use std::sync::Arc;
 
 use realfft::{RealFftPlanner, RealToComplex};
 
-/// Sample rate (Hz).
-pub const SAMPLE_RATE: f64 = 16_000.0;
-/// FFT size and window length.
-pub const N_FFT: usize = 800;
-/// Hop between frames (12.5 ms).
-pub const HOP: usize = 200;
-/// One-sided bins: N_FFT / 2 + 1.
-pub const N_STFT: usize = N_FFT / 2 + 1;
-/// Mel bands.
-pub const N_MELS: usize = 80;
+use crate::{HOP, N_FFT, N_MELS, N_STFT};
+
+/// Sample rate of the mel's frequency axis (Hz), [`crate::SAMPLE_RATE`] as f64.
+const SAMPLE_RATE: f64 = crate::SAMPLE_RATE as f64;
 /// Lowest filter edge (Hz), `hparams.fmin`.
 pub const F_MIN: f64 = 55.0;
 /// Highest filter edge (Hz), `hparams.fmax`.
@@ -32,11 +26,6 @@ pub const REF_LEVEL_DB: f64 = 20.0;
 pub const TOP_DB: f64 = 100.0;
 /// `hparams.max_abs_value`.
 pub const MAX_ABS: f64 = 4.0;
-/// Samples of the training-path chunk (5 frames × 640).
-pub const CHUNK_SAMPLES: usize = 3200;
-/// Mel frames kept from a chunk: 17 computed, the last dropped (SPEC §1.3 step 7).
-pub const CHUNK_FRAMES: usize = 16;
-
 /// Slaney mel scale (linear below 1 kHz, logarithmic above), as torchaudio's `mel_scale="slaney"`.
 fn hz_to_mel(f: f64) -> f64 {
     let f_sp = 200.0 / 3.0;
@@ -166,11 +155,6 @@ impl MelExtractor {
     }
 }
 
-/// int16 PCM to floats in [−1, 1) (÷32768, as soundfile reads 16-bit WAV).
-pub fn pcm_to_f32(pcm: &[i16]) -> Vec<f32> {
-    pcm.iter().map(|&s| s as f32 / 32768.0).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +183,6 @@ mod tests {
         let mel = MelExtractor::new().compute(&[0.0; 3200]);
         // 20·log10(1e-5) − 20 = −120 → 8·(−20)/100 − 4 = −5.6 → clipped to −4.
         assert!(mel.iter().all(|&v| v == -4.0));
-        assert_eq!(MelExtractor::new().chunk(&[0.0; 3200]).len(), N_MELS * CHUNK_FRAMES);
+        assert_eq!(MelExtractor::new().chunk(&[0.0; 3200]).len(), N_MELS * crate::MEL_WINDOW);
     }
 }

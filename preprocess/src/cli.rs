@@ -1,0 +1,58 @@
+//! Argument groups the `preprocess` commands share (clap `Args`), so each flag is declared once.
+
+use crate::layout::Task;
+use crate::process::Params;
+
+/// `--jobs N`.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct JobsArgs {
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+}
+
+impl JobsArgs {
+    /// The worker count: the flag, else every core.
+    pub fn get(&self) -> usize {
+        self.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+}
+
+/// The face detector's speed settings.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct DetectorArgs {
+    /// Detect faces on every N-th frame and interpolate between.
+    #[arg(long, default_value_t = 5)]
+    pub detect_every: usize,
+    /// Detect faces on frames shrunk by this factor.
+    #[arg(long, default_value_t = 2)]
+    pub detect_downscale: usize,
+}
+
+impl DetectorArgs {
+    /// The processing parameters with these detector settings (everything else default).
+    pub fn params(&self) -> Params {
+        let mut params = Params::default();
+        params.detect.detect_every = self.detect_every.max(1);
+        params.detect.downscale = self.detect_downscale.max(1);
+        params
+    }
+}
+
+/// `--num-shards K --shard-index i`, or the cluster's variables.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct TaskArgs {
+    /// Number of cluster tasks (else SLURM_ARRAY_TASK_COUNT; with JOB_COMPLETION_INDEX, required).
+    #[arg(long)]
+    pub num_shards: Option<usize>,
+    /// This task's index (else SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX).
+    #[arg(long)]
+    pub shard_index: Option<usize>,
+}
+
+impl TaskArgs {
+    /// This process's task, from the flags or the environment ([`Task::resolve`]).
+    pub fn task(&self) -> crate::Result<Task> {
+        Task::resolve(self.shard_index, self.num_shards, |k| std::env::var(k).ok())
+    }
+}
