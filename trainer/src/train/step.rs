@@ -62,16 +62,6 @@ impl StepBatch {
             teacher_frames: teacher_frames.map(|f| frames_tensor(f, b, device)),
         }
     }
-
-    /// Samples in the batch.
-    pub fn len(&self) -> usize {
-        self.labels.dims()[0]
-    }
-
-    /// Whether the batch is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// What one step optimises: the loss and, when the loss distils, the teacher.
