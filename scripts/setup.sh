@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # One-time, idempotent setup shared by `make test`, `make build` and `make reproduce`:
 #   1. Debian packages the toolkit shells out to (ffmpeg, espeak-ng) and the C++ toolchain torch-sys needs;
-#   2. the torch==2.9.0 virtualenv (libtorch for burn-tch, plus pyarrow/numpy/safetensors for the
-#      interoperability tests), kept in a cache outside the clone and keyed by the torch version;
+#   2. the torch==2.9.0 virtualenv (libtorch for burn-tch, plus pyarrow/numpy/safetensors and the reference
+#      image/audio readers for the interoperability tests), kept in a cache outside the clone and keyed by the torch version;
 #   3. the links `.venv` and `.libtorch` in the repo root that .cargo/config.toml and the tests use.
 # A second run installs nothing. Override the cache with LIPSYNC_CACHE=/path.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TORCH_VERSION=2.9.0
-PY_PACKAGES=("torch==${TORCH_VERSION}" "pyarrow==26.0.1" "numpy==2.4.6" "safetensors==0.8.0")
+# torchvision, OpenCV and soundfile are the reference loaders the import test compares against
+# (issue #15): torchvision 0.24.0 is the release built against torch 2.9.0; OpenCV 4.14 is the
+# newest 4.x release (VocaLiST predates 5.x, a new major) and the first 4.x that allows numpy 2.4.
+PY_PACKAGES=("torch==${TORCH_VERSION}" "pyarrow==26.0.1" "numpy==2.4.6" "safetensors==0.8.0"
+             "torchvision==0.24.0" "opencv-python-headless==4.14.0.94" "soundfile==0.14.0")
 CACHE=${LIPSYNC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lipsync}
 VENV="$CACHE/venv-torch-${TORCH_VERSION}"
 

@@ -33,10 +33,12 @@ pub const N_MELS: usize = 80;
 /// Mel frames per window (`mel_step_size = 16`, `VL:test_lrs2.py:L37`): a chunk's 17 frames with
 /// the last dropped (SPEC §1.3 step 7).
 pub const MEL_WINDOW: usize = 16;
-/// Mouth-crop height: the lower half of a 96×96 face (SPEC §1.2).
-pub const CROP_HEIGHT: usize = 48;
+/// Side of the square face image the loaders resize every crop to (`hparams.img_size`, SPEC §1.2).
+pub const FACE_SIZE: usize = 96;
+/// Mouth-crop height: the lower half of a 96×96 face, rows 48..95 (SPEC §1.2).
+pub const CROP_HEIGHT: usize = FACE_SIZE / 2;
 /// Mouth-crop width (SPEC §1.2).
-pub const CROP_WIDTH: usize = 96;
+pub const CROP_WIDTH: usize = FACE_SIZE;
 /// Colour channels of a stored crop (RGB).
 pub const CHANNELS: usize = 3;
 /// Channels of the visual model input: the window's frames stacked, 5 × 3 (SPEC §2.1).

@@ -1,13 +1,10 @@
 //! Mouth crops: the (adjusted) face box → 96×96 → rows 48..95 → 48×96 RGB (SPEC §1.1–1.2).
 
-use features::{CROP_HEIGHT, CROP_WIDTH};
+use features::{CROP_HEIGHT, CROP_WIDTH, FACE_SIZE};
 use image::imageops::{self, FilterType};
 use image::{ImageBuffer, Rgb};
 use serde::{Deserialize, Serialize};
 use shards::FaceBox;
-
-/// Side of the square the face is resized to before taking its lower half (`hparams.img_size`).
-pub const FACE_SIZE: u32 = 96;
 
 /// Maps a rustface box to an S3FD-like box. rustface's SeetaFace box is tighter than Wav2Lip's
 /// S3FD box and ends near the upper lip, so it is scaled and moved down until the lower half
@@ -54,8 +51,11 @@ pub fn mouth_crop(rgb: &[u8], width: usize, height: usize, b: &FaceBox, adj: &Bo
     }
     let face: ImageBuffer<Rgb<u8>, Vec<u8>> =
         ImageBuffer::from_raw(cw, ch, region).expect("region size matches");
-    let face = imageops::resize(&face, FACE_SIZE, FACE_SIZE, FilterType::Triangle);
-    let lower = imageops::crop_imm(&face, 0, FACE_SIZE / 2, CROP_WIDTH as u32, CROP_HEIGHT as u32).to_image();
+    let side = FACE_SIZE as u32;
+    let face = imageops::resize(&face, side, side, FilterType::Triangle);
+    let lower =
+        imageops::crop_imm(&face, 0, side - CROP_HEIGHT as u32, CROP_WIDTH as u32, CROP_HEIGHT as u32)
+            .to_image();
     lower.into_raw()
 }
 

@@ -7,7 +7,9 @@ use anyhow::Context;
 use clap::Parser;
 use preprocess::cli::{DetectorArgs, JobsArgs, TaskArgs};
 use preprocess::layout::Task;
-use preprocess::run::{merge, run as run_task, RunConfig};
+use preprocess::resize::Resize;
+use preprocess::run::{merge, run as run_task, RunConfig, RunReport};
+use preprocess::wav2lip::{ImportConfig, Lists};
 use shards::Split;
 
 /// LRS2 → Parquet shards of mouth crops, PCM and mel.
@@ -40,6 +42,46 @@ enum Command {
         quiet: bool,
         #[command(flatten)]
         detector: DetectorArgs,
+    },
+    /// Imports a tree already preprocessed by Wav2Lip's preprocess.py (<root>/<programme>/<utt>/
+    /// {0.jpg…, audio.wav}) into shards, crops resized exactly as the chosen reference loader does.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["list", "splits"])))]
+    Import {
+        /// The input layout.
+        #[arg(long, value_enum, default_value_t = InputLayout::Wav2lip)]
+        layout: InputLayout,
+        /// The preprocessed root (the reference's --data_root).
+        #[arg(long)]
+        root: PathBuf,
+        /// One split list (`<programme>/<utt>` per line); its rows get --split.
+        #[arg(long, requires = "split")]
+        list: Option<PathBuf>,
+        /// The split the rows of --list belong to.
+        #[arg(long)]
+        split: Option<Split>,
+        /// Comma-separated splits whose lists (`<split>.txt`) are in the root or root/filelists.
+        #[arg(long, value_delimiter = ',', conflicts_with = "list")]
+        splits: Option<Vec<Split>>,
+        /// Output directory for shards and manifests.
+        #[arg(long)]
+        out: PathBuf,
+        /// Whose decode+resize to reproduce: opencv (VocaLiST's test_lrs2.py) or torchvision
+        /// (MTDVocaLiST's test_stu.py).
+        #[arg(long, value_enum, default_value_t = Resize::Opencv)]
+        resize: Resize,
+        #[command(flatten)]
+        jobs: JobsArgs,
+        /// Utterances per shard.
+        #[arg(long, default_value_t = 64)]
+        utts_per_shard: usize,
+        #[command(flatten)]
+        task: TaskArgs,
+        /// Redo everything instead of keeping complete shards.
+        #[arg(long)]
+        no_resume: bool,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
     },
     /// Times the pipeline per stage against plain ffmpeg decoding of the same files.
     Bench {
@@ -141,22 +183,47 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             };
             let report =
                 run_task(&cfg, &log).with_context(|| format!("preprocessing into {}", out.display()))?;
-            // Warnings (a corrupt transcript, …) are printed even with --quiet, which only hides
-            // progress: they name data a person should look at.
-            for w in &report.warnings {
-                eprintln!("preprocess: warning: {w}");
-            }
-            println!(
-                "task {}/{}: {} utterances written, {} skipped, {} shards written, {} kept, {:.1} s of video in {:.1} s",
-                task.index,
-                task.count,
-                report.written,
-                report.skipped,
-                report.shards_written,
-                report.shards_kept,
-                report.video_seconds,
-                report.wall.as_secs_f64()
-            );
+            print_report(task, &report);
+        }
+        Command::Import {
+            layout: InputLayout::Wav2lip,
+            root,
+            list,
+            split,
+            splits,
+            out,
+            resize,
+            jobs,
+            utts_per_shard,
+            task,
+            no_resume,
+            quiet,
+        } => {
+            let task = task.task()?;
+            let lists = match (list, split, splits) {
+                (Some(path), Some(split), _) => Lists::File { path, split },
+                (_, _, Some(splits)) => Lists::Splits(splits),
+                _ => anyhow::bail!("pass --list FILE --split NAME, or --splits a,b"),
+            };
+            let cfg = ImportConfig {
+                root,
+                lists,
+                resize,
+                out: out.clone(),
+                jobs: jobs.get(),
+                utts_per_shard,
+                task,
+                resume: !no_resume,
+                quiet,
+            };
+            let log = |s: &str| {
+                if !quiet {
+                    eprintln!("preprocess: {s}")
+                }
+            };
+            let report = preprocess::wav2lip::import(&cfg, &log)
+                .with_context(|| format!("importing into {}", out.display()))?;
+            print_report(task, &report);
         }
         Command::Bench { lrs2_root, splits, jobs, detector } => {
             let scratch = std::env::temp_dir().join(format!("lipsync-bench-{}", std::process::id()));
@@ -216,6 +283,32 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The input layouts `preprocess import` reads.
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+enum InputLayout {
+    /// Wav2Lip's preprocess.py output, as VocaLiST and MTDVocaLiST read it.
+    Wav2lip,
+}
+
+/// Warnings (a corrupt transcript, a resampled wav, …) are printed even with --quiet, which only
+/// hides progress: they name data a person should look at. Then the one-line summary.
+fn print_report(task: Task, report: &RunReport) {
+    for w in &report.warnings {
+        eprintln!("preprocess: warning: {w}");
+    }
+    println!(
+        "task {}/{}: {} utterances written, {} skipped, {} shards written, {} kept, {:.1} s of video in {:.1} s",
+        task.index,
+        task.count,
+        report.written,
+        report.skipped,
+        report.shards_written,
+        report.shards_kept,
+        report.video_seconds,
+        report.wall.as_secs_f64()
+    );
 }
 
 fn main() -> ExitCode {

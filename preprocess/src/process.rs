@@ -92,6 +92,9 @@ pub enum Skip {
     /// The audio could not be resampled.
     #[error(transparent)]
     Audio(#[from] crate::audio::AudioError),
+    /// A Wav2Lip-layout utterance that could not be imported.
+    #[error(transparent)]
+    Import(#[from] crate::wav2lip::ImportSkip),
 }
 
 /// A transcript that could not be read (a warning: the utterance is kept).

@@ -18,7 +18,7 @@ use shards::{ShardWriter, Split, WriterOptions};
 
 use crate::face::FaceDetector;
 use crate::layout::{plan, Layout, PlannedShard, Task};
-use crate::process::{process, Params, StageTimes};
+use crate::process::{process, Item, Outcome, Params, StageTimes};
 use features::mel::{F_MAX, F_MIN};
 use features::MelExtractor;
 
@@ -84,9 +84,28 @@ fn manifest_params(cfg: &RunConfig, lists: &[Split]) -> serde_json::Value {
         "fps": features::FPS,
         "sample_rate": features::SAMPLE_RATE,
         "crop": [features::CROP_HEIGHT, features::CROP_WIDTH],
-        "mel": {"n_fft": features::N_FFT, "hop": features::HOP, "n_mels": features::N_MELS,
-                "f_min": F_MIN, "f_max": F_MAX, "spec": "SPEC §1.3"},
+        "mel": mel_params(),
     })
+}
+
+/// The mel settings recorded in every manifest (SPEC §1.3).
+pub fn mel_params() -> serde_json::Value {
+    serde_json::json!({"n_fft": features::N_FFT, "hop": features::HOP, "n_mels": features::N_MELS,
+                       "f_min": F_MIN, "f_max": F_MAX, "spec": "SPEC §1.3"})
+}
+
+/// Says when a list's length differs from the LRS2 v1 list of that split (SPEC §1.5).
+pub fn note_unknown_list(split: Split, len: usize, log: &dyn Fn(&str)) {
+    if let Some(known) = manifests::known_lrs2_split(split.as_str()) {
+        if len != known.lines {
+            log(&format!(
+                "note: {}.txt lists {} utterances; the LRS2 v1 list has {} (results are not comparable with published ones)",
+                split.as_str(),
+                len,
+                known.lines
+            ));
+        }
+    }
 }
 
 thread_local! {
@@ -110,25 +129,58 @@ pub fn run(cfg: &RunConfig, log: &dyn Fn(&str)) -> Result<RunReport> {
     let mut by_split = Vec::new();
     for &split in &cfg.splits {
         let items = layout.items(split)?;
-        if let Some(known) = manifests::known_lrs2_split(split.as_str()) {
-            if items.len() != known.lines {
-                log(&format!(
-                    "note: {}.txt lists {} utterances; the LRS2 v1 list has {} (results are not comparable with published ones)",
-                    split.as_str(),
-                    items.len(),
-                    known.lines
-                ));
-            }
-        }
+        note_unknown_list(split, items.len(), log);
         by_split.push((split, items));
     }
     let shards = plan(by_split, cfg.utts_per_shard);
-    let mine: Vec<&PlannedShard> = shards.iter().filter(|s| cfg.task.owns(s.index)).collect();
-    std::fs::create_dir_all(&cfg.out).map_err(io(&cfg.out))?;
-
     let params = manifest_params(cfg, &layout.lists);
-    let partial_path = cfg.out.join(task_manifest_name(cfg.task));
-    let previous = if cfg.resume && partial_path.is_file() {
+    let sink = Sink { out: &cfg.out, jobs: cfg.jobs, task: cfg.task, resume: cfg.resume, quiet: cfg.quiet };
+    let process_item = |item: &Item| {
+        WORKER.with(|w| {
+            let mut w = w.borrow_mut();
+            if w.is_none() {
+                *w = Some((FaceDetector::new(&cfg.params.detect)?, MelExtractor::new()));
+            }
+            let (det, mel) = w.as_mut().expect("initialised above");
+            Ok(process(item, &cfg.params, det, mel))
+        })
+    };
+    let mut report = execute(&sink, &shards, params, &process_item)?;
+    report.wall = start.elapsed();
+    Ok(report)
+}
+
+/// Where and how [`execute`] writes a planned shard set.
+#[derive(Debug, Clone, Copy)]
+pub struct Sink<'a> {
+    /// Output directory.
+    pub out: &'a Path,
+    /// Worker threads.
+    pub jobs: usize,
+    /// This process's cluster task.
+    pub task: Task,
+    /// Keep shards already complete in the output.
+    pub resume: bool,
+    /// No progress bar.
+    pub quiet: bool,
+}
+
+/// Runs this task's share of `shards`: each item through `process_item` on `sink.jobs` threads,
+/// the rows into shards (atomically), the skips into the task's partial manifest (rewritten
+/// after every shard), complete shards of an earlier run with the same `params` kept; the set's
+/// `manifest.json` is merged when this is the only task. Shared by `preprocess run` and
+/// `preprocess import`: only the per-item processing differs.
+pub fn execute(
+    sink: &Sink,
+    shards: &[PlannedShard],
+    params: serde_json::Value,
+    process_item: &(dyn Fn(&Item) -> Result<Outcome> + Sync),
+) -> Result<RunReport> {
+    let start = Instant::now();
+    let mine: Vec<&PlannedShard> = shards.iter().filter(|s| sink.task.owns(s.index)).collect();
+    std::fs::create_dir_all(sink.out).map_err(io(sink.out))?;
+    let partial_path = sink.out.join(task_manifest_name(sink.task));
+    let previous = if sink.resume && partial_path.is_file() {
         let m = Manifest::read(&partial_path)?;
         if m.params != params {
             let detail = "written with other parameters; use a fresh --out or --no-resume".into();
@@ -148,12 +200,12 @@ pub fn run(cfg: &RunConfig, log: &dyn Fn(&str)) -> Result<RunReport> {
     let params_json = serde_json::to_string(&shard_params).expect("JSON values serialise");
 
     let total: usize = mine.iter().map(|s| s.items.len()).sum();
-    let bar = if cfg.quiet { ProgressBar::hidden() } else { ProgressBar::new(total as u64) };
+    let bar = if sink.quiet { ProgressBar::hidden() } else { ProgressBar::new(total as u64) };
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} utterances  {per_sec}  ETA {eta}  {msg}")
             .expect("valid template"),
     );
-    let jobs = cfg.jobs.max(1);
+    let jobs = sink.jobs.max(1);
     let pool =
         rayon::ThreadPoolBuilder::new().num_threads(jobs).build().map_err(|_| PreprocessError::Pool(jobs))?;
     let mut report = RunReport::default();
@@ -162,7 +214,7 @@ pub fn run(cfg: &RunConfig, log: &dyn Fn(&str)) -> Result<RunReport> {
         let ids: std::collections::HashSet<&str> = shard.items.iter().map(|i| i.utt_id.as_str()).collect();
         if let Some(prev) = &previous {
             if let Some(entry) = prev.shards.iter().find(|e| e.file == shard.file) {
-                if Manifest::verify_shard(&cfg.out, entry).is_ok() {
+                if Manifest::verify_shard(sink.out, entry).is_ok() {
                     manifest.shards.push(entry.clone());
                     manifest
                         .skipped
@@ -182,27 +234,20 @@ pub fn run(cfg: &RunConfig, log: &dyn Fn(&str)) -> Result<RunReport> {
                 continue;
             }
         }
-        remove_stale_temp_files(&cfg.out, &shard.file)?;
+        remove_stale_temp_files(sink.out, &shard.file)?;
         let outcomes: Vec<_> = pool.install(|| {
             shard
                 .items
                 .par_iter()
                 .map(|item| {
-                    let outcome = WORKER.with(|w| {
-                        let mut w = w.borrow_mut();
-                        if w.is_none() {
-                            *w = Some((FaceDetector::new(&cfg.params.detect)?, MelExtractor::new()));
-                        }
-                        let (det, mel) = w.as_mut().expect("initialised above");
-                        Ok::<_, PreprocessError>(process(item, &cfg.params, det, mel))
-                    });
+                    let outcome = process_item(item);
                     bar.inc(1);
                     outcome
                 })
                 .collect()
         });
         let t = Instant::now();
-        let path = cfg.out.join(&shard.file);
+        let path = sink.out.join(&shard.file);
         let mut writer: Option<ShardWriter> = None;
         for (item, outcome) in shard.items.iter().zip(outcomes) {
             let outcome = outcome?;
@@ -230,7 +275,7 @@ pub fn run(cfg: &RunConfig, log: &dyn Fn(&str)) -> Result<RunReport> {
         }
         if let Some(w) = writer {
             w.finish()?;
-            manifest.shards.push(ShardEntry::describe(&cfg.out, &shard.file, shard.split.as_str())?);
+            manifest.shards.push(ShardEntry::describe(sink.out, &shard.file, shard.split.as_str())?);
             report.shards_written += 1;
         } else if path.exists() {
             // A shard left by an earlier run whose items are now all skipped.
@@ -240,8 +285,8 @@ pub fn run(cfg: &RunConfig, log: &dyn Fn(&str)) -> Result<RunReport> {
         report.write += t.elapsed();
     }
     manifest.write(&partial_path)?;
-    if cfg.task.count == 1 {
-        merge(&cfg.out)?;
+    if sink.task.count == 1 {
+        merge(sink.out)?;
     }
     bar.finish_and_clear();
     report.wall = start.elapsed();

@@ -1,0 +1,290 @@
+//! The two 96×96 resizes of the reference loaders (SPEC §1.2), reproduced bit for bit on 8-bit
+//! interleaved images (any channel order: both work channel by channel).
+//!
+//! - [`opencv_linear`]: `cv2.resize(img, (96, 96))` (INTER_LINEAR on `CV_8U`) as OpenCV 4.x's
+//!   `modules/imgproc/src/resize.cpp` computes it: 11-bit fixed-point coefficients, an integer
+//!   horizontal pass and the vectorised vertical pass; with its two shortcuts (same size: a copy;
+//!   exactly 2× smaller on both axes: the fast INTER_AREA 2×2 mean).
+//! - [`torchvision_bilinear_aa`]: `transforms.Resize([96, 96])` on a uint8 tensor in torchvision
+//!   0.24, i.e. `torch.nn.functional.interpolate(img.float(), mode="bilinear", antialias=True,
+//!   align_corners=False)` (ATen's separable `_upsample_bilinear2d_aa` CPU kernel, horizontal pass
+//!   first) followed by `round()` and a cast back to uint8.
+//!
+//! Both were checked byte for byte against the Python calls on GRID face crops of several sizes
+//! (`preprocess/tests/wav2lip_import.rs`).
+
+/// An 8-bit image, rows top to bottom, channels interleaved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// Channels per pixel.
+    pub channels: usize,
+    /// `height × width × channels` bytes.
+    pub data: Vec<u8>,
+}
+
+/// Which reference loader's resize to reproduce (`preprocess import --resize`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Resize {
+    /// `cv2.imread` + `cv2.resize(img, (96, 96))`: VocaLiST's `test_lrs2.py` and training.
+    #[default]
+    Opencv,
+    /// `torchvision.io.read_image` + `transforms.Resize([96, 96])`: MTDVocaLiST's `test_stu.py`.
+    Torchvision,
+}
+
+impl Resize {
+    /// Resizes `img` to `width × height` the way this loader does.
+    pub fn apply(self, img: &Image, width: usize, height: usize) -> Image {
+        match self {
+            Resize::Opencv => opencv_linear(img, width, height),
+            Resize::Torchvision => torchvision_bilinear_aa(img, width, height),
+        }
+    }
+}
+
+/// OpenCV's `INTER_RESIZE_COEF_BITS`: coefficients are multiples of 1/2048.
+const COEF_SCALE: f32 = 2048.0;
+
+/// First source index (may be −1 or the last index) and the two fixed-point weights of each
+/// output coordinate along one axis (`resize.cpp`, `cv::resize` coefficient set-up for
+/// INTER_LINEAR with `fixpt`). Along x, OpenCV clamps an index outside the image to the edge
+/// with weights (1, 0) (`clamp_edges`); along y it does not: the weights stay as computed and
+/// only the rows read are clipped. The two differ in the last bit at the top and bottom rows of
+/// an upscale, so both are reproduced.
+fn opencv_axis(src: usize, dst: usize, clamp_edges: bool) -> Vec<(i64, [i32; 2])> {
+    let scale = 1.0 / (dst as f64 / src as f64);
+    (0..dst)
+        .map(|d| {
+            let mut f = ((d as f64 + 0.5) * scale - 0.5) as f32;
+            let mut s = f.floor() as i64; // cvFloor
+            f -= s as f32;
+            if clamp_edges && s < 0 {
+                f = 0.0;
+                s = 0;
+            }
+            if clamp_edges && s >= src as i64 - 1 {
+                f = 0.0;
+                s = src as i64 - 1;
+            }
+            // saturate_cast<short>(float) rounds to nearest, ties to even (cvRound).
+            let w0 = ((1.0 - f) * COEF_SCALE).round_ties_even() as i32;
+            let w1 = (f * COEF_SCALE).round_ties_even() as i32;
+            (s, [w0, w1])
+        })
+        .collect()
+}
+
+/// `cv2.resize(img, (width, height))` with the default INTER_LINEAR on an 8-bit image.
+///
+/// Horizontal pass (`HResizeLinear<uchar, int, short, 2048>`): `S[x]·α0 + S[x+cn]·α1` in `int`,
+/// or `S[x]·2048` where `x` is the last column. Vertical pass (`VResizeLinearVec_32s8u`, which
+/// covers every column when the row length is a multiple of 16 as it is for 96×3):
+/// `((S0>>4)·β0 >> 16) + ((S1>>4)·β1 >> 16)`, rounded by `(v + 2) >> 2` and saturated to u8.
+pub fn opencv_linear(img: &Image, width: usize, height: usize) -> Image {
+    let (sw, sh, cn) = (img.width, img.height, img.channels);
+    if sw == width && sh == height {
+        return img.clone();
+    }
+    let (sx, sy) = (sw as f64 / width as f64, sh as f64 / height as f64);
+    if sx == 2.0 && sy == 2.0 {
+        return opencv_area_2x(img, width, height);
+    }
+    let xs = opencv_axis(sw, width, true);
+    let ys = opencv_axis(sh, height, false);
+    let hrow = |y: usize| -> Vec<i32> {
+        let row = &img.data[y * sw * cn..(y + 1) * sw * cn];
+        let mut out = Vec::with_capacity(width * cn);
+        for &(x, [a0, a1]) in &xs {
+            let x = x as usize;
+            for k in 0..cn {
+                let s0 = row[x * cn + k] as i32;
+                let v = if x + 1 < sw { s0 * a0 + row[(x + 1) * cn + k] as i32 * a1 } else { s0 * 2048 };
+                out.push(v);
+            }
+        }
+        out
+    };
+    let mut data = Vec::with_capacity(width * height * cn);
+    let clip = |y: i64| y.clamp(0, sh as i64 - 1) as usize;
+    for &(y, [b0, b1]) in &ys {
+        let r0 = hrow(clip(y));
+        let r1 = hrow(clip(y + 1));
+        for (s0, s1) in r0.iter().zip(&r1) {
+            let v = (((s0 >> 4) * b0) >> 16) + (((s1 >> 4) * b1) >> 16);
+            data.push(((v + 2) >> 2).clamp(0, 255) as u8);
+        }
+    }
+    Image { width, height, channels: cn, data }
+}
+
+/// OpenCV's shortcut for an exact 2× reduction (`resizeAreaFast`): the rounded mean of each 2×2
+/// block, `(a + b + c + d + 2) >> 2`.
+fn opencv_area_2x(img: &Image, width: usize, height: usize) -> Image {
+    let (sw, cn) = (img.width, img.channels);
+    let at = |x: usize, y: usize, k: usize| img.data[(y * sw + x) * cn + k] as u32;
+    let mut data = Vec::with_capacity(width * height * cn);
+    for y in 0..height {
+        for x in 0..width {
+            for k in 0..cn {
+                let sum = at(2 * x, 2 * y, k)
+                    + at(2 * x + 1, 2 * y, k)
+                    + at(2 * x, 2 * y + 1, k)
+                    + at(2 * x + 1, 2 * y + 1, k);
+                data.push(((sum + 2) >> 2) as u8);
+            }
+        }
+    }
+    Image { width, height, channels: cn, data }
+}
+
+/// The triangle filter of ATen's `HelperInterpLinear::aa_filter`.
+fn triangle(x: f32) -> f32 {
+    let x = x.abs();
+    if x < 1.0 {
+        (1.0 - x as f64) as f32
+    } else {
+        0.0
+    }
+}
+
+/// First source index and normalised weights of each output index along one axis, as ATen's
+/// `_compute_weights_aa` computes them in `float` (antialias on, align_corners off, no scale
+/// factor given): `scale = in/out`, support `scale` (≥ 1) or 1, centre `scale·(i + 0.5)`.
+fn torch_axis(src: usize, dst: usize) -> Vec<(usize, Vec<f32>)> {
+    let scale = src as f32 / dst as f32;
+    let support = if scale >= 1.0 { (2.0 * 0.5 * scale as f64) as f32 } else { 1.0 };
+    let invscale = if scale >= 1.0 { (1.0 / scale as f64) as f32 } else { 1.0 };
+    let max_size = (support.ceil() as i64) * 2 + 1;
+    (0..dst)
+        .map(|i| {
+            let center = (scale as f64 * (i as f64 + 0.5)) as f32;
+            let xmin = (((center - support) as f64 + 0.5) as i64).max(0);
+            let xsize =
+                ((((center + support) as f64 + 0.5) as i64).min(src as i64) - xmin).clamp(0, max_size);
+            let mut w: Vec<f32> = (0..xsize)
+                .map(|j| triangle(((((j + xmin) as f32 - center) as f64 + 0.5) * invscale as f64) as f32))
+                .collect();
+            let total: f32 = w.iter().fold(0.0, |t, &v| t + v);
+            if total != 0.0 {
+                w.iter_mut().for_each(|v| *v /= total);
+            }
+            (xmin as usize, w)
+        })
+        .collect()
+}
+
+/// Lanes of the vectorised part of libtorch's weighted sum (see [`weighted_sum`]).
+const TORCH_SUM_LANES: usize = 4;
+
+/// One output value of ATen's `interpolate_aa_single_dim`: `Σ src[j]·w[j]` accumulated in
+/// `float` in the order j = 0, 1, …, starting from `src[0]·w[0]`.
+///
+/// The PyPI build of libtorch 2.9.0 compiles that loop (x86-64 AVX2/AVX-512 kernels) into a
+/// vectorised part that multiplies four terms at a time and adds the rounded products in order,
+/// followed by a scalar tail whose steps are fused multiply-adds. So of the `m = taps − 1` steps
+/// after the first product, the first `m − m mod 4` round product and sum separately and the
+/// last `m mod 4` are fused. Found by testing every split against libtorch's own outputs on
+/// filters of 2 to 11 taps; with it every float of both passes equals libtorch's.
+#[inline]
+fn weighted_sum(w: &[f32], src: impl Fn(usize) -> f32) -> f32 {
+    let steps = w.len() - 1;
+    let vectorised = steps - steps % TORCH_SUM_LANES;
+    let mut out = src(0) * w[0];
+    for (j, &wj) in w.iter().enumerate().skip(1) {
+        out = if j <= vectorised { out + src(j) * wj } else { src(j).mul_add(wj, out) };
+    }
+    out
+}
+
+/// `torchvision.transforms.Resize([height, width])` (antialiased bilinear) on an 8-bit image.
+pub fn torchvision_bilinear_aa(img: &Image, width: usize, height: usize) -> Image {
+    let (sw, sh, cn) = (img.width, img.height, img.channels);
+    if sw == width && sh == height {
+        return img.clone(); // torchvision returns the input untouched
+    }
+    let mut plane: Vec<f32> = img.data.iter().map(|&v| v as f32).collect();
+    let mut w_now = sw;
+    // Horizontal pass first, and only along an axis whose size changes.
+    if sw != width {
+        let xs = torch_axis(sw, width);
+        let mut out = Vec::with_capacity(sh * width * cn);
+        for y in 0..sh {
+            let row = &plane[y * sw * cn..(y + 1) * sw * cn];
+            for (x0, w) in &xs {
+                for k in 0..cn {
+                    out.push(weighted_sum(w, |j| row[(x0 + j) * cn + k]));
+                }
+            }
+        }
+        plane = out;
+        w_now = width;
+    }
+    if sh != height {
+        let ys = torch_axis(sh, height);
+        let stride = w_now * cn;
+        let mut out = Vec::with_capacity(height * stride);
+        for (y0, w) in &ys {
+            for i in 0..stride {
+                out.push(weighted_sum(w, |j| plane[(y0 + j) * stride + i]));
+            }
+        }
+        plane = out;
+    }
+    let data = plane.iter().map(|v| v.round_ties_even().clamp(0.0, 255.0) as u8).collect();
+    Image { width, height, channels: cn, data }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ramp(w: usize, h: usize) -> Image {
+        let data = (0..w * h * 3).map(|i| ((i * 7) % 256) as u8).collect();
+        Image { width: w, height: h, channels: 3, data }
+    }
+
+    #[test]
+    fn same_size_is_a_copy_and_constant_images_stay_constant() {
+        let img = ramp(96, 96);
+        assert_eq!(opencv_linear(&img, 96, 96), img);
+        assert_eq!(torchvision_bilinear_aa(&img, 96, 96), img);
+        for (w, h) in [(40, 40), (192, 192), (211, 150), (96, 130)] {
+            let flat = Image { width: w, height: h, channels: 3, data: vec![77; w * h * 3] };
+            for r in [Resize::Opencv, Resize::Torchvision] {
+                let out = r.apply(&flat, 96, 96);
+                assert_eq!((out.width, out.height, out.data.len()), (96, 96, 96 * 96 * 3));
+                assert!(out.data.iter().all(|&v| v == 77), "{r:?} {w}x{h}");
+            }
+        }
+    }
+
+    #[test]
+    fn opencv_coefficients_sum_to_one() {
+        for (s, d) in [(40, 96), (150, 96), (211, 96), (97, 96)] {
+            for clamp in [true, false] {
+                for (x, [a, b]) in opencv_axis(s, d, clamp) {
+                    assert_eq!(a + b, 2048);
+                    assert!(x < s as i64 && (x >= 0 || !clamp));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn torch_weights_are_normalised() {
+        for (s, d) in [(40, 96), (150, 96), (211, 96), (500, 96)] {
+            for (x0, w) in torch_axis(s, d) {
+                assert!(x0 + w.len() <= s);
+                let sum: f32 = w.iter().sum();
+                assert!((sum - 1.0).abs() < 1e-5, "{s}->{d}: {sum}");
+            }
+        }
+    }
+}

@@ -1,0 +1,378 @@
+//! `preprocess import --layout wav2lip`: the preprocessed LRS2 that Wav2Lip's `preprocess.py`
+//! writes and VocaLiST's `test_lrs2.py` / MTDVocaLiST's `test_stu.py` read (SPEC §1.1, §1.5):
+//! `<root>/<programme>/<utt>/{0.jpg … (T−1).jpg, audio.wav}`, with split lists naming
+//! `<programme>/<utt>` (an optional second token, as in LRS2's `test.txt`, is ignored).
+//!
+//! Each utterance becomes one shard row of the usual schema: every frame decoded like the
+//! reference ([`crate::jpeg`]), resized to 96×96 like the chosen loader ([`crate::resize`]), its
+//! lower half (rows 48..95) stored as RGB; `audio.wav` stored as 16 kHz int16 PCM with the
+//! whole-utterance mel of SPEC §1.3. The shard machinery (plan, cluster tasks, resume,
+//! manifests, skip records) is `preprocess run`'s ([`crate::run::execute`]).
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use shards::{FaceBox, Split, Utterance};
+
+use crate::decode::Audio;
+use crate::error::{io, PreprocessError, Result};
+use crate::jpeg::{decode_rgb, JpegError};
+use crate::process::{Item, Outcome, Skip, StageTimes};
+use crate::resize::{Image, Resize};
+use features::{
+    pcm_to_f32, MelExtractor, CROP_HEIGHT, FACE_SIZE, FPS, SAMPLES_PER_FRAME, SAMPLE_RATE, WINDOW_FRAMES,
+};
+
+/// Which lists to import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lists {
+    /// One list file; its rows are labelled with `split`.
+    File {
+        /// The list.
+        path: PathBuf,
+        /// The split its rows get.
+        split: Split,
+    },
+    /// `<split>.txt` for each split, found in the root or in `root/filelists/`.
+    Splits(Vec<Split>),
+}
+
+impl Lists {
+    /// The (split, list file) pairs, each list located.
+    pub fn resolve(&self, root: &Path) -> Result<Vec<(Split, PathBuf)>> {
+        match self {
+            Lists::File { path, split } => {
+                if !path.is_file() {
+                    let detail =
+                        "no such list file; pass the split list (e.g. filelists/test.txt) with --list".into();
+                    return Err(PreprocessError::Conflict { path: path.clone(), detail });
+                }
+                Ok(vec![(*split, path.clone())])
+            }
+            Lists::Splits(splits) => splits
+                .iter()
+                .map(|&split| {
+                    let name = format!("{}.txt", split.as_str());
+                    [root.join(&name), root.join("filelists").join(&name)]
+                        .into_iter()
+                        .find(|p| p.is_file())
+                        .map(|p| (split, p))
+                        .ok_or_else(|| PreprocessError::NoSplitList {
+                            root: root.to_path_buf(),
+                            split: split.as_str(),
+                        })
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The items a list names, sorted by id, duplicates dropped. Lines that are not a valid
+/// `<programme>/<utt>` are kept as items too, so that they become skip records (with the reason)
+/// rather than stopping the import or vanishing.
+pub fn items(root: &Path, split: Split, list: &Path) -> Result<Vec<Item>> {
+    let text = std::fs::read_to_string(list).map_err(io(list))?;
+    let mut items: Vec<Item> = text
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .map(|id| Item { split, utt_id: id.to_string(), video: root.join(id), rel_path: id.to_string() })
+        .collect();
+    items.sort();
+    items.dedup_by(|a, b| a.utt_id == b.utt_id);
+    Ok(items)
+}
+
+/// Why an utterance directory could not be imported (one line in the manifest).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportSkip {
+    /// The list entry is not a `<programme>/<utt>` inside the root.
+    #[error("list entry {id:?} is not <programme>/<utt> inside the root: {why}")]
+    BadEntry {
+        /// The entry.
+        id: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// No directory for the entry.
+    #[error("no directory {0}")]
+    NoDir(String),
+    /// A `*.jpg` whose name is not a frame number as Wav2Lip writes it.
+    #[error("{0}: not a frame file <N>.jpg (the reference counts every *.jpg as a frame and would wait for the missing number forever)")]
+    BadName(String),
+    /// A hole in `0.jpg … (T−1).jpg`.
+    #[error("frame numbering has a gap: {missing}.jpg is missing among {count} frames (test_lrs2.py would loop forever on it)")]
+    Gap {
+        /// The first missing index.
+        missing: usize,
+        /// `*.jpg` files present.
+        count: usize,
+    },
+    /// Fewer frames than one window.
+    #[error("{0} frames, fewer than one 5-frame window")]
+    TooShort(usize),
+    /// A frame libjpeg cannot decode.
+    #[error("{name}: {source}")]
+    Jpeg {
+        /// The file.
+        name: String,
+        /// Why.
+        source: JpegError,
+    },
+    /// A file that could not be read.
+    #[error("{name}: {detail}")]
+    Unreadable {
+        /// The file.
+        name: String,
+        /// Why.
+        detail: String,
+    },
+    /// No `audio.wav`.
+    #[error("no audio.wav")]
+    NoAudio,
+    /// Not a WAV file soundfile would read as PCM or float.
+    #[error("audio.wav: {0}")]
+    BadWav(String),
+    /// Fewer whole 25 fps frames of audio than video frames.
+    #[error("audio.wav holds {samples} samples ({frames} frames at 25 fps), fewer than the {jpgs} video frames (test_lrs2.py crashes on this in vid.view)")]
+    AudioShort {
+        /// Samples at 16 kHz.
+        samples: usize,
+        /// ⌊samples / 640⌋.
+        frames: usize,
+        /// `*.jpg` frames.
+        jpgs: usize,
+    },
+}
+
+/// The processing parameters recorded in the manifest and in every shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ImportParams {
+    /// The input layout (`wav2lip`).
+    pub layout: &'static str,
+    /// Whose resize.
+    pub resize: Resize,
+    /// The JPEG decoder and its settings.
+    pub decoder: &'static str,
+}
+
+impl ImportParams {
+    /// The parameters for `resize`.
+    pub fn new(resize: Resize) -> Self {
+        Self {
+            layout: "wav2lip",
+            resize,
+            decoder: "libjpeg-turbo (mozjpeg-sys 2.2), JDCT_ISLOW, fancy upsampling",
+        }
+    }
+}
+
+/// The frame count of a directory, checked: `0.jpg … (T−1).jpg` and nothing else ending in `.jpg`.
+fn frame_count(dir: &Path) -> std::result::Result<usize, ImportSkip> {
+    let unreadable =
+        |e: std::io::Error| ImportSkip::Unreadable { name: dir.display().to_string(), detail: e.to_string() };
+    let mut numbers = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(unreadable)? {
+        let name = entry.map_err(unreadable)?.file_name().to_string_lossy().into_owned();
+        let Some(stem) = name.strip_suffix(".jpg") else { continue };
+        match stem.parse::<usize>() {
+            Ok(n) if n.to_string() == stem => numbers.push(n),
+            _ => return Err(ImportSkip::BadName(name)),
+        }
+    }
+    numbers.sort_unstable();
+    if let Some(missing) = numbers.iter().enumerate().find(|(i, n)| i != *n).map(|(i, _)| i) {
+        return Err(ImportSkip::Gap { missing, count: numbers.len() });
+    }
+    Ok(numbers.len())
+}
+
+/// `audio.wav` as soundfile reads it (integers scaled by 2^(bits−1), floats as stored), brought
+/// to 16 kHz mono int16; 16-bit 16 kHz mono passes through bit-exact.
+fn read_wav(path: &Path, warnings: &mut Vec<String>) -> std::result::Result<Vec<i16>, ImportSkip> {
+    let bad = |e: hound::Error| ImportSkip::BadWav(e.to_string());
+    let mut reader = hound::WavReader::open(path).map_err(bad)?;
+    let spec = reader.spec();
+    let samples: Vec<i16> = match (spec.sample_format, spec.bits_per_sample) {
+        (hound::SampleFormat::Int, 16) => {
+            reader.samples::<i16>().collect::<std::result::Result<_, _>>().map_err(bad)?
+        }
+        (hound::SampleFormat::Int, bits) => {
+            warnings.push(format!("audio.wav is {bits}-bit PCM: stored as 16-bit"));
+            let scale = (1u64 << (bits - 1)) as f64;
+            let v: Vec<i32> = reader.samples::<i32>().collect::<std::result::Result<_, _>>().map_err(bad)?;
+            v.iter().map(|&s| features::f32_to_pcm((s as f64 / scale) as f32)).collect()
+        }
+        (hound::SampleFormat::Float, _) => {
+            warnings.push("audio.wav is float: stored as 16-bit PCM".into());
+            let v: Vec<f32> = reader.samples::<f32>().collect::<std::result::Result<_, _>>().map_err(bad)?;
+            v.iter().map(|&s| features::f32_to_pcm(s)).collect()
+        }
+    };
+    if spec.sample_rate != SAMPLE_RATE || spec.channels != 1 {
+        warnings.push(format!(
+            "audio.wav is {} Hz with {} channel(s): downmixed and resampled to 16 kHz mono (the reference assumes 16 kHz mono)",
+            spec.sample_rate, spec.channels
+        ));
+    }
+    let audio = Audio { sample_rate: spec.sample_rate, channels: spec.channels as usize, samples };
+    crate::audio::to_16k_mono(&audio).map_err(|e| ImportSkip::BadWav(e.to_string()))
+}
+
+/// The directory of `item`, checked to lie inside `root` (after following links).
+fn utterance_dir(item: &Item, root: &Path) -> std::result::Result<PathBuf, ImportSkip> {
+    let bad = |why: String| ImportSkip::BadEntry { id: item.utt_id.clone(), why };
+    manifests::UttId::parse(&item.utt_id).map_err(|why| bad(why.to_string()))?;
+    let dir = root.join(&item.utt_id);
+    if !dir.is_dir() {
+        return Err(ImportSkip::NoDir(item.utt_id.clone()));
+    }
+    let real = dir.canonicalize().map_err(|e| bad(e.to_string()))?;
+    let real_root = root.canonicalize().map_err(|e| bad(e.to_string()))?;
+    if !real.starts_with(&real_root) {
+        return Err(bad(format!("it resolves to {}, outside the root", real.display())));
+    }
+    Ok(dir)
+}
+
+/// Imports one utterance directory. Never panics on bad input: every failure is a skip reason.
+pub fn process(item: &Item, root: &Path, params: &ImportParams, mel: &MelExtractor) -> Outcome {
+    let mut times = StageTimes::default();
+    let mut warnings = Vec::new();
+    let mut video_seconds = 0.0;
+    let result = (|| -> std::result::Result<Utterance, ImportSkip> {
+        let dir = utterance_dir(item, root)?;
+        let n = frame_count(&dir)?;
+        video_seconds = n as f64 / FPS as f64;
+        if n < WINDOW_FRAMES {
+            return Err(ImportSkip::TooShort(n));
+        }
+        let wav = dir.join("audio.wav");
+        if !wav.is_file() {
+            return Err(ImportSkip::NoAudio);
+        }
+        let t = std::time::Instant::now();
+        let pcm = read_wav(&wav, &mut warnings)?;
+        times.audio = t.elapsed();
+        if pcm.len() / SAMPLES_PER_FRAME < n {
+            return Err(ImportSkip::AudioShort {
+                samples: pcm.len(),
+                frames: pcm.len() / SAMPLES_PER_FRAME,
+                jpgs: n,
+            });
+        }
+
+        let mut hasher = Sha256::new();
+        let mut frames = Vec::with_capacity(n * Utterance::FRAME_BYTES);
+        let mut boxes = Vec::with_capacity(n);
+        for i in 0..n {
+            let name = format!("{i}.jpg");
+            let t = std::time::Instant::now();
+            let bytes = std::fs::read(dir.join(&name))
+                .map_err(|e| ImportSkip::Unreadable { name: name.clone(), detail: e.to_string() })?;
+            hasher.update(&bytes);
+            let img = decode_rgb(&bytes).map_err(|source| ImportSkip::Jpeg { name, source })?;
+            times.decode += t.elapsed();
+            let t = std::time::Instant::now();
+            boxes.push(FaceBox { x: 0.0, y: 0.0, w: img.width as f32, h: img.height as f32, score: 0.0 });
+            frames.extend_from_slice(lower_half(&params.resize.apply(&img, FACE_SIZE, FACE_SIZE)));
+            times.crop += t.elapsed();
+        }
+        let wav_bytes = std::fs::read(&wav)
+            .map_err(|e| ImportSkip::Unreadable { name: "audio.wav".into(), detail: e.to_string() })?;
+        hasher.update(&wav_bytes);
+
+        let t = std::time::Instant::now();
+        let mel_values = mel.compute(&pcm_to_f32(&pcm));
+        times.mel = t.elapsed();
+        Ok(Utterance {
+            utt_id: item.utt_id.clone(),
+            split: item.split,
+            source_path: item.rel_path.clone(),
+            source_sha256: hex::encode(hasher.finalize()),
+            transcript: String::new(),
+            fps: FPS,
+            num_frames: n as u32,
+            frames,
+            face_boxes: boxes,
+            face_found: vec![true; n],
+            sample_rate: SAMPLE_RATE,
+            mel_frames: MelExtractor::num_frames(pcm.len()) as u32,
+            mel: mel_values,
+            pcm,
+        })
+    })();
+    Outcome { result: result.map_err(Skip::Import), warnings, times, video_seconds }
+}
+
+/// Rows 48..95 of a 96×96 face (SPEC §1.2 `vid[:, 48:]`).
+fn lower_half(face: &Image) -> &[u8] {
+    let row = face.width * face.channels;
+    &face.data[(face.height - CROP_HEIGHT) * row..]
+}
+
+/// Everything `preprocess import` needs.
+#[derive(Debug, Clone)]
+pub struct ImportConfig {
+    /// The preprocessed tree (`<root>/<programme>/<utt>/…`).
+    pub root: PathBuf,
+    /// Which lists.
+    pub lists: Lists,
+    /// Whose resize.
+    pub resize: Resize,
+    /// Output directory.
+    pub out: PathBuf,
+    /// Worker threads.
+    pub jobs: usize,
+    /// Utterances per shard.
+    pub utts_per_shard: usize,
+    /// This process's cluster task.
+    pub task: crate::layout::Task,
+    /// Keep shards already complete in the output.
+    pub resume: bool,
+    /// No progress bar.
+    pub quiet: bool,
+}
+
+thread_local! {
+    static MEL: MelExtractor = MelExtractor::new();
+}
+
+/// Runs this task's share of the import.
+pub fn import(cfg: &ImportConfig, log: &dyn Fn(&str)) -> Result<crate::run::RunReport> {
+    if !cfg.root.is_dir() {
+        let detail = "not a directory; pass the Wav2Lip preprocessed root (<root>/<programme>/<utt>/*.jpg) with --root".into();
+        return Err(PreprocessError::Conflict { path: cfg.root.clone(), detail });
+    }
+    let lists = cfg.lists.resolve(&cfg.root)?;
+    let mut by_split = Vec::new();
+    let mut list_names = Vec::new();
+    for (split, list) in &lists {
+        let items = items(&cfg.root, *split, list)?;
+        log(&format!("{}: {} utterances for split {}", list.display(), items.len(), split.as_str()));
+        crate::run::note_unknown_list(*split, items.len(), log);
+        // The list's own hash, so a set records exactly which list made it.
+        list_names.push(serde_json::json!({"split": split, "sha256": manifests::sha256_file(list)?}));
+        by_split.push((*split, items));
+    }
+    let shards = crate::layout::plan(by_split, cfg.utts_per_shard);
+    let params = serde_json::json!({
+        "import": ImportParams::new(cfg.resize),
+        "lists": list_names,
+        "utts_per_shard": cfg.utts_per_shard,
+        "task_count": cfg.task.count,
+        "fps": FPS,
+        "sample_rate": SAMPLE_RATE,
+        "crop": [CROP_HEIGHT, features::CROP_WIDTH],
+        "mel": crate::run::mel_params(),
+    });
+    let sink = crate::run::Sink {
+        out: &cfg.out,
+        jobs: cfg.jobs,
+        task: cfg.task,
+        resume: cfg.resume,
+        quiet: cfg.quiet,
+    };
+    let import_params = ImportParams::new(cfg.resize);
+    let process_item = |item: &Item| Ok(MEL.with(|mel| process(item, &cfg.root, &import_params, mel)));
+    crate::run::execute(&sink, &shards, params, &process_item)
+}
