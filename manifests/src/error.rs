@@ -71,6 +71,14 @@ pub enum Error {
     /// The shard itself could not be read.
     #[error(transparent)]
     Shard(#[from] shards::Error),
+    /// A directory of shards that cannot be indexed as one set.
+    #[error("{path}: {what}")]
+    Index {
+        /// The directory or shard.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        what: String,
+    },
 }
 
 /// An error and its causes on one line, `outer: cause: cause`, as the binaries print it. A cause

@@ -162,6 +162,70 @@ impl Manifest {
     }
 }
 
+impl Manifest {
+    /// A manifest for shards written by another tool (pyarrow, polars, duckdb; SCHEMA.md
+    /// "Writing shards from Python"): every `*.parquet` in `dir`, each read in full (schema and
+    /// rows checked), each holding one split. `params` records the shards' own `lipsync.params`
+    /// (null where a shard has none). Written by `preprocess index`.
+    pub fn index(dir: &Path) -> Result<Self> {
+        let io = |source| Error::Io { path: dir.to_path_buf(), action: "list", source };
+        let mut files: Vec<String> = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(io)? {
+            let name = entry.map_err(io)?.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".parquet") && !name.starts_with('.') {
+                files.push(name);
+            }
+        }
+        files.sort();
+        if files.is_empty() {
+            return Err(Error::Index { path: dir.to_path_buf(), what: "no *.parquet shards here".into() });
+        }
+        let mut shard_params = Vec::new();
+        let mut shards = Vec::new();
+        for file in &files {
+            let path = dir.join(file);
+            let reader = ShardReader::open(&path)?;
+            let mut splits = std::collections::BTreeSet::new();
+            for utt in reader.iter() {
+                splits.insert(utt?.split.as_str());
+            }
+            let split = match splits.len() {
+                1 => splits.into_iter().next().expect("one split"),
+                0 => return Err(Error::Index { path, what: "holds no rows".into() }),
+                _ => {
+                    let what = format!("mixes splits {splits:?}; write one split per shard");
+                    return Err(Error::Index { path, what });
+                }
+            };
+            let params: serde_json::Value = reader
+                .params_json()
+                .and_then(|p| serde_json::from_str(p).ok())
+                .unwrap_or(serde_json::Value::Null);
+            shard_params.push(serde_json::json!({"file": file, "params": params}));
+            shards.push(ShardEntry::describe(dir, file, split)?);
+        }
+        let mut seen = std::collections::HashMap::new();
+        for e in &shards {
+            for id in &e.utterances {
+                if let Some(first) = seen.insert(id.as_str(), e.file.as_str()) {
+                    let what = format!(
+                        "utterance {id} is in both {first} and {}; keep one row per utterance",
+                        e.file
+                    );
+                    return Err(Error::Index { path: dir.to_path_buf(), what });
+                }
+            }
+        }
+        let mut m = Self::new(
+            "preprocess index",
+            env!("CARGO_PKG_VERSION"),
+            serde_json::json!({ "indexed": shard_params }),
+        );
+        m.shards = shards;
+        Ok(m)
+    }
+}
+
 /// Writes `bytes` to `path` atomically: a temp file in the same directory, fsync, rename.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");

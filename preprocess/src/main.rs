@@ -151,6 +151,13 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         boxes_every: usize,
     },
+    /// Writes manifest.json for a directory of shards written by another tool (pyarrow, polars,
+    /// duckdb), after checking each one's schema and rows (SCHEMA.md, "Writing shards from Python").
+    Index {
+        /// Directory holding the *.parquet shards.
+        #[arg(long)]
+        shards: PathBuf,
+    },
     /// Checks every shard of a set against its manifest (size, sha256, schema, row count).
     Verify {
         /// Directory holding manifest.json and the shards.
@@ -269,6 +276,16 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 sheet.save(&boxes_out).with_context(|| format!("writing {}", boxes_out.display()))?;
                 println!("source frames with face boxes (every {boxes_every}) → {}", boxes_out.display());
             }
+        }
+        Command::Index { shards } => {
+            let path = shards.join(manifests::MANIFEST_FILE);
+            if path.exists() {
+                anyhow::bail!("{} exists; remove it to index the directory again", path.display());
+            }
+            let m = manifests::Manifest::index(&shards)
+                .with_context(|| format!("indexing {}", shards.display()))?;
+            m.write(&path)?;
+            println!("{}: {} shards, {} utterances", path.display(), m.shards.len(), m.total_rows());
         }
         Command::Verify { shards } => {
             let report = preprocess::verify::verify_dir(&shards)

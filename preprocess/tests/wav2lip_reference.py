@@ -13,6 +13,11 @@ reference ROOT LIST OUT
       OUT/<programme>__<utt>.pcm          soundfile.read(audio.wav) as float32 (little endian)
       OUT/<programme>__<utt>.mel          the whole-utterance mel of the torch pipeline, (80, 1+len//200) float32
     Frames are HWC uint8, frame after frame (the shard's `frames` layout).
+
+shard ROOT LIST REFDIR KIND OUT
+    Writes those reference crops (KIND: opencv or torchvision), soundfile's PCM and the torch mel
+    as one shard OUT, following shards/SCHEMA.md column by column and written by pyarrow with its
+    default settings (`pq.write_table`), as a user writing shards from Python would.
 """
 
 import csv
@@ -129,9 +134,41 @@ def reference(root, list_file, out, filterbank_file):
     print(f"cv2 {cv2.__version__}, torchvision {torchvision.__version__}, torch {torch.__version__}")
 
 
+def shard(root, list_file, refdir, kind, out):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cols = {k: [] for k in ["utt_id", "split", "source_path", "source_sha256", "transcript", "fps", "num_frames",
+                            "crop_height", "crop_width", "frames", "face_boxes", "face_found", "sample_rate", "pcm",
+                            "mel_bins", "mel_frames", "mel"]}
+    for line in open(list_file):
+        utt = line.split()[0]
+        stem = os.path.join(refdir, utt.replace("/", "__"))
+        frames = open(stem + "." + kind, "rb").read()
+        n = len(frames) // (48 * 96 * 3)
+        pcm, sr = sf.read(os.path.join(root, utt, "audio.wav"), dtype="int16")
+        mel = np.fromfile(stem + ".mel", "<f4")
+        row = dict(utt_id=utt, split="test", source_path=utt, source_sha256="0" * 64, transcript="", fps=25,
+                   num_frames=n, crop_height=48, crop_width=96, frames=frames, face_boxes=[[0.0] * 5] * n,
+                   face_found=[True] * n, sample_rate=sr, pcm=pcm.tolist(), mel_bins=80,
+                   mel_frames=len(mel) // 80, mel=mel.tolist())
+        for k, v in row.items():
+            cols[k].append(v)
+    u32, f32 = pa.uint32(), pa.float32()
+    types = dict(utt_id=pa.string(), split=pa.string(), source_path=pa.string(), source_sha256=pa.string(),
+                 transcript=pa.string(), fps=u32, num_frames=u32, crop_height=u32, crop_width=u32,
+                 frames=pa.large_binary(), face_boxes=pa.list_(pa.list_(f32, 5)), face_found=pa.list_(pa.bool_()),
+                 sample_rate=u32, pcm=pa.list_(pa.int16()), mel_bins=u32, mel_frames=u32, mel=pa.list_(f32))
+    table = pa.table({k: pa.array(v, type=types[k]) for k, v in cols.items()})
+    table = table.replace_schema_metadata({"lipsync.schema_version": "1", "lipsync.params": '{"writer": "pyarrow"}'})
+    pq.write_table(table, out)
+
+
 if __name__ == "__main__":
     torch.set_num_threads(1)
     if sys.argv[1] == "build":
         build(*sys.argv[2:5])
-    else:
+    elif sys.argv[1] == "reference":
         reference(*sys.argv[2:6])
+    else:
+        shard(*sys.argv[2:7])

@@ -92,6 +92,9 @@ pub enum RowError {
     /// A list column whose items have another type.
     #[error("column {0} has unexpected item type")]
     ItemType(String),
+    /// A null in a column (every column of the schema is required).
+    #[error("column {0} holds nulls; every column is required (see SCHEMA.md)")]
+    Null(String),
     /// A split name outside the four of SPEC §1.5.
     #[error(transparent)]
     Split(#[from] UnknownSplit),

@@ -8,6 +8,7 @@ use arrow::array::{
     Array, AsArray, BooleanArray, FixedSizeListArray, Float32Array, Int16Array, LargeBinaryArray, ListArray,
     RecordBatch, StringArray, UInt32Array,
 };
+use arrow::datatypes::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 use parquet::file::metadata::ParquetMetaData;
@@ -49,16 +50,16 @@ impl ShardReader {
         let expected = shard_schema();
         for field in expected.fields() {
             match builder.schema().field_with_name(field.name()) {
-                Ok(found) if found.data_type() == field.data_type() => {}
+                Ok(found) if compatible(found.data_type(), field.data_type()) => {}
                 Ok(found) => {
                     return Err(Error::Invalid {
                         path: path.to_path_buf(),
                         what: format!(
-                            "column {} has type {}, expected {}",
-                            field.name(),
-                            found.data_type(),
-                            field.data_type()
-                        ),
+                        "column {} has type {}, expected {} (see SCHEMA.md, \"Writing shards from Python\")",
+                        field.name(),
+                        found.data_type(),
+                        field.data_type()
+                    ),
                     })
                 }
                 Err(_) => {
@@ -188,6 +189,39 @@ impl ShardReader {
     }
 }
 
+/// Whether a column written by another tool can be read as `expected`: the same type up to the
+/// names and nullability of list items. pyarrow ≥ 13 names list children `element` where arrow-rs
+/// writes `item`, and pyarrow, polars and duckdb mark columns nullable by default; nulls
+/// themselves are rejected row by row ([`RowError::Null`]).
+pub(crate) fn compatible(found: &DataType, expected: &DataType) -> bool {
+    match (found, expected) {
+        (DataType::List(f), DataType::List(e)) => compatible(f.data_type(), e.data_type()),
+        (DataType::FixedSizeList(f, n), DataType::FixedSizeList(e, m)) => {
+            n == m && compatible(f.data_type(), e.data_type())
+        }
+        (f, e) => f == e,
+    }
+}
+
+/// The first column of `batch`, or list items in it, holding a null.
+fn first_null(batch: &RecordBatch) -> Option<String> {
+    fn has_null(a: &dyn Array) -> bool {
+        a.null_count() > 0
+            || match a.data_type() {
+                DataType::List(_) => has_null(a.as_list::<i32>().values().as_ref()),
+                DataType::FixedSizeList(..) => has_null(a.as_fixed_size_list().values().as_ref()),
+                _ => false,
+            }
+    }
+    batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .find(|(_, c)| has_null(c.as_ref()))
+        .map(|(f, _)| f.name().clone())
+}
+
 fn col<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T, RowError> {
     batch
         .column_by_name(name)
@@ -202,6 +236,9 @@ fn list_values<'a, T: 'static>(list: &'a ListArray, name: &str) -> Result<&'a T,
 }
 
 fn decode_batch(batch: &RecordBatch, out: &mut Vec<Utterance>) -> Result<(), RowError> {
+    if let Some(column) = first_null(batch) {
+        return Err(RowError::Null(column));
+    }
     let s = |n| col::<StringArray>(batch, n);
     let u = |n| col::<UInt32Array>(batch, n);
     let (ids, splits, paths, shas, texts) =
@@ -255,4 +292,41 @@ fn decode_batch(batch: &RecordBatch, out: &mut Vec<Utterance>) -> Result<(), Row
         out.push(utt);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::datatypes::{DataType, Field};
+
+    use super::compatible;
+    use crate::schema::shard_schema;
+
+    /// The types pyarrow ≥ 13 writes by default: list children named `element`, nullable.
+    fn as_pyarrow(dt: &DataType) -> DataType {
+        match dt {
+            DataType::List(f) => {
+                DataType::List(Arc::new(Field::new("element", as_pyarrow(f.data_type()), true)))
+            }
+            DataType::FixedSizeList(f, n) => {
+                DataType::FixedSizeList(Arc::new(Field::new("element", as_pyarrow(f.data_type()), true)), *n)
+            }
+            other => other.clone(),
+        }
+    }
+
+    #[test]
+    fn list_child_names_and_nullability_do_not_matter_but_types_do() {
+        for field in shard_schema().fields() {
+            let theirs = as_pyarrow(field.data_type());
+            assert!(compatible(&theirs, field.data_type()), "{}: {theirs}", field.name());
+        }
+        let f = |dt| Arc::new(Field::new("item", dt, false));
+        let list = |dt| DataType::List(f(dt));
+        assert!(!compatible(&list(DataType::Float64), &list(DataType::Float32)));
+        assert!(!compatible(&DataType::Binary, &DataType::LargeBinary));
+        let boxes = |n| DataType::FixedSizeList(f(DataType::Float32), n);
+        assert!(!compatible(&list(boxes(4)), &list(boxes(5))));
+    }
 }
