@@ -26,13 +26,14 @@ command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
 command -v c++ >/dev/null 2>&1 || missing+=(g++)
 command -v make >/dev/null 2>&1 || missing+=(make)
+command -v nasm >/dev/null 2>&1 || missing+=(nasm)  # libjpeg-turbo's SIMD (mozjpeg-sys)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
-  log "Debian packages present (ffmpeg, espeak-ng, c++)"
+  log "Debian packages present (ffmpeg, espeak-ng, c++, nasm)"
 fi
 
 # 2. torch venv in the cache ---------------------------------------------------------------------

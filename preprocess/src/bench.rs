@@ -137,3 +137,113 @@ pub fn bench(cfg: &RunConfig, scratch: &Path) -> Result<BenchReport> {
         jobs: cfg.jobs,
     })
 }
+
+/// The reference loaders' loop in Python (`bench/wav2lip_loader.py`), the import's baseline.
+const LOADER_SCRIPT: &str = include_str!("../../bench/wav2lip_loader.py");
+
+/// `preprocess bench --layout wav2lip`: import throughput against the Python loaders reading
+/// the same files.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportBenchReport {
+    /// The import run.
+    pub run: RunReport,
+    /// Whose resize both sides ran.
+    pub resize: crate::resize::Resize,
+    /// Worker threads of the import.
+    pub jobs: usize,
+    /// Frames imported.
+    pub frames: usize,
+    /// Frames per wall second, import (decode, resize, audio, mel, sha256, shard writing).
+    pub import_frames_per_s: f64,
+    /// The same per worker thread.
+    pub import_frames_per_s_per_core: f64,
+    /// Frames per wall second of the Python loop (one process, one thread: the reference's
+    /// loader), reading and resizing the same frames and reading the audio.
+    pub python_frames_per_s: f64,
+    /// Import per core ÷ Python.
+    pub ratio_per_core: f64,
+    /// Import on all its workers ÷ Python.
+    pub ratio: f64,
+}
+
+impl std::fmt::Display for ImportBenchReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (r, s) = (&self.run, &self.run.stages);
+        writeln!(
+            f,
+            "{} frames of {} utterances, --resize {:?}, {} threads",
+            self.frames, r.written, self.resize, self.jobs
+        )?;
+        writeln!(f, "| path | frames/s | per core | ratio (ours ÷ Python) |")?;
+        writeln!(f, "|---|---:|---:|---:|")?;
+        writeln!(
+            f,
+            "| preprocess import (decode, resize, mel, shards) | {:.0} | {:.0} | {:.2}× ({:.2}× per core) |",
+            self.import_frames_per_s, self.import_frames_per_s_per_core, self.ratio, self.ratio_per_core
+        )?;
+        writeln!(
+            f,
+            "| Python loader loop (1 process) | {:.0} | {:.0} | 1 |",
+            self.python_frames_per_s, self.python_frames_per_s
+        )?;
+        let total = (s.decode + s.crop + s.audio + s.mel + r.write).as_secs_f64().max(1e-9);
+        for (name, d) in
+            [("decode", s.decode), ("resize", s.crop), ("audio", s.audio), ("mel", s.mel), ("write", r.write)]
+        {
+            writeln!(f, "  {name:<7} {:>7.2} s  {:>5.1}%", d.as_secs_f64(), 100.0 * d.as_secs_f64() / total)?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs the import into `scratch` (no resume), then the Python loop with `python` over the
+/// same lists.
+pub fn bench_import(
+    cfg: &crate::wav2lip::ImportConfig,
+    scratch: &Path,
+    python: &Path,
+) -> Result<ImportBenchReport> {
+    let mut cfg = cfg.clone();
+    cfg.out = scratch.to_path_buf();
+    cfg.resume = false;
+    cfg.quiet = true;
+    let report = crate::wav2lip::import(&cfg, &|_| {})?;
+    let frames = (report.video_seconds * features::FPS as f64).round() as usize;
+    let lists = cfg.lists.resolve(&cfg.root)?;
+    let kind = match cfg.resize {
+        crate::resize::Resize::Opencv => "opencv",
+        crate::resize::Resize::Torchvision => "torchvision",
+    };
+    let tool = |detail: String| PreprocessError::Tool { tool: "python", detail };
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(LOADER_SCRIPT)
+        .arg(&cfg.root)
+        .arg(kind)
+        .args(lists.iter().map(|(_, p)| p))
+        .output()
+        .map_err(|e| tool(format!("{}: {e} (pass --python, or run `make setup`)", python.display())))?;
+    if !out.status.success() {
+        return Err(tool(
+            String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("failed").to_string(),
+        ));
+    }
+    let said: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| tool(format!("unexpected output: {e}")))?;
+    let py_seconds = said["seconds"].as_f64().unwrap_or(f64::NAN);
+    let py_frames = said["frames"].as_u64().unwrap_or(0) as usize;
+    let python_rate = py_frames as f64 / py_seconds.max(1e-9);
+    let import_rate = frames as f64 / report.wall.as_secs_f64().max(1e-9);
+    let per_core = import_rate / cfg.jobs.max(1) as f64;
+    Ok(ImportBenchReport {
+        resize: cfg.resize,
+        jobs: cfg.jobs,
+        frames,
+        import_frames_per_s: import_rate,
+        import_frames_per_s_per_core: per_core,
+        python_frames_per_s: python_rate,
+        ratio_per_core: per_core / python_rate,
+        ratio: import_rate / python_rate,
+        run: report,
+    })
+}

@@ -83,11 +83,18 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
-    /// Times the pipeline per stage against plain ffmpeg decoding of the same files.
+    /// Times the pipeline per stage against plain ffmpeg decoding of the same files; with
+    /// `--layout wav2lip`, times `import` against the Python loaders reading the same files.
     Bench {
+        /// What to time: `lrs2` (mp4s → shards, needs --lrs2-root) or `wav2lip` (import, needs --root).
+        #[arg(long, value_enum, default_value_t = BenchLayout::Lrs2)]
+        layout: BenchLayout,
         /// LRS2 root: `mvlrs_v1/` or its parent.
-        #[arg(long)]
-        lrs2_root: PathBuf,
+        #[arg(long, required_if_eq("layout", "lrs2"))]
+        lrs2_root: Option<PathBuf>,
+        /// The Wav2Lip preprocessed root (with --layout wav2lip).
+        #[arg(long, required_if_eq("layout", "wav2lip"))]
+        root: Option<PathBuf>,
         /// Comma-separated splits.
         #[arg(long, value_delimiter = ',', default_value = "test")]
         splits: Vec<Split>,
@@ -95,6 +102,12 @@ enum Command {
         jobs: JobsArgs,
         #[command(flatten)]
         detector: DetectorArgs,
+        /// With --layout wav2lip: whose loader both sides run.
+        #[arg(long, value_enum, default_value_t = Resize::Opencv)]
+        resize: Resize,
+        /// With --layout wav2lip: the Python with OpenCV / torchvision / soundfile for the baseline.
+        #[arg(long, env = "LIPSYNC_PYTHON", default_value = ".venv/bin/python")]
+        python: PathBuf,
     },
     /// Generates the synthetic LRS2-like corpus (the embedded default dataset).
     Synth {
@@ -232,7 +245,27 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("importing into {}", out.display()))?;
             print_report(task, &report);
         }
-        Command::Bench { lrs2_root, splits, jobs, detector } => {
+        Command::Bench { layout: BenchLayout::Wav2lip, root, splits, jobs, resize, python, .. } => {
+            let scratch = std::env::temp_dir().join(format!("lipsync-bench-{}", std::process::id()));
+            let cfg = ImportConfig {
+                root: root.context("--layout wav2lip needs --root")?,
+                lists: Lists::Splits(splits),
+                resize,
+                out: scratch.clone(),
+                jobs: jobs.get(),
+                utts_per_shard: 64,
+                task: Task { index: 0, count: 1 },
+                resume: false,
+                quiet: true,
+            };
+            let b = preprocess::bench::bench_import(&cfg, &scratch, &python);
+            if let Err(e) = std::fs::remove_dir_all(&scratch) {
+                eprintln!("preprocess: warning: could not remove scratch {}: {e}", scratch.display());
+            }
+            print!("{}", b?);
+        }
+        Command::Bench { layout: BenchLayout::Lrs2, lrs2_root, splits, jobs, detector, .. } => {
+            let lrs2_root = lrs2_root.context("--layout lrs2 needs --lrs2-root")?;
             let scratch = std::env::temp_dir().join(format!("lipsync-bench-{}", std::process::id()));
             let cfg = RunConfig {
                 lrs2_root,
@@ -300,6 +333,15 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `preprocess bench` times.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum BenchLayout {
+    /// LRS2 mp4s through `preprocess run`.
+    Lrs2,
+    /// A Wav2Lip-layout tree through `preprocess import`.
+    Wav2lip,
 }
 
 /// The input layouts `preprocess import` reads.

@@ -13,6 +13,8 @@
 //! Both were checked byte for byte against the Python calls on GRID face crops of several sizes
 //! (`preprocess/tests/wav2lip_import.rs`).
 
+use std::ops::Range;
+
 /// An 8-bit image, rows top to bottom, channels interleaved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Image {
@@ -42,9 +44,15 @@ pub enum Resize {
 impl Resize {
     /// Resizes `img` to `width × height` the way this loader does.
     pub fn apply(self, img: &Image, width: usize, height: usize) -> Image {
+        self.apply_rows(img, width, height, 0..height)
+    }
+
+    /// Rows `rows` of [`Resize::apply`]'s result, computing no more than they need (the mouth
+    /// crop is the lower half).
+    pub fn apply_rows(self, img: &Image, width: usize, height: usize, rows: Range<usize>) -> Image {
         match self {
-            Resize::Opencv => opencv_linear(img, width, height),
-            Resize::Torchvision => torchvision_bilinear_aa(img, width, height),
+            Resize::Opencv => opencv_linear_rows(img, width, height, rows),
+            Resize::Torchvision => torchvision_bilinear_aa_rows(img, width, height, rows),
         }
     }
 }
@@ -88,49 +96,65 @@ fn opencv_axis(src: usize, dst: usize, clamp_edges: bool) -> Vec<(i64, [i32; 2])
 /// covers every column when the row length is a multiple of 16 as it is for 96×3):
 /// `((S0>>4)·β0 >> 16) + ((S1>>4)·β1 >> 16)`, rounded by `(v + 2) >> 2` and saturated to u8.
 pub fn opencv_linear(img: &Image, width: usize, height: usize) -> Image {
+    opencv_linear_rows(img, width, height, 0..height)
+}
+
+/// Rows `rows` of [`opencv_linear`]'s result (each computed exactly as in the whole image).
+pub fn opencv_linear_rows(img: &Image, width: usize, height: usize, rows: Range<usize>) -> Image {
     let (sw, sh, cn) = (img.width, img.height, img.channels);
     if sw == width && sh == height {
-        return img.clone();
+        let data = img.data[rows.start * sw * cn..rows.end * sw * cn].to_vec();
+        return Image { width, height: rows.len(), channels: cn, data };
     }
     let (sx, sy) = (sw as f64 / width as f64, sh as f64 / height as f64);
     if sx == 2.0 && sy == 2.0 {
-        return opencv_area_2x(img, width, height);
+        return opencv_area_2x(img, width, rows);
     }
     let xs = opencv_axis(sw, width, true);
     let ys = opencv_axis(sh, height, false);
-    let hrow = |y: usize| -> Vec<i32> {
-        let row = &img.data[y * sw * cn..(y + 1) * sw * cn];
-        let mut out = Vec::with_capacity(width * cn);
-        for &(x, [a0, a1]) in &xs {
-            let x = x as usize;
-            for k in 0..cn {
-                let s0 = row[x * cn + k] as i32;
-                let v = if x + 1 < sw { s0 * a0 + row[(x + 1) * cn + k] as i32 * a1 } else { s0 * 2048 };
-                out.push(v);
+    let line = width * cn;
+    // The horizontal pass of each source row the output rows read, computed once.
+    let clip = |y: i64| y.clamp(0, sh as i64 - 1) as usize;
+    let mut hrows: Vec<Vec<i32>> = vec![Vec::new(); sh];
+    for &(y, _) in &ys[rows.clone()] {
+        for y in [clip(y), clip(y + 1)] {
+            if !hrows[y].is_empty() {
+                continue;
+            }
+            let row = &img.data[y * sw * cn..(y + 1) * sw * cn];
+            let out = &mut hrows[y];
+            out.reserve_exact(line);
+            for &(x, [a0, a1]) in &xs {
+                let x = x as usize;
+                let p0 = &row[x * cn..x * cn + cn];
+                if x + 1 < sw {
+                    let p1 = &row[(x + 1) * cn..(x + 2) * cn];
+                    out.extend(p0.iter().zip(p1).map(|(&s0, &s1)| s0 as i32 * a0 + s1 as i32 * a1));
+                } else {
+                    out.extend(p0.iter().map(|&s0| s0 as i32 * 2048));
+                }
             }
         }
-        out
-    };
-    let mut data = Vec::with_capacity(width * height * cn);
-    let clip = |y: i64| y.clamp(0, sh as i64 - 1) as usize;
-    for &(y, [b0, b1]) in &ys {
-        let r0 = hrow(clip(y));
-        let r1 = hrow(clip(y + 1));
-        for (s0, s1) in r0.iter().zip(&r1) {
-            let v = (((s0 >> 4) * b0) >> 16) + (((s1 >> 4) * b1) >> 16);
-            data.push(((v + 2) >> 2).clamp(0, 255) as u8);
-        }
     }
-    Image { width, height, channels: cn, data }
+    let mut data = Vec::with_capacity(rows.len() * line);
+    for &(y, [b0, b1]) in &ys[rows.clone()] {
+        let (r0, r1) = (&hrows[clip(y)], &hrows[clip(y + 1)]);
+        data.extend(r0.iter().zip(r1).map(|(s0, s1)| {
+            let v = (((s0 >> 4) * b0) >> 16) + (((s1 >> 4) * b1) >> 16);
+            ((v + 2) >> 2).clamp(0, 255) as u8
+        }));
+    }
+    Image { width, height: rows.len(), channels: cn, data }
 }
 
 /// OpenCV's shortcut for an exact 2× reduction (`resizeAreaFast`): the rounded mean of each 2×2
 /// block, `(a + b + c + d + 2) >> 2`.
-fn opencv_area_2x(img: &Image, width: usize, height: usize) -> Image {
+fn opencv_area_2x(img: &Image, width: usize, rows: Range<usize>) -> Image {
     let (sw, cn) = (img.width, img.channels);
     let at = |x: usize, y: usize, k: usize| img.data[(y * sw + x) * cn + k] as u32;
-    let mut data = Vec::with_capacity(width * height * cn);
-    for y in 0..height {
+    let mut data = Vec::with_capacity(width * rows.len() * cn);
+    let height = rows.len();
+    for y in rows {
         for x in 0..width {
             for k in 0..cn {
                 let sum = at(2 * x, 2 * y, k)
@@ -205,40 +229,68 @@ fn weighted_sum(w: &[f32], src: impl Fn(usize) -> f32) -> f32 {
 
 /// `torchvision.transforms.Resize([height, width])` (antialiased bilinear) on an 8-bit image.
 pub fn torchvision_bilinear_aa(img: &Image, width: usize, height: usize) -> Image {
+    torchvision_bilinear_aa_rows(img, width, height, 0..height)
+}
+
+/// Rows `rows` of [`torchvision_bilinear_aa`]'s result (each computed exactly as in the whole
+/// image; the horizontal pass runs only over the source rows they read).
+pub fn torchvision_bilinear_aa_rows(img: &Image, width: usize, height: usize, rows: Range<usize>) -> Image {
     let (sw, sh, cn) = (img.width, img.height, img.channels);
     if sw == width && sh == height {
-        return img.clone(); // torchvision returns the input untouched
+        let data = img.data[rows.start * sw * cn..rows.end * sw * cn].to_vec();
+        return Image { width, height: rows.len(), channels: cn, data }; // torchvision returns the input
     }
-    let mut plane: Vec<f32> = img.data.iter().map(|&v| v as f32).collect();
-    let mut w_now = sw;
+    let ys = (sh != height).then(|| torch_axis(sh, height));
+    // The source rows the output rows read.
+    let (first, last) = match &ys {
+        Some(ys) => {
+            (ys[rows.start].0, ys[rows.clone()].iter().map(|(y0, w)| y0 + w.len()).max().unwrap_or(0))
+        }
+        None => (rows.start, rows.end),
+    };
+    let line = width * cn;
     // Horizontal pass first, and only along an axis whose size changes.
-    if sw != width {
+    let plane: Vec<f32> = if sw != width {
         let xs = torch_axis(sw, width);
-        let mut out = Vec::with_capacity(sh * width * cn);
-        for y in 0..sh {
-            let row = &plane[y * sw * cn..(y + 1) * sw * cn];
+        let mut out = Vec::with_capacity((last - first) * line);
+        for y in first..last {
+            let row = &img.data[y * sw * cn..(y + 1) * sw * cn];
             for (x0, w) in &xs {
                 for k in 0..cn {
-                    out.push(weighted_sum(w, |j| row[(x0 + j) * cn + k]));
+                    out.push(weighted_sum(w, |j| row[(x0 + j) * cn + k] as f32));
                 }
             }
         }
-        plane = out;
-        w_now = width;
-    }
-    if sh != height {
-        let ys = torch_axis(sh, height);
-        let stride = w_now * cn;
-        let mut out = Vec::with_capacity(height * stride);
-        for (y0, w) in &ys {
-            for i in 0..stride {
-                out.push(weighted_sum(w, |j| plane[(y0 + j) * stride + i]));
+        out
+    } else {
+        img.data[first * line..last * line].iter().map(|&v| v as f32).collect()
+    };
+    let values: Vec<f32> = match &ys {
+        Some(ys) => {
+            let mut out = Vec::with_capacity(rows.len() * line);
+            let mut acc = vec![0f32; line];
+            for (y0, w) in &ys[rows.clone()] {
+                let src = |j: usize| &plane[(y0 + j - first) * line..(y0 + j - first + 1) * line];
+                // Row-wise, in the same order per value as `weighted_sum`.
+                let steps = w.len() - 1;
+                let vectorised = steps - steps % TORCH_SUM_LANES;
+                acc.iter_mut().zip(src(0)).for_each(|(a, &v)| *a = v * w[0]);
+                for (j, &wj) in w.iter().enumerate().skip(1) {
+                    let row = src(j);
+                    if j <= vectorised {
+                        acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v * wj);
+                    } else {
+                        acc.iter_mut().zip(row).for_each(|(a, &v)| *a = v.mul_add(wj, *a));
+                    }
+                }
+                out.extend_from_slice(&acc);
             }
+            out
         }
-        plane = out;
-    }
-    let data = plane.iter().map(|v| v.round_ties_even().clamp(0.0, 255.0) as u8).collect();
-    Image { width, height, channels: cn, data }
+        None => plane,
+    };
+    let data = values.iter().map(|v| v.round_ties_even().clamp(0.0, 255.0) as u8).collect();
+    Image { width, height: rows.len(), channels: cn, data }
 }
 
 #[cfg(test)]
@@ -261,6 +313,19 @@ mod tests {
                 let out = r.apply(&flat, 96, 96);
                 assert_eq!((out.width, out.height, out.data.len()), (96, 96, 96 * 96 * 3));
                 assert!(out.data.iter().all(|&v| v == 77), "{r:?} {w}x{h}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_band_of_rows_equals_those_rows_of_the_whole_image() {
+        for (w, h) in [(40, 40), (192, 192), (211, 150), (96, 130), (130, 96), (96, 96), (400, 380)] {
+            let img = ramp(w, h);
+            for r in [Resize::Opencv, Resize::Torchvision] {
+                let whole = r.apply(&img, 96, 96);
+                let band = r.apply_rows(&img, 96, 96, 48..96);
+                assert_eq!(band.height, 48);
+                assert_eq!(band.data, whole.data[48 * 96 * 3..], "{r:?} {w}x{h}");
             }
         }
     }

@@ -3,7 +3,8 @@
 //! Crash safety: a shard becomes visible only by an atomic rename after it is complete, and the
 //! task's partial manifest is rewritten atomically after every shard. On `--resume` a shard is
 //! kept only when the partial manifest lists it and its size and sha256 still match; anything
-//! else planned for this task is redone. A `kill -9` therefore loses at most the shard in flight.
+//! else planned for this task is redone. A `kill -9` therefore loses at most the two shards in flight
+//! (the one being written and the next, which the workers process meanwhile).
 
 use crate::error::{io, PreprocessError, Result};
 use std::cell::RefCell;
@@ -210,6 +211,8 @@ pub fn execute(
         rayon::ThreadPoolBuilder::new().num_threads(jobs).build().map_err(|_| PreprocessError::Pool(jobs))?;
     let mut report = RunReport::default();
 
+    // Shards an earlier run finished are kept as they are; the rest are processed in order.
+    let mut todo: Vec<&PlannedShard> = Vec::new();
     for shard in mine {
         let ids: std::collections::HashSet<&str> = shard.items.iter().map(|i| i.utt_id.as_str()).collect();
         if let Some(prev) = &previous {
@@ -234,8 +237,14 @@ pub fn execute(
                 continue;
             }
         }
+        todo.push(shard);
+    }
+
+    // The workers process shard k+1 while this thread writes shard k; shards are written, and
+    // the partial manifest rewritten, strictly in plan order.
+    let process_shard = |shard: &PlannedShard| -> Result<Vec<Result<Outcome>>> {
         remove_stale_temp_files(sink.out, &shard.file)?;
-        let outcomes: Vec<_> = pool.install(|| {
+        Ok(pool.install(|| {
             shard
                 .items
                 .par_iter()
@@ -245,45 +254,57 @@ pub fn execute(
                     outcome
                 })
                 .collect()
-        });
-        let t = Instant::now();
-        let path = sink.out.join(&shard.file);
-        let mut writer: Option<ShardWriter> = None;
-        for (item, outcome) in shard.items.iter().zip(outcomes) {
-            let outcome = outcome?;
-            report.stages += outcome.times;
-            report.video_seconds += outcome.video_seconds;
-            report.warnings.extend(outcome.warnings.iter().map(|w| format!("{}: {w}", item.utt_id)));
-            match outcome.result {
-                Ok(utt) => {
-                    if writer.is_none() {
-                        writer = Some(ShardWriter::create(&path, &params_json, &WriterOptions::default())?);
+        }))
+    };
+    let join = |h: std::thread::ScopedJoinHandle<'_, Result<Vec<Result<Outcome>>>>| {
+        h.join().unwrap_or_else(|_| Err(PreprocessError::Pool(jobs)))
+    };
+    std::thread::scope(|scope| -> Result<()> {
+        let mut next = todo.first().map(|&shard| scope.spawn(move || process_shard(shard)));
+        for (k, shard) in todo.iter().enumerate() {
+            let outcomes = join(next.take().expect("spawned for every shard"))?;
+            next = todo.get(k + 1).map(|&shard| scope.spawn(move || process_shard(shard)));
+            let t = Instant::now();
+            let path = sink.out.join(&shard.file);
+            let mut writer: Option<ShardWriter> = None;
+            for (item, outcome) in shard.items.iter().zip(outcomes) {
+                let outcome = outcome?;
+                report.stages += outcome.times;
+                report.video_seconds += outcome.video_seconds;
+                report.warnings.extend(outcome.warnings.iter().map(|w| format!("{}: {w}", item.utt_id)));
+                match outcome.result {
+                    Ok(utt) => {
+                        if writer.is_none() {
+                            writer =
+                                Some(ShardWriter::create(&path, &params_json, &WriterOptions::default())?);
+                        }
+                        writer.as_mut().expect("created above").write(utt)?;
+                        report.written += 1;
                     }
-                    writer.as_mut().expect("created above").write(utt)?;
-                    report.written += 1;
-                }
-                Err(reason) => {
-                    report.skipped += 1;
-                    bar.set_message(format!("{} skipped", report.skipped));
-                    manifest.skipped.push(SkippedItem {
-                        utt_id: item.utt_id.clone(),
-                        split: item.split.as_str().into(),
-                        reason: reason.to_string(),
-                    });
+                    Err(reason) => {
+                        report.skipped += 1;
+                        bar.set_message(format!("{} skipped", report.skipped));
+                        manifest.skipped.push(SkippedItem {
+                            utt_id: item.utt_id.clone(),
+                            split: item.split.as_str().into(),
+                            reason: reason.to_string(),
+                        });
+                    }
                 }
             }
+            if let Some(w) = writer {
+                w.finish()?;
+                manifest.shards.push(ShardEntry::describe(sink.out, &shard.file, shard.split.as_str())?);
+                report.shards_written += 1;
+            } else if path.exists() {
+                // A shard left by an earlier run whose items are now all skipped.
+                std::fs::remove_file(&path).map_err(io(&path))?;
+            }
+            manifest.write(&partial_path)?;
+            report.write += t.elapsed();
         }
-        if let Some(w) = writer {
-            w.finish()?;
-            manifest.shards.push(ShardEntry::describe(sink.out, &shard.file, shard.split.as_str())?);
-            report.shards_written += 1;
-        } else if path.exists() {
-            // A shard left by an earlier run whose items are now all skipped.
-            std::fs::remove_file(&path).map_err(io(&path))?;
-        }
-        manifest.write(&partial_path)?;
-        report.write += t.elapsed();
-    }
+        Ok(())
+    })?;
     manifest.write(&partial_path)?;
     if sink.task.count == 1 {
         merge(sink.out)?;

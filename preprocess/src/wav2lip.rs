@@ -18,7 +18,7 @@ use crate::decode::Audio;
 use crate::error::{io, PreprocessError, Result};
 use crate::jpeg::{decode_rgb, JpegError};
 use crate::process::{Item, Outcome, Skip, StageTimes};
-use crate::resize::{Image, Resize};
+use crate::resize::Resize;
 use features::{
     pcm_to_f32, MelExtractor, CROP_HEIGHT, FACE_SIZE, FPS, SAMPLES_PER_FRAME, SAMPLE_RATE, WINDOW_FRAMES,
 };
@@ -274,7 +274,10 @@ pub fn process(item: &Item, root: &Path, params: &ImportParams, mel: &MelExtract
             times.decode += t.elapsed();
             let t = std::time::Instant::now();
             boxes.push(FaceBox { x: 0.0, y: 0.0, w: img.width as f32, h: img.height as f32, score: 0.0 });
-            frames.extend_from_slice(lower_half(&params.resize.apply(&img, FACE_SIZE, FACE_SIZE)));
+            // Rows 48..95 of the 96×96 face (SPEC §1.2 `vid[:, 48:]`).
+            let mouth =
+                params.resize.apply_rows(&img, FACE_SIZE, FACE_SIZE, FACE_SIZE - CROP_HEIGHT..FACE_SIZE);
+            frames.extend_from_slice(&mouth.data);
             times.crop += t.elapsed();
         }
         let wav_bytes = std::fs::read(&wav)
@@ -302,12 +305,6 @@ pub fn process(item: &Item, root: &Path, params: &ImportParams, mel: &MelExtract
         })
     })();
     Outcome { result: result.map_err(Skip::Import), warnings, times, video_seconds }
-}
-
-/// Rows 48..95 of a 96×96 face (SPEC §1.2 `vid[:, 48:]`).
-fn lower_half(face: &Image) -> &[u8] {
-    let row = face.width * face.channels;
-    &face.data[(face.height - CROP_HEIGHT) * row..]
 }
 
 /// Everything `preprocess import` needs.
