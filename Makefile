@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export LIPSYNC_PYTHON := $(CURDIR)/.venv/bin/python
 
-.PHONY: setup build test lint fmt reproduce
+.PHONY: setup build test lint fmt reproduce bench
 
 setup:
 	@scripts/setup.sh
@@ -25,3 +25,7 @@ fmt:
 
 reproduce: build
 	@scripts/reproduce.sh
+
+# Ours against the PyTorch baseline (bench/torch_baseline.py) in one script: ratios ours ÷ PyTorch.
+bench: build
+	@scripts/bench.sh
