@@ -292,7 +292,16 @@ def bench(args):
         total.backward()
         opt.step()
 
+    eval_frames, eval_mel = torch.rand(31, 15, 48, 96) * 255, torch.rand(31, 1, 80, 16) * 8 - 4
+
+    def eval_window():
+        # test_stu.py's cost per 5-frame window: the student on (video ×31, the 31 audio windows).
+        student.eval()
+        with torch.no_grad():
+            student(eval_frames, eval_mel)
+
     out = {"batch": b, "threads": args.threads, "torch": torch.__version__,
+           "eval_window_s": timed(eval_window, args.iters),
            "teacher_forward_s": timed(teacher_forward, args.iters),
            "student_step_s": timed(student_step, args.iters),
            "mtd_step_s": timed(mtd_step, args.iters)}

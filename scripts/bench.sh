@@ -31,3 +31,45 @@ print("|---|---:|---:|---:|")
 for name, a, b in rows:
     print(f"| {name} | {a:.3f} | {b:.3f} | {a / b:.2f}× |")
 PY
+
+GRID=$ROOT/../shared/grid_samples
+
+# Evaluation (issue #16): seconds per 5-frame window, `evaluator run` (fast path) on the GRID
+# samples with the MTDVocaLiST architecture (golden random weights) against test_stu.py's cost,
+# one batch-31 student forward per window in PyTorch (eval_window_s above).
+GOLDEN=$ROOT/../shared/golden
+if [ -d "$GRID" ] && [ -f "$GOLDEN/mtdvocalist_rand.pth" ]; then
+  "$BIN/preprocess" run --lrs2-root "$GRID/lrs2_layout" --splits test --out "$work/grid-shards" --quiet > /dev/null
+  said=$("$BIN/evaluator" run --model "$GOLDEN/mtdvocalist_rand.pth" --shards "$work/grid-shards" --out "$work/eval" --quiet)
+  "$PYTHON" - "$work/eval/scores.parquet" "$work/torch.json" "$said" <<'PY'
+import json, re, sys
+import pyarrow.parquet as pq
+windows = pq.read_metadata(sys.argv[1]).num_rows
+seconds = float(re.search(r"([0-9.]+) s \(fast path\)", sys.argv[3]).group(1))
+ref = json.load(open(sys.argv[2]))["eval_window_s"]
+ours = seconds / windows
+print(f"| evaluation, per 5-frame window (MTDVocaLiST, {windows} windows) | {ours * 1000:.1f} ms | {ref * 1000:.1f} ms (31 forwards) | {ours / ref:.3f}× ({ref / ours:.0f}× faster) |")
+PY
+else
+  echo "bench: skipped the evaluation row: GRID samples or golden checkpoints absent"
+fi
+
+# Issue #15: `preprocess import` against the Python loaders, on a Wav2Lip-layout corpus made from
+# the GRID samples (8 utterances, face crops of 24–420 px) repeated 16 times (8,288 frames).
+if [ -d "$GRID" ]; then
+  "$PYTHON" "$ROOT/preprocess/tests/wav2lip_reference.py" build "$GRID/raw" "$GRID/lrs2_layout/manifest.tsv" "$work/w2l"
+  big=$work/w2l-x16
+  mkdir -p "$big/filelists"
+  for c in $(seq -w 1 16); do
+    while read -r utt _; do
+      mkdir -p "$big/c$c-${utt%%/*}"
+      cp -rl "$work/w2l/$utt" "$big/c$c-$utt"
+      echo "c$c-$utt" >> "$big/filelists/test.txt"
+    done < "$work/w2l/filelists/test.txt"
+  done
+  for resize in opencv torchvision; do
+    "$BIN/preprocess" bench --layout wav2lip --root "$big" --resize "$resize" --python "$PYTHON" --jobs "$THREADS"
+  done
+else
+  echo "bench: skipped the import bench: $GRID absent"
+fi
