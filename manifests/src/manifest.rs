@@ -109,6 +109,17 @@ impl Manifest {
                 expected: MANIFEST_VERSION,
             });
         }
+        for e in &m.shards {
+            if let Err(why) = check_shard_name(&e.file) {
+                return Err(Error::Index {
+                    path: path.to_path_buf(),
+                    what: format!(
+                        "lists shard {:?}, which {why}; a manifest may only name files beside it",
+                        e.file
+                    ),
+                });
+            }
+        }
         Ok(m)
     }
 
@@ -130,12 +141,23 @@ impl Manifest {
         self.shards.iter().filter(move |s| s.split == split)
     }
 
-    /// Checks a listed shard's size and sha256 against the file in `dir`.
+    /// Checks a listed shard's size and sha256 against the file in `dir`. The name must be a
+    /// plain `*.parquet` file name (no directory part) and the file a regular file, so a crafted
+    /// manifest cannot point outside its directory or at a device.
     pub fn verify_shard(dir: &Path, entry: &ShardEntry) -> Result<()> {
         let path = dir.join(&entry.file);
-        let bytes = std::fs::metadata(&path)
-            .map_err(|source| Error::Io { path: path.clone(), action: "stat", source })?
-            .len();
+        if let Err(why) = check_shard_name(&entry.file) {
+            return Err(Error::Index { path, what: format!("shard name {why}") });
+        }
+        let meta = std::fs::metadata(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            action: "stat",
+            source,
+        })?;
+        if !meta.is_file() {
+            return Err(Error::Index { path, what: "is not a regular file".into() });
+        }
+        let bytes = meta.len();
         if bytes != entry.bytes {
             return Err(Error::Checksum {
                 path,
@@ -224,6 +246,20 @@ impl Manifest {
         m.shards = shards;
         Ok(m)
     }
+}
+
+/// Why `name` cannot be a shard of a set: it must be a bare `*.parquet` file name.
+fn check_shard_name(name: &str) -> std::result::Result<(), &'static str> {
+    if name.contains('/') || name.contains('\\') || name.contains('\0') {
+        return Err("has a directory part");
+    }
+    if name.starts_with('.') {
+        return Err("starts with '.'");
+    }
+    if !name.ends_with(".parquet") {
+        return Err("does not end in .parquet");
+    }
+    Ok(())
 }
 
 /// Writes `bytes` to `path` atomically: a temp file in the same directory, fsync, rename.

@@ -78,3 +78,29 @@ fn bad_manifest_is_a_clear_error() {
     let err = Manifest::read(&path).unwrap_err().to_string();
     assert!(err.contains("manifest.json") && err.contains("not a valid manifest"), "{err}");
 }
+
+/// Issue #20 point 5: a manifest naming `../x.parquet`, an absolute path or a device is refused
+/// with a one-line reason instead of being followed (a device used to hang the reader).
+#[test]
+fn manifest_paths_are_confined_to_their_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = shard_set(dir.path());
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::copy(dir.path().join("test-00000.parquet"), outside.path().join("x.parquet")).unwrap();
+    let rel = format!("../{}/x.parquet", outside.path().file_name().unwrap().to_string_lossy());
+    for name in [rel.as_str(), "/dev/zero", "/tmp/x.parquet", ".hidden.parquet", "test-00000.txt"] {
+        let mut bad = m.clone();
+        bad.shards[0].file = name.to_string();
+        bad.write(&dir.path().join(MANIFEST_FILE)).unwrap();
+        let e = Manifest::read(&dir.path().join(MANIFEST_FILE)).unwrap_err();
+        assert!(matches!(e, Error::Index { .. }), "{name}: {e}");
+        assert!(e.to_string().contains("may only name files beside it"), "{name}: {e}");
+        assert!(Manifest::verify_shard(dir.path(), &bad.shards[0]).is_err(), "{name}");
+    }
+    // A link to a device beside the manifest is not a regular file either.
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero.parquet")).unwrap();
+    let mut dev = m.shards[0].clone();
+    dev.file = "zero.parquet".into();
+    let e = Manifest::verify_shard(dir.path(), &dev).unwrap_err();
+    assert!(e.to_string().contains("is not a regular file"), "{e}");
+}
