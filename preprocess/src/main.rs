@@ -74,6 +74,9 @@ enum Command {
         /// Utterances per shard.
         #[arg(long, default_value_t = 64)]
         utts_per_shard: usize,
+        /// zstd level of the shards (1 is 30 % faster than 3 and 5.6 % larger on face crops).
+        #[arg(long, default_value_t = preprocess::wav2lip::IMPORT_ZSTD_LEVEL)]
+        zstd_level: i32,
         #[command(flatten)]
         task: TaskArgs,
         /// Redo everything instead of keeping complete shards.
@@ -215,6 +218,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             resize,
             jobs,
             utts_per_shard,
+            zstd_level,
             task,
             no_resume,
             quiet,
@@ -235,6 +239,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 task,
                 resume: !no_resume,
                 quiet,
+                zstd_level,
             };
             let log = |s: &str| {
                 if !quiet {
@@ -257,6 +262,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 task: Task { index: 0, count: 1 },
                 resume: false,
                 quiet: true,
+                zstd_level: preprocess::wav2lip::IMPORT_ZSTD_LEVEL,
             };
             let b = preprocess::bench::bench_import(&cfg, &scratch, &python);
             if let Err(e) = std::fs::remove_dir_all(&scratch) {

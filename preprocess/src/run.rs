@@ -135,7 +135,14 @@ pub fn run(cfg: &RunConfig, log: &dyn Fn(&str)) -> Result<RunReport> {
     }
     let shards = plan(by_split, cfg.utts_per_shard);
     let params = manifest_params(cfg, &layout.lists);
-    let sink = Sink { out: &cfg.out, jobs: cfg.jobs, task: cfg.task, resume: cfg.resume, quiet: cfg.quiet };
+    let sink = Sink {
+        out: &cfg.out,
+        jobs: cfg.jobs,
+        task: cfg.task,
+        resume: cfg.resume,
+        quiet: cfg.quiet,
+        writer: WriterOptions::default(),
+    };
     let process_item = |item: &Item| {
         WORKER.with(|w| {
             let mut w = w.borrow_mut();
@@ -152,7 +159,7 @@ pub fn run(cfg: &RunConfig, log: &dyn Fn(&str)) -> Result<RunReport> {
 }
 
 /// Where and how [`execute`] writes a planned shard set.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Sink<'a> {
     /// Output directory.
     pub out: &'a Path,
@@ -164,6 +171,8 @@ pub struct Sink<'a> {
     pub resume: bool,
     /// No progress bar.
     pub quiet: bool,
+    /// Row-group size and compression of the shards.
+    pub writer: WriterOptions,
 }
 
 /// Runs this task's share of `shards`: each item through `process_item` on `sink.jobs` threads,
@@ -275,8 +284,7 @@ pub fn execute(
                 match outcome.result {
                     Ok(utt) => {
                         if writer.is_none() {
-                            writer =
-                                Some(ShardWriter::create(&path, &params_json, &WriterOptions::default())?);
+                            writer = Some(ShardWriter::create(&path, &params_json, &sink.writer)?);
                         }
                         writer.as_mut().expect("created above").write(utt)?;
                         report.written += 1;

@@ -39,6 +39,7 @@ fn config(root: &Path, out: &Path, resize: Resize) -> ImportConfig {
         task: Task { index: 0, count: 1 },
         resume: true,
         quiet: true,
+        zstd_level: preprocess::wav2lip::IMPORT_ZSTD_LEVEL,
     }
 }
 
