@@ -47,14 +47,18 @@ pub fn write(path: &Path, videos: &[VideoScores]) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(io(path))
 }
 
-/// Reads scores written by [`write`], grouped by video in file order.
+/// Reads scores written by [`write`] (or any file with those columns), grouped by `utt_id` in
+/// order of first appearance, each video's rows placed by their `window`: rows may come in any
+/// order, but every video must hold windows 0..N−1 exactly once (a duplicate or a gap is an
+/// error naming the video and window, never a silently different accuracy).
 pub fn read(path: &Path) -> Result<Vec<VideoScores>> {
     let not_scores = |detail: String| EvalError::NotScores { path: path.to_path_buf(), detail };
     let file = std::fs::File::open(path).map_err(io(path))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .and_then(|b| b.build())
         .map_err(|e| not_scores(e.to_string()))?;
-    let mut out: Vec<VideoScores> = Vec::new();
+    let mut keyed: Vec<(String, Vec<(u32, [f32; CANDIDATES])>)> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for batch in reader {
         let batch = batch.map_err(|e| not_scores(e.to_string()))?;
         let bad = || not_scores("unexpected columns (need utt_id, window, scores[31])".into());
@@ -66,18 +70,40 @@ pub fn read(path: &Path) -> Result<Vec<VideoScores>> {
             .column_by_name("scores")
             .and_then(|c| c.as_any().downcast_ref::<FixedSizeListArray>())
             .ok_or_else(bad)?;
+        let windows = batch
+            .column_by_name("window")
+            .and_then(|c| c.as_any().downcast_ref::<UInt32Array>())
+            .ok_or_else(bad)?;
         let vals = sc.values().as_any().downcast_ref::<Float32Array>().ok_or_else(bad)?;
-        if sc.len() != batch.num_rows() || sc.value_length() as usize != CANDIDATES {
+        if sc.len() != batch.num_rows() || sc.value_length() as usize != CANDIDATES || sc.offset() != 0 {
             return Err(bad());
+        }
+        if ids.null_count() + windows.null_count() + sc.null_count() > 0 {
+            return Err(not_scores("null utt_id, window or scores".into()));
         }
         for i in 0..batch.num_rows() {
             let row: [f32; CANDIDATES] =
                 vals.values()[i * CANDIDATES..(i + 1) * CANDIDATES].try_into().expect("31 values");
-            match out.last_mut() {
-                Some((id, rows)) if id == ids.value(i) => rows.push(row),
-                _ => out.push((ids.value(i).to_string(), vec![row])),
+            let k = *index.entry(ids.value(i).to_string()).or_insert_with(|| {
+                keyed.push((ids.value(i).to_string(), Vec::new()));
+                keyed.len() - 1
+            });
+            keyed[k].1.push((windows.value(i), row));
+        }
+    }
+    let mut out: Vec<VideoScores> = Vec::with_capacity(keyed.len());
+    for (id, mut rows) in keyed {
+        rows.sort_by_key(|(w, _)| *w);
+        for (expected, (w, _)) in rows.iter().enumerate() {
+            if *w as usize != expected {
+                let what = if (*w as usize) < expected { "appears twice" } else { "is missing" };
+                let window = if (*w as usize) < expected { *w as usize } else { expected };
+                return Err(not_scores(format!(
+                    "{id}: window {window} {what}; each window must appear once"
+                )));
             }
         }
+        out.push((id, rows.into_iter().map(|(_, r)| r).collect()));
     }
     Ok(out)
 }
