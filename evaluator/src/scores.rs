@@ -17,6 +17,9 @@ use crate::protocol::CANDIDATES;
 /// One video's raw scores.
 pub type VideoScores = (String, Vec<[f32; CANDIDATES]>);
 
+/// One row of a scores file: its window index and its 31 scores.
+type WindowRow = (u32, [f32; CANDIDATES]);
+
 fn schema() -> Arc<Schema> {
     let item = Arc::new(Field::new("item", DataType::Float32, false));
     Arc::new(Schema::new(vec![
@@ -57,7 +60,7 @@ pub fn read(path: &Path) -> Result<Vec<VideoScores>> {
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .and_then(|b| b.build())
         .map_err(|e| not_scores(e.to_string()))?;
-    let mut keyed: Vec<(String, Vec<(u32, [f32; CANDIDATES])>)> = Vec::new();
+    let mut keyed: Vec<(String, Vec<WindowRow>)> = Vec::new();
     let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for batch in reader {
         let batch = batch.map_err(|e| not_scores(e.to_string()))?;
