@@ -337,19 +337,29 @@ fn remove_stale_temp_files(out: &Path, file: &str) -> Result<()> {
 /// Combines every task's partial manifest into `manifest.json`; all tasks must be present.
 pub fn merge(out: &Path) -> Result<Manifest> {
     let mut parts: Vec<(String, Manifest)> = Vec::new();
+    let mut newest: Option<(std::time::SystemTime, usize)> = None;
     let entries = std::fs::read_dir(out).map_err(io(out))?;
     for entry in entries {
-        let name = entry.map_err(io(out))?.file_name().to_string_lossy().to_string();
+        let entry = entry.map_err(io(out))?;
+        let name = entry.file_name().to_string_lossy().to_string();
         if name.starts_with("manifest.task-") && name.ends_with(".json") {
-            parts.push((name.clone(), Manifest::read(&out.join(&name))?));
+            let m = Manifest::read(&out.join(&name))?;
+            let modified = entry.metadata().and_then(|m| m.modified()).map_err(io(&out.join(&name)))?;
+            let count = m.params["task_count"].as_u64().unwrap_or(1) as usize;
+            if newest.is_none_or(|(t, _)| modified > t) {
+                newest = Some((modified, count));
+            }
+            parts.push((name, m));
         }
     }
     parts.sort_by(|a, b| a.0.cmp(&b.0));
-    let Some((_, first)) = parts.first() else {
+    // The set is the one the most recently written partial manifest belongs to: partial
+    // manifests of an earlier run with another task count are older and are ignored.
+    let Some((_, count)) = newest else {
         let detail = "no partial manifests (manifest.task-*.json); run `preprocess run` first".into();
         return Err(PreprocessError::Conflict { path: out.to_path_buf(), detail });
     };
-    let count = first.params["task_count"].as_u64().unwrap_or(1) as usize;
+    let first_name = task_manifest_name(Task { index: 0, count });
     let expected: Vec<String> = (0..count).map(|i| task_manifest_name(Task { index: i, count })).collect();
     let names: Vec<&String> = parts.iter().map(|p| &p.0).collect();
     let missing: Vec<&String> = expected.iter().filter(|e| !names.contains(e)).collect();
@@ -358,6 +368,7 @@ pub fn merge(out: &Path) -> Result<Manifest> {
         let detail = format!("tasks not finished yet: {names}");
         return Err(PreprocessError::Conflict { path: out.to_path_buf(), detail });
     }
+    let first = &parts.iter().find(|p| p.0 == first_name).expect("checked present above").1;
     let mut merged = Manifest::new("preprocess", env!("CARGO_PKG_VERSION"), first.params.clone());
     for (name, m) in &parts {
         if !expected.contains(name) {

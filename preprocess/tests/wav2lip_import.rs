@@ -241,3 +241,39 @@ fn bad_items_become_skip_records_and_good_ones_are_kept_once() {
     assert_eq!(sums(&merged), sums(&m), "a two-task import differs from a one-task import");
     assert_eq!(merged.skipped, m.skipped);
 }
+
+/// Issue #20 point 8: `merge` used the task count of the alphabetically first partial manifest,
+/// so a stale one from an earlier run with another task count won and the set failed `verify`.
+/// The newest run's partial manifests are merged now.
+#[test]
+fn merge_uses_the_latest_runs_partial_manifests() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let frames: Vec<usize> = (0..6).collect();
+    let mut list = String::new();
+    for i in 0..6 {
+        utterance(&root, &format!("prog/{i:05}"), &frames, Some(6 * 640));
+        list += &format!("prog/{i:05}\n");
+    }
+    std::fs::create_dir_all(root.join("filelists")).unwrap();
+    std::fs::write(root.join("filelists/test.txt"), list).unwrap();
+    let out = tmp.path().join("shards");
+    // An earlier run with 2 tasks and 3 utterances per shard, then this one with 4 tasks and 2.
+    for (count, per_shard) in [(2, 3), (4, 2)] {
+        for index in 0..count {
+            let mut cfg = config(&root, &out, Resize::Opencv);
+            cfg.task = Task { index, count };
+            cfg.utts_per_shard = per_shard;
+            cfg.resume = false;
+            import(&cfg, &|_| {}).unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let merged = preprocess::run::merge(&out).unwrap();
+    assert_eq!(merged.params["task_count"], 4);
+    assert_eq!(merged.shards.len(), 3);
+    for e in &merged.shards {
+        Manifest::verify_shard(&out, e).unwrap();
+    }
+    assert_eq!(rows(&out).len(), 6);
+}
