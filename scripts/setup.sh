@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-time, idempotent setup shared by `make test`, `make build` and `make reproduce`:
-#   1. Debian packages the toolkit shells out to (ffmpeg, espeak-ng) and the C++ toolchain torch-sys needs;
+#   1. Debian packages the toolkit shells out to (ffmpeg, espeak-ng), the C++ toolchain torch-sys needs and
+#      nasm for libjpeg-turbo's SIMD (mozjpeg-sys);
 #   2. the torch==2.9.0 virtualenv (libtorch for burn-tch, plus pyarrow/numpy/safetensors and the reference
 #      image/audio readers for the interoperability tests), kept in a cache outside the clone and keyed by the torch version;
 #   3. the links `.venv` and `.libtorch` in the repo root that .cargo/config.toml and the tests use.
