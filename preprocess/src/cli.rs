@@ -56,3 +56,25 @@ impl TaskArgs {
         Task::resolve(self.shard_index, self.num_shards, |k| std::env::var(k).ok())
     }
 }
+
+/// Where and how a command writes its shard set: `--out`, `--jobs`, `--utts-per-shard`, the
+/// cluster task, `--no-resume`, `--quiet` (shared by `run` and `import`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct OutputArgs {
+    /// Output directory for shards and manifests.
+    #[arg(long)]
+    pub out: std::path::PathBuf,
+    #[command(flatten)]
+    pub jobs: JobsArgs,
+    /// Utterances per shard.
+    #[arg(long, default_value_t = 64)]
+    pub utts_per_shard: usize,
+    #[command(flatten)]
+    pub task: TaskArgs,
+    /// Redo everything instead of keeping complete shards.
+    #[arg(long)]
+    pub no_resume: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use preprocess::cli::{DetectorArgs, JobsArgs, TaskArgs};
+use preprocess::cli::{DetectorArgs, JobsArgs, OutputArgs};
 use preprocess::layout::Task;
 use preprocess::resize::Resize;
 use preprocess::run::{merge, run as run_task, RunConfig, RunReport};
@@ -24,22 +24,8 @@ enum Command {
         /// Comma-separated splits.
         #[arg(long, value_delimiter = ',', default_value = "pretrain,train,val,test")]
         splits: Vec<Split>,
-        /// Output directory for shards and manifests.
-        #[arg(long)]
-        out: PathBuf,
         #[command(flatten)]
-        jobs: JobsArgs,
-        /// Utterances per shard.
-        #[arg(long, default_value_t = 64)]
-        utts_per_shard: usize,
-        #[command(flatten)]
-        task: TaskArgs,
-        /// Redo everything instead of keeping complete shards.
-        #[arg(long)]
-        no_resume: bool,
-        /// No progress bar.
-        #[arg(long)]
-        quiet: bool,
+        output: OutputArgs,
         #[command(flatten)]
         detector: DetectorArgs,
     },
@@ -62,29 +48,15 @@ enum Command {
         /// Comma-separated splits whose lists (`<split>.txt`) are in the root or root/filelists.
         #[arg(long, value_delimiter = ',', conflicts_with = "list")]
         splits: Option<Vec<Split>>,
-        /// Output directory for shards and manifests.
-        #[arg(long)]
-        out: PathBuf,
         /// Whose decode+resize to reproduce: opencv (VocaLiST's test_lrs2.py) or torchvision
         /// (MTDVocaLiST's test_stu.py).
         #[arg(long, value_enum, default_value_t = Resize::Opencv)]
         resize: Resize,
-        #[command(flatten)]
-        jobs: JobsArgs,
-        /// Utterances per shard.
-        #[arg(long, default_value_t = 64)]
-        utts_per_shard: usize,
         /// zstd level of the shards (1 is 30 % faster than 3 and 5.6 % larger on face crops).
         #[arg(long, default_value_t = preprocess::wav2lip::IMPORT_ZSTD_LEVEL)]
         zstd_level: i32,
         #[command(flatten)]
-        task: TaskArgs,
-        /// Redo everything instead of keeping complete shards.
-        #[arg(long)]
-        no_resume: bool,
-        /// No progress bar.
-        #[arg(long)]
-        quiet: bool,
+        output: OutputArgs,
     },
     /// Times the pipeline per stage against plain ffmpeg decoding of the same files; with
     /// `--layout wav2lip`, times `import` against the Python loaders reading the same files.
@@ -184,28 +156,21 @@ enum Command {
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Run { lrs2_root, splits, out, jobs, utts_per_shard, task, no_resume, quiet, detector } => {
-            let task = task.task()?;
-            let resume = !no_resume;
-            let (jobs, params) = (jobs.get(), detector.params());
+        Command::Run { lrs2_root, splits, output, detector } => {
+            let task = output.task.task()?;
             let cfg = RunConfig {
                 lrs2_root,
                 splits,
-                out: out.clone(),
-                jobs,
-                utts_per_shard,
+                out: output.out.clone(),
+                jobs: output.jobs.get(),
+                utts_per_shard: output.utts_per_shard,
                 task,
-                resume,
-                quiet,
-                params,
+                resume: !output.no_resume,
+                quiet: output.quiet,
+                params: detector.params(),
             };
-            let log = |s: &str| {
-                if !quiet {
-                    eprintln!("preprocess: {s}")
-                }
-            };
-            let report =
-                run_task(&cfg, &log).with_context(|| format!("preprocessing into {}", out.display()))?;
+            let report = run_task(&cfg, &logger(output.quiet))
+                .with_context(|| format!("preprocessing into {}", output.out.display()))?;
             print_report(task, &report);
         }
         Command::Import {
@@ -214,16 +179,11 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             list,
             split,
             splits,
-            out,
             resize,
-            jobs,
-            utts_per_shard,
             zstd_level,
-            task,
-            no_resume,
-            quiet,
+            output,
         } => {
-            let task = task.task()?;
+            let task = output.task.task()?;
             let lists = match (list, split, splits) {
                 (Some(path), Some(split), _) => Lists::File { path, split },
                 (_, _, Some(splits)) => Lists::Splits(splits),
@@ -233,21 +193,16 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 root,
                 lists,
                 resize,
-                out: out.clone(),
-                jobs: jobs.get(),
-                utts_per_shard,
+                out: output.out.clone(),
+                jobs: output.jobs.get(),
+                utts_per_shard: output.utts_per_shard,
                 task,
-                resume: !no_resume,
-                quiet,
+                resume: !output.no_resume,
+                quiet: output.quiet,
                 zstd_level,
             };
-            let log = |s: &str| {
-                if !quiet {
-                    eprintln!("preprocess: {s}")
-                }
-            };
-            let report = preprocess::wav2lip::import(&cfg, &log)
-                .with_context(|| format!("importing into {}", out.display()))?;
+            let report = preprocess::wav2lip::import(&cfg, &logger(output.quiet))
+                .with_context(|| format!("importing into {}", output.out.display()))?;
             print_report(task, &report);
         }
         Command::Bench { layout: BenchLayout::Wav2lip, root, splits, jobs, resize, python, .. } => {
@@ -355,6 +310,15 @@ enum BenchLayout {
 enum InputLayout {
     /// Wav2Lip's preprocess.py output, as VocaLiST and MTDVocaLiST read it.
     Wav2lip,
+}
+
+/// Progress lines on stderr unless `quiet`.
+fn logger(quiet: bool) -> impl Fn(&str) {
+    move |s: &str| {
+        if !quiet {
+            eprintln!("preprocess: {s}")
+        }
+    }
 }
 
 /// Warnings (a corrupt transcript, a resampled wav, …) are printed even with --quiet, which only

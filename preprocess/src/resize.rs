@@ -57,6 +57,13 @@ impl Resize {
     }
 }
 
+/// Rows `rows` of `img` as they are (both loaders' same-size case).
+fn band(img: &Image, rows: Range<usize>) -> Image {
+    let line = img.width * img.channels;
+    let data = img.data[rows.start * line..rows.end * line].to_vec();
+    Image { width: img.width, height: rows.len(), channels: img.channels, data }
+}
+
 /// OpenCV's `INTER_RESIZE_COEF_BITS`: coefficients are multiples of 1/2048.
 const COEF_SCALE: f32 = 2048.0;
 
@@ -103,8 +110,7 @@ pub fn opencv_linear(img: &Image, width: usize, height: usize) -> Image {
 pub fn opencv_linear_rows(img: &Image, width: usize, height: usize, rows: Range<usize>) -> Image {
     let (sw, sh, cn) = (img.width, img.height, img.channels);
     if sw == width && sh == height {
-        let data = img.data[rows.start * sw * cn..rows.end * sw * cn].to_vec();
-        return Image { width, height: rows.len(), channels: cn, data };
+        return band(img, rows); // OpenCV copies
     }
     let (sx, sy) = (sw as f64 / width as f64, sh as f64 / height as f64);
     if sx == 2.0 && sy == 2.0 {
@@ -237,8 +243,7 @@ pub fn torchvision_bilinear_aa(img: &Image, width: usize, height: usize) -> Imag
 pub fn torchvision_bilinear_aa_rows(img: &Image, width: usize, height: usize, rows: Range<usize>) -> Image {
     let (sw, sh, cn) = (img.width, img.height, img.channels);
     if sw == width && sh == height {
-        let data = img.data[rows.start * sw * cn..rows.end * sw * cn].to_vec();
-        return Image { width, height: rows.len(), channels: cn, data }; // torchvision returns the input
+        return band(img, rows); // torchvision returns the input
     }
     let ys = (sh != height).then(|| torch_axis(sh, height));
     // The source rows the output rows read.
