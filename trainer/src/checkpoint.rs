@@ -299,6 +299,27 @@ pub struct Loaded {
     pub meta: Option<CheckpointMeta>,
 }
 
+/// A sidecar's model config must be buildable (heads dividing the width, no empty layer) and
+/// take an input convention the reference uses (BGR ÷ 255 or RGB ÷ 1); one that carries a
+/// preset's name must be that preset exactly (overrides rename the model, e.g. `micro+l1`), so
+/// an edited sidecar cannot silently change how a published model is run.
+fn check_sidecar_config(config: &crate::model::ModelConfig) -> Result<(), String> {
+    use crate::model::{InputConvention, Preset};
+    config.validate().map_err(|e| e.to_string())?;
+    if config.input != InputConvention::VOCALIST && config.input != InputConvention::MTDVOCALIST {
+        return Err(format!(
+            "input convention {:?} ÷ {} is neither VocaLiST's (BGR ÷ 255) nor MTDVocaLiST's (RGB ÷ 1)",
+            config.input.channel_order, config.input.divisor
+        ));
+    }
+    if let Some(preset) = Preset::ALL.into_iter().find(|p| p.config().name == config.name) {
+        if *config != preset.config() {
+            return Err(format!("config named {:?} differs from that preset", config.name));
+        }
+    }
+    Ok(())
+}
+
 /// Loads any supported checkpoint: a `.pth` (zip) file, or a safetensors state dict with or
 /// without our sidecar.
 pub fn load(path: &Path, preset: Option<Preset>, device: &Device) -> Result<Loaded, CheckpointError> {
@@ -316,8 +337,10 @@ pub fn load(path: &Path, preset: Option<Preset>, device: &Device) -> Result<Load
     let meta: Option<CheckpointMeta> = if side.is_file() {
         let text = std::fs::read_to_string(&side)
             .map_err(|source| CheckpointError::Io { path: side.clone(), source })?;
-        let meta = serde_json::from_str(&text)
+        let meta: CheckpointMeta = serde_json::from_str(&text)
             .map_err(|e| CheckpointError::Sidecar { path: side.clone(), detail: e.to_string() })?;
+        check_sidecar_config(&meta.config)
+            .map_err(|detail| CheckpointError::Sidecar { path: side.clone(), detail })?;
         Some(meta)
     } else {
         None

@@ -80,3 +80,35 @@ torch.save({"state_dict": {"module." + k: v for k, v in sd.items()}}, sys.argv[2
     let (_, cfg) = load_pth(&dir.path().join("prefixed.pth"), None, &device).unwrap();
     assert_eq!(cfg.name, "tiny");
 }
+
+/// Issue #20 point 6: an edited sidecar used to panic (heads 0 or 3: divide by zero, reshape) or
+/// silently change how a model is run (heads 16, another channel order or divisor). Each is now
+/// a one-line sidecar error naming the file.
+#[test]
+fn edited_sidecars_are_refused() {
+    use trainer::checkpoint::{load, save, sidecar_path, Provenance};
+    let device = DeviceSpec::Cpu.device();
+    let config = Preset::Micro.config();
+    let dir = tempfile::tempdir().unwrap();
+    let weights = dir.path().join("micro.safetensors");
+    save(&config.init(&device), &config, Provenance::default(), &weights).unwrap();
+    assert!(load(&weights, None, &device).is_ok(), "the saved checkpoint loads");
+    let side = sidecar_path(&weights);
+    let original: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&side).unwrap()).unwrap();
+    let edits: [(&str, serde_json::Value); 5] = [
+        ("heads", 0.into()),
+        ("heads", 3.into()),
+        ("heads", 16.into()),
+        ("input", serde_json::json!({"channel_order": "bgr", "divisor": 1.0})),
+        ("input", serde_json::json!({"channel_order": "rgb", "divisor": 0.0})),
+    ];
+    for (key, value) in edits {
+        let mut edited = original.clone();
+        edited["config"][key] = value.clone();
+        std::fs::write(&side, serde_json::to_string(&edited).unwrap()).unwrap();
+        let err = load(&weights, None, &device).err().unwrap_or_else(|| panic!("{key}={value} was accepted"));
+        let msg = err.to_string();
+        assert!(matches!(err, CheckpointError::Sidecar { .. }), "{key}={value}: {msg}");
+        assert!(msg.contains("micro.json") && !msg.contains('\n'), "{key}={value}: {msg}");
+    }
+}
