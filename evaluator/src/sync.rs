@@ -55,7 +55,9 @@ pub fn estimate(rows: &[[f32; CANDIDATES]]) -> SyncResult {
     let best = (0..CANDIDATES).fold(0, |b, j| if means[j] > means[b] { j } else { b });
     let mut finite: Vec<f32> = means.iter().copied().filter(|v| v.is_finite()).collect();
     finite.sort_by(f32::total_cmp);
-    let median = finite[finite.len() / 2];
+    // Every candidate has at least window 15's score when n > 15; with fewer windows, or scores
+    // that are not finite, there may be none: then the confidence is NaN, never a panic.
+    let median = finite.get(finite.len() / 2).copied().unwrap_or(f32::NAN);
     let offset = best as i32 - V_SHIFT as i32;
     SyncResult {
         offset_frames: offset,
@@ -83,6 +85,15 @@ pub fn sync(video: &Path, model: &Path, device: DeviceSpec) -> Result<SyncResult
     let utt = outcome.result.map_err(|why| unscorable(why.to_string()))?;
     let input = prepare(&utt, &loaded.config.input, None).map_err(|why| unscorable(why.to_string()))?;
     let rows = score_fast(&loaded.model, &input, &dev, CANDIDATES * 16);
+    let bad = rows.iter().filter(|r| r.iter().any(|v| !v.is_finite())).count();
+    if bad > 0 {
+        let reason = format!(
+            "{} gave non-finite scores in {bad} of {} windows; its weights are not usable",
+            model.display(),
+            rows.len()
+        );
+        return Err(unscorable(reason));
+    }
     Ok(estimate(&rows))
 }
 
@@ -104,5 +115,14 @@ mod tests {
         let s = estimate(&rows);
         assert_eq!((s.offset_frames, s.offset_ms), (3, 120));
         assert_eq!(s.confidence, 2.0);
+    }
+
+    #[test]
+    fn nan_scores_do_not_panic() {
+        // Issue #20 point 6: NaN weights gave NaN scores and an index out of bounds here.
+        let s = estimate(&vec![[f32::NAN; CANDIDATES]; 20]);
+        assert!(s.confidence.is_nan());
+        assert_eq!(s.windows, 20);
+        assert!(estimate(&[]).confidence.is_nan());
     }
 }
