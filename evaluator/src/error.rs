@@ -32,6 +32,18 @@ pub enum EvalError {
         /// Split asked for.
         split: String,
     },
+    /// An utterance listed in two shards of the split (it would be counted twice).
+    #[error("{}: utterance {utt_id} is in both {first} and {second}; a split must list each utterance once", path.display())]
+    Duplicate {
+        /// The manifest.
+        path: PathBuf,
+        /// The utterance.
+        utt_id: String,
+        /// The shard listing it first.
+        first: String,
+        /// The other shard.
+        second: String,
+    },
     /// Every utterance was excluded.
     #[error("no utterance of split {split:?} could be scored ({excluded} excluded)")]
     NothingScored {

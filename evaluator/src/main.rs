@@ -100,6 +100,12 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             for x in &e.provenance.excluded {
                 eprintln!("excluded {}: {}", x.utt_id, x.reason);
             }
+            if e.non_finite_windows > 0 {
+                eprintln!(
+                    "evaluator: warning: {} windows have NaN or infinite scores (counted as misses): check the checkpoint",
+                    e.non_finite_windows
+                );
+            }
             let p = &e.provenance;
             println!(
                 "{} videos scored, {} excluded, {:.1} s ({} path); results in {}",

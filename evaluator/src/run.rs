@@ -87,6 +87,8 @@ pub struct Evaluation {
     pub table: AccuracyTable,
     /// Provenance.
     pub provenance: Provenance,
+    /// Windows with a NaN or infinite score (they count as misses, as in the reference).
+    pub non_finite_windows: usize,
 }
 
 /// Scores a split and writes `scores.parquet`, `accuracy.{md,csv,json}` and `provenance.json`.
@@ -106,6 +108,19 @@ pub fn evaluate(cfg: &EvalConfig) -> Result<Evaluation> {
     let entries: Vec<_> = manifest.shards_of(&cfg.split).collect();
     if entries.is_empty() {
         return Err(EvalError::NoShards { path: manifest_path, split: cfg.split.clone() });
+    }
+    let mut seen = std::collections::HashMap::new();
+    for e in &entries {
+        for id in &e.utterances {
+            if let Some(first) = seen.insert(id.as_str(), e.file.as_str()) {
+                return Err(EvalError::Duplicate {
+                    path: manifest_path.clone(),
+                    utt_id: id.clone(),
+                    first: first.to_string(),
+                    second: e.file.clone(),
+                });
+            }
+        }
     }
     let total: usize = entries.iter().map(|e| e.rows).sum::<usize>().min(cfg.limit.unwrap_or(usize::MAX));
     let bar = if cfg.quiet { ProgressBar::hidden() } else { ProgressBar::new(total as u64) };
@@ -158,7 +173,9 @@ pub fn evaluate(cfg: &EvalConfig) -> Result<Evaluation> {
         excluded,
     };
     write_results(&cfg.out, &scores, &table, &provenance)?;
-    Ok(Evaluation { scores, table, provenance })
+    let non_finite_windows =
+        scores.iter().flat_map(|(_, rows)| rows.iter()).filter(|r| r.iter().any(|v| !v.is_finite())).count();
+    Ok(Evaluation { scores, table, provenance, non_finite_windows })
 }
 
 /// Writes the results directory.

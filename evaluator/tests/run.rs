@@ -97,3 +97,28 @@ fn bad_inputs_are_clear_errors() {
     let err = evaluate(&cfg).err().unwrap().to_string();
     assert!(err.contains("schema version"), "{err}");
 }
+
+/// Issue #20 point 10: an utterance listed in two shards of the split used to be scored twice;
+/// now the run stops before scoring, naming the utterance and both shards.
+#[test]
+fn an_utterance_in_two_shards_is_an_error() {
+    let Some(model) = shared("golden/mtdvocalist_rand.pth") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let shards = dir.path().join("shards");
+    if grid_shards(&shards).is_none() {
+        return;
+    }
+    let path = shards.join("manifest.json");
+    let mut m = manifests::Manifest::read(&path).unwrap();
+    assert!(m.shards.len() >= 2, "the GRID set has two shards");
+    let copy = m.shards[0].clone();
+    std::fs::copy(shards.join(&copy.file), shards.join("test-00099.parquet")).unwrap();
+    m.shards.push(manifests::ShardEntry { file: "test-00099.parquet".into(), ..copy.clone() });
+    m.write(&path).unwrap();
+    let err = evaluate(&config(&model, &shards, &dir.path().join("out"), false)).err().unwrap().to_string();
+    let id = &copy.utterances[0];
+    assert!(
+        err.contains(&format!("utterance {id} is in both {} and test-00099.parquet", copy.file)),
+        "{err}"
+    );
+}
