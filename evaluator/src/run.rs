@@ -94,6 +94,8 @@ pub struct Evaluation {
 /// Scores a split and writes `scores.parquet`, `accuracy.{md,csv,json}` and `provenance.json`.
 pub fn evaluate(cfg: &EvalConfig) -> Result<Evaluation> {
     let start = Instant::now();
+    // One writer per results directory: a second run into the same --out fails at once.
+    let _lock = manifests::DirLock::acquire(&cfg.out, "evaluator run")?;
     let device = cfg.device.device();
     let loaded = checkpoint::load(&cfg.model, None, &device)?;
     let manifest_path = cfg.shards.join(MANIFEST_FILE);
@@ -178,17 +180,51 @@ pub fn evaluate(cfg: &EvalConfig) -> Result<Evaluation> {
     Ok(Evaluation { scores, table, provenance, non_finite_windows })
 }
 
-/// Writes the results directory.
+/// The files of a results directory.
+pub const RESULT_FILES: [&str; 5] =
+    ["scores.parquet", "accuracy.md", "accuracy.csv", "accuracy.json", "provenance.json"];
+
+/// Writes the results directory as one set: every file goes into a fresh directory beside it,
+/// which then replaces `dir` by renames, so a reader never sees files of two runs mixed. A `dir`
+/// holding anything else than results is refused (it would be replaced).
 pub fn write_results(
     dir: &Path,
     scores: &[VideoScores],
     table: &AccuracyTable,
     prov: &Provenance,
 ) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    crate::scores::write(&dir.join("scores.parquet"), scores)?;
-    table.write(dir)?;
+    let name = dir.file_name().map_or_else(|| "results".into(), |n| n.to_string_lossy().into_owned());
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+    if dir.is_dir() {
+        for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+            let file = entry.map_err(io(dir))?.file_name().to_string_lossy().into_owned();
+            if !RESULT_FILES.contains(&file.as_str()) && !file.starts_with('.') {
+                return Err(EvalError::Results {
+                    path: dir.to_path_buf(),
+                    detail: format!(
+                        "holds {file}, which is not a result file; choose an empty or results-only --out"
+                    ),
+                });
+            }
+        }
+    }
+    let pid = std::process::id();
+    let fresh = parent.join(format!(".{name}.new-{pid}"));
+    if fresh.exists() {
+        std::fs::remove_dir_all(&fresh).map_err(io(&fresh))?;
+    }
+    std::fs::create_dir_all(&fresh).map_err(io(&fresh))?;
+    crate::scores::write(&fresh.join("scores.parquet"), scores)?;
+    table.write(&fresh)?;
     let body = serde_json::to_string_pretty(prov).expect("provenance serialises") + "\n";
-    manifests::atomic_write(&dir.join("provenance.json"), body.as_bytes())?;
+    manifests::atomic_write(&fresh.join("provenance.json"), body.as_bytes())?;
+    if dir.exists() {
+        let old = parent.join(format!(".{name}.old-{pid}"));
+        std::fs::rename(dir, &old).map_err(io(dir))?;
+        std::fs::rename(&fresh, dir).map_err(io(dir))?;
+        std::fs::remove_dir_all(&old).map_err(io(&old))?;
+    } else {
+        std::fs::rename(&fresh, dir).map_err(io(dir))?;
+    }
     Ok(())
 }

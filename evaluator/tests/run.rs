@@ -122,3 +122,33 @@ fn an_utterance_in_two_shards_is_an_error() {
         "{err}"
     );
 }
+
+/// Issue #20 point 1: two `evaluator run` into one `--out` mixed their files. Now the second
+/// fails at once naming the holder, and results replace the directory as one set.
+#[test]
+fn one_writer_per_results_directory_and_results_as_a_set() {
+    let Some(model) = shared("golden/mtdvocalist_rand.pth") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let shards = dir.path().join("shards");
+    if grid_shards(&shards).is_none() {
+        return;
+    }
+    let out = dir.path().join("results");
+    let held = manifests::DirLock::acquire(&out, "evaluator run").unwrap();
+    let err = evaluate(&config(&model, &shards, &out, false)).err().unwrap().to_string();
+    assert!(err.contains("another process is writing here"), "{err}");
+    drop(held);
+    evaluate(&config(&model, &shards, &out, false)).unwrap();
+    evaluate(&config(&model, &shards, &out, false)).unwrap(); // replaces the set
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["accuracy.csv", "accuracy.json", "accuracy.md", "provenance.json", "scores.parquet"]);
+    // A directory holding something else is not replaced.
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    let err = evaluate(&config(&model, &shards, &out, false)).err().unwrap().to_string();
+    assert!(err.contains("holds notes.txt"), "{err}");
+    assert!(out.join("notes.txt").exists());
+}

@@ -71,6 +71,14 @@ pub enum Error {
     /// The shard itself could not be read.
     #[error(transparent)]
     Shard(#[from] shards::Error),
+    /// Another process holds the output directory's lock.
+    #[error("{}: another process is writing here ({holder}); wait for it or choose another output directory", dir.display())]
+    Locked {
+        /// The output directory.
+        dir: PathBuf,
+        /// What the holder wrote into the lock file.
+        holder: String,
+    },
     /// A directory of shards that cannot be indexed as one set.
     #[error("{path}: {what}")]
     Index {

@@ -183,3 +183,19 @@ fn a_non_finite_loss_stops_the_run_naming_the_step() {
         assert!(run.join("last.safetensors").is_file(), "the last good checkpoint is kept");
     }
 }
+
+/// Issue #20 point 2: two `trainer train` into one `--out` both ran and interleaved their
+/// metrics. The second now fails at once, naming the holder, and touches nothing.
+#[test]
+fn a_second_run_into_the_same_directory_fails_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(shards) = shards(tmp.path()) else { return };
+    let cfg = RunConfig::load(None, &tiny(&shards, &["epochs=1", "steps_per_epoch=1"])).unwrap();
+    let run = tmp.path().join("run");
+    let held = manifests::DirLock::acquire(&run, "trainer train").unwrap();
+    let err = train(&cfg, &run, &TrainOptions { quiet: true, resume: false }).unwrap_err().to_string();
+    assert!(err.contains("another process is writing here") && err.contains("trainer train, pid"), "{err}");
+    assert!(!run.join("config.toml").exists(), "the refused run wrote nothing");
+    drop(held);
+    train(&cfg, &run, &TrainOptions { quiet: true, resume: false }).unwrap();
+}

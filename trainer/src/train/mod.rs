@@ -147,6 +147,10 @@ fn start_line(
 pub fn train(cfg: &RunConfig, run_dir: &Path, opts: &TrainOptions) -> Result<Summary, TrainError> {
     let started = Instant::now();
     cfg.validate()?;
+    // One writer per run directory: a second `trainer train` into the same --out fails at once
+    // (the check for an existing run below would otherwise race with the other's creation).
+    let _lock = manifests::DirLock::acquire(run_dir, "trainer train")
+        .map_err(|e| TrainError::Setup(manifests::describe_error(&e)))?;
     let dir = RunDir::new(run_dir);
     let has_state = dir.has_state();
     dir.open(cfg, opts.resume)?;
