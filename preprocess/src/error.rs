@@ -35,6 +35,12 @@ pub enum PreprocessError {
         /// The split.
         split: &'static str,
     },
+    /// A split list without a single utterance.
+    #[error("{}: lists no utterances; fill it or leave the split out", path.display())]
+    EmptyList {
+        /// The list.
+        path: PathBuf,
+    },
     /// Cluster task flags or variables that do not make one task.
     #[error("{0}")]
     Task(&'static str),

@@ -130,6 +130,11 @@ pub fn run(cfg: &RunConfig, log: &dyn Fn(&str)) -> Result<RunReport> {
     let mut by_split = Vec::new();
     for &split in &cfg.splits {
         let items = layout.items(split)?;
+        if items.is_empty() {
+            return Err(PreprocessError::EmptyList {
+                path: layout.root.join(format!("{}.txt", split.as_str())),
+            });
+        }
         note_unknown_list(split, items.len(), log);
         by_split.push((split, items));
     }

@@ -352,6 +352,9 @@ pub fn import(cfg: &ImportConfig, log: &dyn Fn(&str)) -> Result<crate::run::RunR
     let mut list_names = Vec::new();
     for (split, list) in &lists {
         let items = items(&cfg.root, *split, list)?;
+        if items.is_empty() {
+            return Err(PreprocessError::EmptyList { path: list.clone() });
+        }
         log(&format!("{}: {} utterances for split {}", list.display(), items.len(), split.as_str()));
         crate::run::note_unknown_list(*split, items.len(), log);
         // The list's own hash, so a set records exactly which list made it.

@@ -78,3 +78,40 @@ fn bad_items_are_skipped_with_reasons_and_odd_ones_converted() {
         assert!((u.pcm.len() as i64 - 48_000).abs() < 1_600, "{}: {} samples", u.utt_id, u.pcm.len());
     }
 }
+
+/// Issue #20 point 7 (part): an empty split list used to exit 0 with an empty manifest; now it
+/// is an error naming the list, for `run` and for `import`.
+#[test]
+fn an_empty_split_list_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mvlrs_v1");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("val.txt"), "\n\n").unwrap();
+    let cfg = preprocess::run::RunConfig {
+        lrs2_root: root.clone(),
+        splits: vec![shards::Split::Val],
+        out: dir.path().join("out"),
+        jobs: 1,
+        utts_per_shard: 4,
+        task: preprocess::layout::Task { index: 0, count: 1 },
+        resume: false,
+        quiet: true,
+        params: Default::default(),
+    };
+    let e = preprocess::run::run(&cfg, &|_| {}).unwrap_err().to_string();
+    assert!(e.contains("val.txt: lists no utterances"), "{e}");
+    let import = preprocess::wav2lip::ImportConfig {
+        root: root.clone(),
+        lists: preprocess::wav2lip::Lists::File { path: root.join("val.txt"), split: shards::Split::Val },
+        resize: preprocess::resize::Resize::Opencv,
+        out: dir.path().join("out2"),
+        jobs: 1,
+        utts_per_shard: 4,
+        task: preprocess::layout::Task { index: 0, count: 1 },
+        resume: false,
+        quiet: true,
+        zstd_level: 1,
+    };
+    let e = preprocess::wav2lip::import(&import, &|_| {}).unwrap_err().to_string();
+    assert!(e.contains("val.txt: lists no utterances"), "{e}");
+}
