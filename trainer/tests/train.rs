@@ -199,3 +199,22 @@ fn a_second_run_into_the_same_directory_fails_at_once() {
     drop(held);
     train(&cfg, &run, &TrainOptions { quiet: true, resume: false }).unwrap();
 }
+
+/// Issue #20 point 5 (the resume half): a resume state whose bytes changed used to resume
+/// silently with other weights; now the checksums written with it refuse it, naming the file.
+#[test]
+fn a_corrupt_resume_state_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(shards) = shards(tmp.path()) else { return };
+    let cfg = RunConfig::load(None, &tiny(&shards, &["epochs=1", "steps_per_epoch=1"])).unwrap();
+    let run = tmp.path().join("run");
+    train(&cfg, &run, &TrainOptions { quiet: true, resume: false }).unwrap();
+    assert!(run.join("state/checksums.json").is_file());
+    let model = run.join("state/model.bpk");
+    let mut bytes = std::fs::read(&model).unwrap();
+    let k = bytes.len() - 10;
+    bytes[k] ^= 0x55;
+    std::fs::write(&model, bytes).unwrap();
+    let err = train(&cfg, &run, &TrainOptions { quiet: true, resume: true }).unwrap_err().to_string();
+    assert!(err.contains("model.bpk: does not match its checksum"), "{err}");
+}

@@ -40,6 +40,34 @@ fn io_err(path: &Path, e: impl ToString) -> TrainError {
     TrainError::Io { path: path.to_path_buf(), detail: e.to_string() }
 }
 
+/// The files of a resume state, each checksummed in [`CHECKSUMS`].
+const STATE_FILES: [&str; 3] = ["model.bpk", "optim.bpk", "state.json"];
+/// sha256 of each of [`STATE_FILES`], written last.
+const CHECKSUMS: &str = "checksums.json";
+
+/// Checks a saved state against its checksums, so that a state whose bytes changed is never
+/// resumed from silently (a state saved before checksums existed has none and is accepted).
+fn verify_state(dir: &Path) -> Result<(), TrainError> {
+    let path = dir.join(CHECKSUMS);
+    if !path.is_file() {
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| io_err(&path, e))?;
+    let sums: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(&text).map_err(|e| io_err(&path, e))?;
+    for name in STATE_FILES {
+        let file = dir.join(name);
+        let found = manifests::sha256_file(&file).map_err(|e| io_err(&file, e))?;
+        if sums.get(name) != Some(&found) {
+            return Err(TrainError::Setup(format!(
+                "{}: does not match its checksum in {CHECKSUMS}; the resume state is corrupt: restore it or start a new run",
+                file.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A run directory and the files in it.
 pub struct RunDir {
     root: PathBuf,
@@ -139,6 +167,13 @@ impl RunDir {
         optim.save(tmp.join("optim.bpk")).map_err(|e| io_err(&tmp.join("optim.bpk"), e))?;
         let json = serde_json::to_string_pretty(st).expect("state serialises");
         manifests::atomic_write(&tmp.join("state.json"), json.as_bytes()).map_err(|e| io_err(&tmp, e))?;
+        let mut sums = serde_json::Map::new();
+        for name in STATE_FILES {
+            let path = tmp.join(name);
+            sums.insert(name.into(), manifests::sha256_file(&path).map_err(|e| io_err(&path, e))?.into());
+        }
+        let sums = serde_json::to_string_pretty(&sums).expect("checksums serialise") + "\n";
+        manifests::atomic_write(&tmp.join(CHECKSUMS), sums.as_bytes()).map_err(|e| io_err(&tmp, e))?;
         let _ = std::fs::remove_dir_all(&old);
         if dir.exists() {
             std::fs::rename(&dir, &old).map_err(|e| io_err(&dir, e))?;
@@ -163,6 +198,7 @@ impl RunDir {
                     self.root.display()
                 ))
             })?;
+        verify_state(&dir)?;
         let text = std::fs::read_to_string(dir.join("state.json")).map_err(|e| io_err(&dir, e))?;
         let st: RunState = serde_json::from_str(&text).map_err(|e| io_err(&dir.join("state.json"), e))?;
         let mut store = BurnpackStore::from_file(dir.join("model.bpk"));
