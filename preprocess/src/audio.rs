@@ -60,7 +60,12 @@ mod tests {
 
     #[test]
     fn mono_16k_is_untouched() {
-        let a = Audio { sample_rate: 16_000, channels: 1, samples: vec![1, -2, 3, i16::MIN, i16::MAX] };
+        let a = Audio {
+            sample_rate: 16_000,
+            channels: 1,
+            samples: vec![1, -2, 3, i16::MIN, i16::MAX],
+            streams: 1,
+        };
         assert_eq!(to_16k_mono(&a).unwrap(), a.samples);
     }
 
@@ -74,7 +79,7 @@ mod tests {
                 [v, v]
             })
             .collect();
-        let out = to_16k_mono(&Audio { sample_rate: 48_000, channels: 2, samples }).unwrap();
+        let out = to_16k_mono(&Audio { sample_rate: 48_000, channels: 2, samples, streams: 1 }).unwrap();
         assert!((out.len() as i64 - 16_000).abs() <= 2, "{} samples", out.len());
         // Compare with the ideal 16 kHz tone away from the edges.
         let err = (1000..15_000)

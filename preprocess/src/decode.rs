@@ -29,6 +29,8 @@ pub struct Audio {
     pub channels: usize,
     /// Interleaved samples.
     pub samples: Vec<i16>,
+    /// Audio streams in the file (the first is the one decoded).
+    pub streams: usize,
 }
 
 /// Why decoding failed, in one line (ffmpeg's own words quoted where it gave any): the skip
@@ -153,6 +155,11 @@ fn video_stream(streams: &[StreamTypeSpecificData]) -> Option<(f32, usize, usize
     })
 }
 
+/// How many audio streams the input has.
+fn audio_stream_count(streams: &[StreamTypeSpecificData]) -> usize {
+    streams.iter().filter(|s| matches!(s, StreamTypeSpecificData::Audio(_))).count()
+}
+
 /// The input audio stream's sample rate and channel count.
 fn audio_stream(streams: &[StreamTypeSpecificData]) -> Option<(u32, usize)> {
     streams.iter().find_map(|s| match s {
@@ -186,7 +193,7 @@ pub fn decode_audio(path: &Path) -> Result<Audio, DecodeError> {
     if samples.is_empty() {
         return Err(DecodeError::NoSamples);
     }
-    Ok(Audio { sample_rate, channels, samples })
+    Ok(Audio { sample_rate, channels, samples, streams: audio_stream_count(&r.streams) })
 }
 
 /// Video and audio from one ffmpeg process: audio to stdout as int16 at its native rate, video
@@ -245,5 +252,6 @@ pub fn decode_joint(path: &Path) -> Result<(Video, Audio), DecodeError> {
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(DecodeError::ReadBack)?;
-    Ok((Video { width, height, source_fps, frames }, Audio { sample_rate, channels, samples }))
+    let streams = audio_stream_count(&r.streams);
+    Ok((Video { width, height, source_fps, frames }, Audio { sample_rate, channels, samples, streams }))
 }

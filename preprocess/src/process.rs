@@ -158,6 +158,9 @@ pub fn process(item: &Item, params: &Params, det: &mut FaceDetector, mel: &MelEx
         if n < WINDOW_FRAMES {
             return Err(Skip::TooShort(n));
         }
+        if audio.streams > 1 {
+            warnings.push(format!("{} audio streams: the first is used", audio.streams));
+        }
         if (video.source_fps - FPS as f32).abs() > 0.01 {
             warnings.push(format!("{} fps source resampled to 25 fps", video.source_fps));
         }

@@ -214,7 +214,8 @@ fn read_wav(path: &Path, warnings: &mut Vec<String>) -> std::result::Result<Vec<
             spec.sample_rate, spec.channels
         ));
     }
-    let audio = Audio { sample_rate: spec.sample_rate, channels: spec.channels as usize, samples };
+    let audio =
+        Audio { sample_rate: spec.sample_rate, channels: spec.channels as usize, samples, streams: 1 };
     crate::audio::to_16k_mono(&audio).map_err(|e| ImportSkip::BadWav(e.to_string()))
 }
 

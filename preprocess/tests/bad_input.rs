@@ -23,13 +23,29 @@ fn bad_items_are_skipped_with_reasons_and_odd_ones_converted() {
     ffmpeg(&["-i", g, "-r", "30", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "copy", &p("fps30.mp4")]);
     ffmpeg(&["-i", g, "-c:v", "copy", "-ar", "48000", "-ac", "2", "-c:a", "aac", &p("stereo48k.mp4")]);
     clips::short(&grid, &src.join("short.mp4"));
+    // Two audio streams (issue #20 point 7): kept, the first used, with a warning.
+    ffmpeg(&[
+        "-i",
+        g,
+        "-i",
+        g,
+        "-map",
+        "0:v",
+        "-map",
+        "0:a",
+        "-map",
+        "1:a",
+        "-c",
+        "copy",
+        &p("twoaudio.mp4"),
+    ]);
     let bytes = std::fs::read(&grid).unwrap();
     std::fs::write(p("truncated.mp4"), &bytes[..bytes.len() / 3]).unwrap();
     std::fs::write(p("empty.mp4"), b"").unwrap();
 
     let root = dir.path().join("lrs2");
     let items: Vec<(String, std::path::PathBuf)> =
-        ["noaudio", "novideo", "faceless", "fps30", "stereo48k", "short", "truncated", "empty"]
+        ["noaudio", "novideo", "faceless", "fps30", "stereo48k", "short", "truncated", "empty", "twoaudio"]
             .iter()
             .map(|n| (format!("prog/{n}"), src.join(format!("{n}.mp4"))))
             .collect();
@@ -50,6 +66,7 @@ fn bad_items_are_skipped_with_reasons_and_odd_ones_converted() {
         printed.contains("warning: prog/fps30: transcript") && printed.contains("not UTF-8"),
         "no transcript warning in: {printed}"
     );
+    assert!(printed.contains("warning: prog/twoaudio: 2 audio streams: the first is used"), "{printed}");
     let m = manifest(&out);
     let reason = |id: &str| m.skipped.iter().find(|s| s.utt_id == id).map(|s| s.reason.clone());
     let expect = [
@@ -71,7 +88,7 @@ fn bad_items_are_skipped_with_reasons_and_odd_ones_converted() {
     let rows = shard_rows(&out);
     assert_eq!(
         rows.iter().map(|u| u.utt_id.as_str()).collect::<Vec<_>>(),
-        vec!["prog/fps30", "prog/stereo48k"]
+        vec!["prog/fps30", "prog/stereo48k", "prog/twoaudio"]
     );
     for u in &rows {
         assert!((74..=76).contains(&u.num_frames), "{}: {} frames", u.utt_id, u.num_frames);
