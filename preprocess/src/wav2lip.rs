@@ -188,9 +188,9 @@ fn frame_count(dir: &Path) -> std::result::Result<usize, ImportSkip> {
 
 /// `audio.wav` as soundfile reads it (integers scaled by 2^(bits−1), floats as stored), brought
 /// to 16 kHz mono int16; 16-bit 16 kHz mono passes through bit-exact.
-fn read_wav(path: &Path, warnings: &mut Vec<String>) -> std::result::Result<Vec<i16>, ImportSkip> {
+fn read_wav(bytes: &[u8], warnings: &mut Vec<String>) -> std::result::Result<Vec<i16>, ImportSkip> {
     let bad = |e: hound::Error| ImportSkip::BadWav(e.to_string());
-    let mut reader = hound::WavReader::open(path).map_err(bad)?;
+    let mut reader = hound::WavReader::new(std::io::Cursor::new(bytes)).map_err(bad)?;
     let spec = reader.spec();
     let samples: Vec<i16> = match (spec.sample_format, spec.bits_per_sample) {
         (hound::SampleFormat::Int, 16) => {
@@ -252,7 +252,10 @@ pub fn process(item: &Item, root: &Path, params: &ImportParams, mel: &MelExtract
             return Err(ImportSkip::NoAudio);
         }
         let t = std::time::Instant::now();
-        let pcm = read_wav(&wav, &mut warnings)?;
+        // Read once: decoded here, hashed below with the frames.
+        let wav_bytes = std::fs::read(&wav)
+            .map_err(|e| ImportSkip::Unreadable { name: "audio.wav".into(), detail: e.to_string() })?;
+        let pcm = read_wav(&wav_bytes, &mut warnings)?;
         times.audio = t.elapsed();
         if pcm.len() / SAMPLES_PER_FRAME < n {
             return Err(ImportSkip::AudioShort {
@@ -281,8 +284,6 @@ pub fn process(item: &Item, root: &Path, params: &ImportParams, mel: &MelExtract
             frames.extend_from_slice(&mouth.data);
             times.crop += t.elapsed();
         }
-        let wav_bytes = std::fs::read(&wav)
-            .map_err(|e| ImportSkip::Unreadable { name: "audio.wav".into(), detail: e.to_string() })?;
         hasher.update(&wav_bytes);
 
         let t = std::time::Instant::now();
@@ -363,8 +364,9 @@ pub fn import(cfg: &ImportConfig, log: &dyn Fn(&str)) -> Result<crate::run::RunR
         by_split.push((*split, items));
     }
     let shards = crate::layout::plan(by_split, cfg.utts_per_shard);
+    let import_params = ImportParams::new(cfg.resize);
     let params = serde_json::json!({
-        "import": ImportParams::new(cfg.resize),
+        "import": import_params,
         "lists": list_names,
         "utts_per_shard": cfg.utts_per_shard,
         "zstd_level": cfg.zstd_level,
@@ -382,7 +384,6 @@ pub fn import(cfg: &ImportConfig, log: &dyn Fn(&str)) -> Result<crate::run::RunR
         quiet: cfg.quiet,
         writer: shards::WriterOptions { zstd_level: cfg.zstd_level, ..Default::default() },
     };
-    let import_params = ImportParams::new(cfg.resize);
     let process_item = |item: &Item| Ok(MEL.with(|mel| process(item, &cfg.root, &import_params, mel)));
     crate::run::execute(&sink, &shards, params, &process_item)
 }
