@@ -6,6 +6,7 @@
 
 pub mod compare;
 mod error;
+pub mod lse;
 pub mod protocol;
 pub mod run;
 pub mod scores;

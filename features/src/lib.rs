@@ -7,6 +7,8 @@
 #![deny(missing_docs)]
 
 pub mod mel;
+pub mod mfcc;
+pub mod numpy;
 pub mod pcm;
 
 pub use mel::MelExtractor;

@@ -112,7 +112,7 @@ fn infer_shape<S: ModuleStore>(store: &mut S) -> Option<([usize; 5], usize)> {
     Some((c, d))
 }
 
-fn unreadable(path: &Path, detail: impl ToString) -> CheckpointError {
+pub(crate) fn unreadable(path: &Path, detail: impl ToString) -> CheckpointError {
     CheckpointError::Unreadable { path: path.to_path_buf(), detail: detail.to_string() }
 }
 
@@ -185,15 +185,15 @@ fn load_from_store<S: ModuleStore>(
     })?;
     let mut model = config.init(device);
     let result = model.load_from(&mut store).map_err(|e| unreadable(path, e))?;
-    check_strict(path, &config, &result)?;
+    check_strict(path, &config.name, &result)?;
     Ok((model, config))
 }
 
 /// Every parameter found with its shape; only inert buffers left over.
-fn check_strict(path: &Path, config: &ModelConfig, result: &ApplyResult) -> Result<(), CheckpointError> {
+pub(crate) fn check_strict(path: &Path, model: &str, result: &ApplyResult) -> Result<(), CheckpointError> {
     let mismatch = |detail: String| CheckpointError::Mismatch {
         path: path.to_path_buf(),
-        preset: config.name.clone(),
+        preset: model.to_string(),
         detail,
     };
     if !result.errors.is_empty() {
@@ -357,7 +357,7 @@ pub fn load(path: &Path, preset: Option<Preset>, device: &Device) -> Result<Load
         Some(config) => {
             let mut model = config.init(device);
             let result = model.load_from(&mut store).map_err(|e| unreadable(path, e))?;
-            check_strict(path, &config, &result)?;
+            check_strict(path, &config.name, &result)?;
             (model, config)
         }
         None => load_from_store(path, store, preset, device)?,

@@ -15,5 +15,6 @@ pub mod plot;
 pub mod predict;
 pub mod sampling;
 pub mod schedule;
+pub mod syncnet;
 pub mod tensor_io;
 pub mod train;

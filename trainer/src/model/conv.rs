@@ -120,7 +120,7 @@ fn host(t: Tensor<1>) -> Vec<f32> {
 /// terms are computed on the host; the final fused multiply-add runs in f64 (an f32 × f32
 /// product is exact there) and is rounded once to f32. On an autodiff (training) device the
 /// batch statistics are used, as in torch's train mode.
-fn batch_norm<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+pub(crate) fn batch_norm<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     if x.device().is_autodiff() {
         return bn.forward(x);
     }

@@ -3,6 +3,7 @@
 mod attention;
 mod config;
 mod conv;
+pub(crate) use conv::batch_norm;
 mod encoder;
 
 pub use attention::{AttentionTaps, MultiheadAttention};

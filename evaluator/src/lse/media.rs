@@ -1,0 +1,286 @@
+//! The reference's inputs, as `SyncNetInstance.evaluate` gets them (`../shared/golden/syncnet`
+//! README, steps 1–2), streamed instead of written to a temporary directory:
+//! - audio: `ffmpeg -y -i VIDEO -async 1 -ac 1 -vn -acodec pcm_s16le -ar 16000`, the same samples
+//!   written as raw s16le to a pipe instead of a WAV file;
+//! - frames ([`FrameSource::Jpeg`], the default): `ffmpeg -y -i VIDEO -threads 1 -f image2
+//!   DIR/%06d.jpg` writes one ffmpeg-MJPEG file per frame at the encoder's default quality, which
+//!   `cv2.imread` decodes with libjpeg-turbo to BGR. We ask ffmpeg for the same MJPEG packets on a
+//!   pipe (`-f image2pipe -c:v mjpeg`: the same encoder with the same defaults; a test compares
+//!   the bytes with the image2 files), split the stream at each JPEG's end, and decode each with
+//!   libjpeg-turbo as OpenCV does ([`preprocess::jpeg`]);
+//! - frames without the JPEG round trip ([`FrameSource::Direct`]): ffmpeg's own `bgr24`
+//!   conversion. Cheaper, and not the reference's numbers (see the README for how far it moves
+//!   them).
+//!
+//! Frames arrive one at a time, so memory does not grow with the video's length.
+
+use std::io::{BufReader, Read};
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::thread::JoinHandle;
+
+/// How frames reach the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FrameSource {
+    /// The reference's: ffmpeg's default-quality MJPEG, decoded as cv2.imread decodes it.
+    Jpeg,
+    /// ffmpeg's bgr24 frames, no JPEG round trip (faster; numbers move slightly).
+    Direct,
+}
+
+/// A media problem: one line for the reason column.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct MediaError(pub String);
+
+/// An ffmpeg process whose stderr is collected on a thread (so a full pipe never blocks it).
+struct Ffmpeg {
+    child: Child,
+    stdout: Option<ChildStdout>,
+    stderr: Option<JoinHandle<String>>,
+}
+
+impl Ffmpeg {
+    fn spawn(video: &Path, args: &[&str]) -> Result<Self, MediaError> {
+        let mut child = Command::new("ffmpeg")
+            .args(["-nostdin", "-hide_banner", "-v", "error", "-y", "-i"])
+            .arg(video)
+            .args(args)
+            .arg("pipe:1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| MediaError(format!("cannot run ffmpeg ({e}); install it (make setup)")))?;
+        let stdout = child.stdout.take();
+        let mut err = child.stderr.take().expect("piped stderr");
+        let stderr = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+            s
+        });
+        Ok(Self { child, stdout, stderr: Some(stderr) })
+    }
+
+    /// Waits for the exit; an error carries ffmpeg's first stderr line.
+    fn finish(mut self, what: &str) -> Result<(), MediaError> {
+        drop(self.stdout.take());
+        let status = self.child.wait().map_err(|e| MediaError(format!("ffmpeg ({what}): {e}")))?;
+        let log = self.stderr.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
+        if status.success() {
+            return Ok(());
+        }
+        let line = log.lines().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim();
+        Err(MediaError(format!("ffmpeg could not read the {what}: {line}")))
+    }
+}
+
+impl Drop for Ffmpeg {
+    fn drop(&mut self) {
+        if self.stdout.is_some() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The 16 kHz mono int16 samples the reference extracts (`scipy.io.wavfile.read` of its WAV).
+pub fn pcm_16k(video: &Path) -> Result<Vec<i16>, MediaError> {
+    let mut ff = Ffmpeg::spawn(
+        video,
+        &["-async", "1", "-ac", "1", "-vn", "-acodec", "pcm_s16le", "-ar", "16000", "-f", "s16le"],
+    )?;
+    let mut bytes = Vec::new();
+    ff.stdout.as_mut().expect("piped").read_to_end(&mut bytes).map_err(|e| MediaError(e.to_string()))?;
+    ff.finish("audio")?;
+    if bytes.is_empty() {
+        return Err(MediaError("no audio stream (SyncNet needs the speech)".into()));
+    }
+    Ok(bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect())
+}
+
+/// One decoded frame: `height × width × 3` bytes in BGR order (as `cv2.imread`).
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// Width.
+    pub width: usize,
+    /// Height.
+    pub height: usize,
+    /// BGR bytes, row-major.
+    pub bgr: Vec<u8>,
+}
+
+/// Frames of a video, one at a time.
+pub struct Frames {
+    ff: Option<Ffmpeg>,
+    reader: BufReader<ChildStdout>,
+    source: FrameSource,
+    size: (usize, usize),
+}
+
+/// Width and height of the first video stream (ffprobe).
+fn probe_size(video: &Path) -> Result<(usize, usize), MediaError> {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=width,height",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(video)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| MediaError(format!("cannot run ffprobe ({e}); install ffmpeg (make setup)")))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut it = text.trim().split(',').map(|v| v.trim().parse::<usize>());
+    match (out.status.success(), it.next(), it.next()) {
+        (true, Some(Ok(w)), Some(Ok(h))) if w > 0 && h > 0 => Ok((w, h)),
+        (true, _, _) => Err(MediaError("no video stream".into())),
+        _ => {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let line = err.lines().find(|l| !l.trim().is_empty()).unwrap_or("unreadable").trim().to_string();
+            Err(MediaError(format!("unreadable video: {line}")))
+        }
+    }
+}
+
+impl Frames {
+    /// Starts decoding `video`.
+    pub fn open(video: &Path, source: FrameSource) -> Result<Self, MediaError> {
+        let size = probe_size(video)?;
+        let args: &[&str] = match source {
+            FrameSource::Jpeg => &["-threads", "1", "-f", "image2pipe", "-c:v", "mjpeg"],
+            FrameSource::Direct => &["-threads", "1", "-f", "rawvideo", "-pix_fmt", "bgr24"],
+        };
+        let mut ff = Ffmpeg::spawn(video, args)?;
+        let reader = BufReader::with_capacity(1 << 20, ff.stdout.take().expect("piped"));
+        Ok(Self { ff: Some(ff), reader, source, size })
+    }
+
+    /// Frame size as probed.
+    pub fn size(&self) -> (usize, usize) {
+        self.size
+    }
+
+    /// The next frame, None at the end of the video.
+    pub fn next_frame(&mut self) -> Result<Option<Frame>, MediaError> {
+        let frame = match self.source {
+            FrameSource::Jpeg => match next_jpeg(&mut self.reader)? {
+                None => None,
+                Some(bytes) => {
+                    let img = preprocess::jpeg::decode_rgb(&bytes)
+                        .map_err(|e| MediaError(format!("frame JPEG: {e}")))?;
+                    let mut bgr = img.data;
+                    bgr.chunks_exact_mut(3).for_each(|p| p.swap(0, 2));
+                    Some(Frame { width: img.width, height: img.height, bgr })
+                }
+            },
+            FrameSource::Direct => {
+                let (w, h) = self.size;
+                let mut bgr = vec![0u8; w * h * 3];
+                match read_full(&mut self.reader, &mut bgr)? {
+                    0 => None,
+                    n if n == bgr.len() => Some(Frame { width: w, height: h, bgr }),
+                    n => return Err(MediaError(format!("truncated raw frame ({n} of {} bytes)", bgr.len()))),
+                }
+            }
+        };
+        if frame.is_none() {
+            if let Some(ff) = self.ff.take() {
+                ff.finish("video")?;
+            }
+        }
+        Ok(frame)
+    }
+}
+
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> Result<usize, MediaError> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(MediaError(format!("reading frames: {e}"))),
+        }
+    }
+    Ok(n)
+}
+
+fn byte(r: &mut impl Read) -> Result<Option<u8>, MediaError> {
+    let mut b = [0u8];
+    Ok((read_full(r, &mut b)? == 1).then_some(b[0]))
+}
+
+/// Reads one JPEG (SOI … EOI) from a stream of concatenated JPEGs, walking its segments: marker
+/// segments by their lengths, entropy-coded data up to the next marker (`FF` followed by neither
+/// a stuffed `00` nor a restart marker). None at a clean end of stream.
+pub fn next_jpeg(r: &mut impl Read) -> Result<Option<Vec<u8>>, MediaError> {
+    let bad = |what: &str| MediaError(format!("bad MJPEG stream from ffmpeg: {what}"));
+    let mut out = Vec::with_capacity(64 << 10);
+    match (byte(r)?, byte(r)?) {
+        (None, _) => return Ok(None),
+        (Some(0xFF), Some(0xD8)) => out.extend_from_slice(&[0xFF, 0xD8]),
+        _ => return Err(bad("no start-of-image marker")),
+    }
+    let mut pending: Option<u8> = None; // a marker byte already read while scanning entropy data
+    loop {
+        let marker = match pending.take() {
+            Some(m) => m,
+            None => {
+                if byte(r)? != Some(0xFF) {
+                    return Err(bad("expected a marker"));
+                }
+                let mut m = byte(r)?.ok_or_else(|| bad("truncated"))?;
+                while m == 0xFF {
+                    m = byte(r)?.ok_or_else(|| bad("truncated"))?;
+                }
+                m
+            }
+        };
+        out.extend_from_slice(&[0xFF, marker]);
+        match marker {
+            0xD9 => return Ok(Some(out)),
+            0x01 | 0xD0..=0xD7 => continue,
+            _ => {}
+        }
+        let (hi, lo) = (byte(r)?.ok_or_else(|| bad("truncated"))?, byte(r)?.ok_or_else(|| bad("truncated"))?);
+        let len = u16::from_be_bytes([hi, lo]) as usize;
+        if len < 2 {
+            return Err(bad("segment length below 2"));
+        }
+        out.extend_from_slice(&[hi, lo]);
+        let start = out.len();
+        out.resize(start + len - 2, 0);
+        if read_full(r, &mut out[start..])? != len - 2 {
+            return Err(bad("truncated segment"));
+        }
+        if marker != 0xDA {
+            continue;
+        }
+        // Entropy-coded data after start-of-scan.
+        loop {
+            let b = byte(r)?.ok_or_else(|| bad("truncated scan"))?;
+            if b != 0xFF {
+                out.push(b);
+                continue;
+            }
+            let mut next = byte(r)?.ok_or_else(|| bad("truncated scan"))?;
+            while next == 0xFF {
+                next = byte(r)?.ok_or_else(|| bad("truncated scan"))?;
+            }
+            match next {
+                0x00 | 0xD0..=0xD7 => out.extend_from_slice(&[0xFF, next]),
+                m => {
+                    pending = Some(m);
+                    break;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! The `evaluator lse` batch job: every video scored once, in parallel, resumable.
+//!
+//! - One writer per `--out` ([`manifests::DirLock`]).
+//! - Each finished video (scored or not) is appended to `lse.jsonl` and flushed to disk at once;
+//!   a rerun with the same weights and options keeps those rows and scores only the rest, so a
+//!   killed job loses at most the videos in flight. A journal of other weights or options is
+//!   refused (use another `--out`).
+//! - At the end `lse.parquet`, `lse.csv` and `summary.json` are written, each atomically, rows in
+//!   input order whatever order the workers finished in.
+//! - A video that cannot be scored gets a row with its reason and never stops the batch.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use arrow::array::{
+    ArrayRef, FixedSizeListArray, Float32Array, Int32Array, RecordBatch, StringArray, UInt32Array,
+};
+use arrow::buffer::NullBuffer;
+use arrow::datatypes::{DataType, Field, Schema};
+use indicatif::{ProgressBar, ProgressStyle};
+use parquet::arrow::ArrowWriter;
+use serde::{Deserialize, Serialize};
+use trainer::device::DeviceSpec;
+use trainer::syncnet::SyncNet;
+
+use super::media::FrameSource;
+use super::score::SHIFTS;
+use super::video::{evaluate, Embedder};
+use crate::error::{io, EvalError, Result};
+
+/// Journal of finished videos.
+pub const JOURNAL: &str = "lse.jsonl";
+/// Per-video table.
+pub const TABLE: &str = "lse.parquet";
+/// The same as CSV.
+pub const CSV: &str = "lse.csv";
+/// LSE-C, LSE-D and provenance.
+pub const SUMMARY: &str = "summary.json";
+
+/// What `evaluator lse` runs.
+#[derive(Debug, Clone)]
+pub struct LseConfig {
+    /// Videos, in output order.
+    pub videos: Vec<PathBuf>,
+    /// SyncNet weights (`syncnet_v2.model`).
+    pub syncnet: PathBuf,
+    /// Output directory.
+    pub out: PathBuf,
+    /// Videos scored at once.
+    pub jobs: usize,
+    /// Device.
+    pub device: DeviceSpec,
+    /// Windows per forward.
+    pub batch: usize,
+    /// Frame decoding.
+    pub frames: FrameSource,
+    /// No progress bar.
+    pub quiet: bool,
+}
+
+/// One output row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LseRow {
+    /// The video as given.
+    pub video: String,
+    /// SyncNet's offset in frames (`vshift − argmin`).
+    pub offset: Option<i32>,
+    /// LSE-C term: median − min of the mean distances.
+    pub confidence: Option<f32>,
+    /// LSE-D term: min of the mean distances.
+    pub min_dist: Option<f32>,
+    /// Mean distance per shift, −15..=+15.
+    pub mean_dists: Option<Vec<f32>>,
+    /// Windows scored.
+    pub windows: Option<u32>,
+    /// Frames decoded.
+    pub frames: Option<u32>,
+    /// Why the video has no score.
+    pub reason: Option<String>,
+}
+
+/// What the journal's first line records: results are only reused under the same settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct JournalHeader {
+    lse_journal: u32,
+    syncnet_sha256: String,
+    frames: FrameSource,
+    batch: usize,
+}
+
+/// `summary.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LseSummary {
+    /// Mean confidence over scored videos (Wav2Lip's `calculate_scores_*`: float32 running sum in
+    /// input order, divided by the count).
+    pub lse_c: Option<f32>,
+    /// Mean minimum distance over scored videos, computed the same way.
+    pub lse_d: Option<f32>,
+    /// Videos scored.
+    pub scored: usize,
+    /// Videos with a reason instead of a score.
+    pub failed: usize,
+    /// sha256 of the weights.
+    pub syncnet_sha256: String,
+    /// Weights file as given.
+    pub syncnet: String,
+    /// Frame decoding used.
+    pub frames: FrameSource,
+    /// Shifts searched each side.
+    pub vshift: usize,
+    /// lipsync version.
+    pub tool_version: String,
+}
+
+fn results_err(path: &Path, detail: impl ToString) -> EvalError {
+    EvalError::Results { path: path.to_path_buf(), detail: detail.to_string() }
+}
+
+/// Reads the journal of an earlier run into this one's rows; None when there is none.
+fn read_journal(path: &Path, header: &JournalHeader) -> Result<Vec<LseRow>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(path)(e)),
+    };
+    let mut lines = text.lines();
+    let Some(first) = lines.next() else { return Ok(Vec::new()) };
+    let old: JournalHeader = serde_json::from_str(first)
+        .map_err(|e| results_err(path, format!("not an lse journal ({e}); use an empty --out")))?;
+    if &old != header {
+        return Err(results_err(
+            path,
+            format!(
+                "holds results of other settings (weights {}…, frames {:?}, batch {}); use another --out",
+                &old.syncnet_sha256[..12.min(old.syncnet_sha256.len())],
+                old.frames,
+                old.batch
+            ),
+        ));
+    }
+    // A line cut by a kill is dropped (its video is scored again); any other bad line is an error.
+    let all: Vec<&str> = lines.collect();
+    let mut rows = Vec::new();
+    for (i, line) in all.iter().enumerate() {
+        match serde_json::from_str::<LseRow>(line) {
+            Ok(r) => rows.push(r),
+            Err(_) if i + 1 == all.len() && !text.ends_with('\n') => {}
+            Err(e) => return Err(results_err(path, format!("line {}: {e}", i + 2))),
+        }
+    }
+    Ok(rows)
+}
+
+/// Runs the job; returns the rows (input order) and the summary.
+pub fn run(cfg: &LseConfig) -> Result<(Vec<LseRow>, LseSummary)> {
+    let _lock = manifests::DirLock::acquire(&cfg.out, "evaluator lse")?;
+    std::fs::create_dir_all(&cfg.out).map_err(io(&cfg.out))?;
+    let device = cfg.device.device();
+    let model = SyncNet::load(&cfg.syncnet, &device)?;
+    let sha = manifests::sha256_file(&cfg.syncnet)?;
+    let header =
+        JournalHeader { lse_journal: 1, syncnet_sha256: sha.clone(), frames: cfg.frames, batch: cfg.batch };
+    let journal_path = cfg.out.join(JOURNAL);
+    let mut done: std::collections::HashMap<String, LseRow> =
+        read_journal(&journal_path, &header)?.into_iter().map(|r| (r.video.clone(), r)).collect();
+    // Rewrite the journal with the kept rows only (drops a cut last line), then append.
+    let mut text = serde_json::to_string(&header).expect("serialisable") + "\n";
+    let names: Vec<String> = cfg.videos.iter().map(|v| v.display().to_string()).collect();
+    for n in &names {
+        if let Some(r) = done.get(n) {
+            text += &(serde_json::to_string(r).expect("serialisable") + "\n");
+        }
+    }
+    manifests::atomic_write(&journal_path, text.as_bytes())?;
+    let todo: Vec<usize> = (0..names.len()).filter(|&i| !done.contains_key(&names[i])).collect();
+    let journal =
+        Mutex::new(std::fs::OpenOptions::new().append(true).open(&journal_path).map_err(io(&journal_path))?);
+    let bar = if cfg.quiet { ProgressBar::hidden() } else { ProgressBar::new(names.len() as u64) };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} videos  {per_sec}  ETA {eta}")
+            .expect("valid template"),
+    );
+    bar.set_position((names.len() - todo.len()) as u64);
+    let jobs = cfg.jobs.clamp(1, todo.len().max(1));
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<LseRow>> = Mutex::new(Vec::new());
+    let failure: Mutex<Option<EvalError>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            let embedder = Embedder { model: model.clone(), device: device.clone() };
+            s.spawn(|| {
+                let embedder = embedder;
+                loop {
+                    let k = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(&i) = todo.get(k) else { break };
+                    if failure.lock().expect("not poisoned").is_some() {
+                        break;
+                    }
+                    let row = score_row(&cfg.videos[i], &names[i], &embedder, cfg);
+                    let line = serde_json::to_string(&row).expect("serialisable") + "\n";
+                    let write = {
+                        let mut f = journal.lock().expect("not poisoned");
+                        f.write_all(line.as_bytes()).and_then(|_| f.sync_data())
+                    };
+                    if let Err(e) = write {
+                        *failure.lock().expect("not poisoned") = Some(io(&journal_path)(e));
+                        break;
+                    }
+                    if let Some(reason) = &row.reason {
+                        bar.println(format!("{}: {reason}", row.video));
+                    }
+                    results.lock().expect("not poisoned").push(row);
+                    bar.inc(1);
+                }
+            });
+        }
+    });
+    bar.finish_and_clear();
+    if let Some(e) = failure.into_inner().expect("not poisoned") {
+        return Err(e);
+    }
+    for r in results.into_inner().expect("not poisoned") {
+        done.insert(r.video.clone(), r);
+    }
+    let rows: Vec<LseRow> = names.iter().map(|n| done.remove(n).expect("every video has a row")).collect();
+    let summary = summarise(&rows, cfg, sha);
+    write_table(&cfg.out.join(TABLE), &rows)?;
+    manifests::atomic_write(&cfg.out.join(CSV), csv(&rows).as_bytes())?;
+    let json = serde_json::to_string_pretty(&summary).expect("serialisable") + "\n";
+    manifests::atomic_write(&cfg.out.join(SUMMARY), json.as_bytes())?;
+    Ok((rows, summary))
+}
+
+fn score_row(video: &Path, name: &str, embedder: &Embedder, cfg: &LseConfig) -> LseRow {
+    let empty = |reason: String| LseRow {
+        video: name.to_string(),
+        offset: None,
+        confidence: None,
+        min_dist: None,
+        mean_dists: None,
+        windows: None,
+        frames: None,
+        reason: Some(reason),
+    };
+    if !video.is_file() {
+        return empty("no such file".into());
+    }
+    match evaluate(video, embedder, cfg.frames, cfg.batch) {
+        Ok(v) => LseRow {
+            video: name.to_string(),
+            offset: Some(v.score.offset),
+            confidence: Some(v.score.confidence),
+            min_dist: Some(v.score.min_dist),
+            mean_dists: Some(v.score.mean_dists.to_vec()),
+            windows: Some(v.score.windows as u32),
+            frames: Some(v.frames as u32),
+            reason: None,
+        },
+        Err(e) => empty(e.to_string()),
+    }
+}
+
+/// Means as Wav2Lip's `calculate_scores_*.py` print them: `sum(list) / len(list)` over numpy
+/// float32 scalars, i.e. a float32 running sum and a float32 division.
+fn summarise(rows: &[LseRow], cfg: &LseConfig, sha: String) -> LseSummary {
+    let conf: Vec<f32> = rows.iter().filter_map(|r| r.confidence).collect();
+    let dist: Vec<f32> = rows.iter().filter_map(|r| r.min_dist).collect();
+    let mean = |v: &[f32]| (!v.is_empty()).then(|| v.iter().fold(0f32, |a, &b| a + b) / v.len() as f32);
+    LseSummary {
+        lse_c: mean(&conf),
+        lse_d: mean(&dist),
+        scored: conf.len(),
+        failed: rows.len() - conf.len(),
+        syncnet_sha256: sha,
+        syncnet: cfg.syncnet.display().to_string(),
+        frames: cfg.frames,
+        vshift: super::VSHIFT,
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+    }
+}
+
+fn schema() -> Arc<Schema> {
+    let item = Arc::new(Field::new("item", DataType::Float32, false));
+    Arc::new(Schema::new(vec![
+        Field::new("video", DataType::Utf8, false),
+        Field::new("offset", DataType::Int32, true),
+        Field::new("confidence", DataType::Float32, true),
+        Field::new("min_dist", DataType::Float32, true),
+        Field::new("mean_dists", DataType::FixedSizeList(item, SHIFTS as i32), true),
+        Field::new("windows", DataType::UInt32, true),
+        Field::new("frames", DataType::UInt32, true),
+        Field::new("reason", DataType::Utf8, true),
+    ]))
+}
+
+fn write_table(path: &Path, rows: &[LseRow]) -> Result<()> {
+    let item = Arc::new(Field::new("item", DataType::Float32, false));
+    let flat: Vec<f32> =
+        rows.iter().flat_map(|r| r.mean_dists.clone().unwrap_or_else(|| vec![0.0; SHIFTS])).collect();
+    let valid = NullBuffer::from(rows.iter().map(|r| r.mean_dists.is_some()).collect::<Vec<bool>>());
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(rows.iter().map(|r| r.video.as_str()).collect::<Vec<_>>())),
+        Arc::new(Int32Array::from(rows.iter().map(|r| r.offset).collect::<Vec<_>>())),
+        Arc::new(Float32Array::from(rows.iter().map(|r| r.confidence).collect::<Vec<_>>())),
+        Arc::new(Float32Array::from(rows.iter().map(|r| r.min_dist).collect::<Vec<_>>())),
+        Arc::new(FixedSizeListArray::new(
+            item,
+            SHIFTS as i32,
+            Arc::new(Float32Array::from(flat)),
+            Some(valid),
+        )),
+        Arc::new(UInt32Array::from(rows.iter().map(|r| r.windows).collect::<Vec<_>>())),
+        Arc::new(UInt32Array::from(rows.iter().map(|r| r.frames).collect::<Vec<_>>())),
+        Arc::new(StringArray::from(rows.iter().map(|r| r.reason.as_deref()).collect::<Vec<_>>())),
+    ];
+    let batch = RecordBatch::try_new(schema(), columns).expect("columns match the schema");
+    let tmp = path.with_extension("parquet.tmp");
+    let parquet = |source| EvalError::Parquet { path: tmp.clone(), source };
+    let file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+    let mut w = ArrowWriter::try_new(file, schema(), None).map_err(parquet)?;
+    w.write(&batch).map_err(parquet)?;
+    w.close().map_err(parquet)?;
+    std::fs::rename(&tmp, path).map_err(io(path))
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn csv(rows: &[LseRow]) -> String {
+    let mut out = String::from("video,offset,confidence,min_dist,windows,frames,reason");
+    for j in 0..SHIFTS {
+        out += &format!(",dist_{}", j as i32 - super::VSHIFT as i32);
+    }
+    out.push('\n');
+    let opt = |v: Option<String>| v.unwrap_or_default();
+    for r in rows {
+        out += &[
+            csv_field(&r.video),
+            opt(r.offset.map(|v| v.to_string())),
+            opt(r.confidence.map(|v| v.to_string())),
+            opt(r.min_dist.map(|v| v.to_string())),
+            opt(r.windows.map(|v| v.to_string())),
+            opt(r.frames.map(|v| v.to_string())),
+            csv_field(r.reason.as_deref().unwrap_or("")),
+        ]
+        .join(",");
+        match &r.mean_dists {
+            Some(d) => d.iter().for_each(|v| out += &format!(",{v}")),
+            None => out += &",".repeat(SHIFTS),
+        }
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,139 @@
+//! One video through SyncNet: frames streamed from ffmpeg into window batches, MFCC windows, the
+//! two encoders, then [`super::score`]. Each embedding is computed once; a batch holds `batch`
+//! consecutive windows (the reference: 20), and only the frames of the batch being built are in
+//! memory (`batch + 4` frames), whatever the video's length.
+
+use std::path::Path;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use features::mfcc::{self, N_CEPS};
+use trainer::syncnet::{SyncNet, FRAME_SIZE, MFCC_COLS, MFCC_ROWS, WINDOW_FRAMES};
+
+use super::media::{self, Frame, FrameSource, MediaError};
+use super::score::{self, LseScore, SHIFTS};
+
+/// SyncNet on a device.
+pub struct Embedder {
+    /// The model.
+    pub model: SyncNet,
+    /// Its device.
+    pub device: Device,
+}
+
+/// Everything computed for one video (the golden test compares each part).
+#[derive(Debug, Clone)]
+pub struct VideoLse {
+    /// The 16 kHz samples.
+    pub pcm: Vec<i16>,
+    /// `[frames][13]` MFCCs.
+    pub mfcc: Vec<[f64; N_CEPS]>,
+    /// Decoded frames.
+    pub frames: usize,
+    /// Visual embeddings, one per scored window.
+    pub lip: Vec<Vec<f32>>,
+    /// Audio embeddings, one per scored window.
+    pub aud: Vec<Vec<f32>>,
+    /// `[windows][31]` distances.
+    pub dists: Vec<[f32; SHIFTS]>,
+    /// The LSE terms.
+    pub score: LseScore,
+}
+
+fn rows(t: Tensor<2>) -> Vec<Vec<f32>> {
+    let [_, d] = t.dims();
+    let v: Vec<f32> = t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 after convert");
+    v.chunks_exact(d).map(<[f32]>::to_vec).collect()
+}
+
+impl Embedder {
+    /// Visual embeddings of windows starting at frames `0..n` of `frames` (which holds n + 4).
+    fn lip(&self, frames: &[Frame], n: usize) -> Vec<Vec<f32>> {
+        let plane = FRAME_SIZE * FRAME_SIZE;
+        let mut x = vec![0f32; n * 3 * WINDOW_FRAMES * plane];
+        for w in 0..n {
+            for t in 0..WINDOW_FRAMES {
+                let bgr = &frames[w + t].bgr;
+                for c in 0..3 {
+                    let base = ((w * 3 + c) * WINDOW_FRAMES + t) * plane;
+                    for (dst, px) in x[base..base + plane].iter_mut().zip(bgr.chunks_exact(3)) {
+                        *dst = px[c] as f32;
+                    }
+                }
+            }
+        }
+        let shape = [n, 3, WINDOW_FRAMES, FRAME_SIZE, FRAME_SIZE];
+        rows(self.model.forward_lip(Tensor::from_data(TensorData::new(x, shape), &self.device)))
+    }
+
+    /// Audio embeddings of windows `first..first + n` (MFCC columns 4i..4i+19).
+    fn aud(&self, mfcc: &[[f64; N_CEPS]], first: usize, n: usize) -> Vec<Vec<f32>> {
+        let mut x = vec![0f32; n * MFCC_ROWS * MFCC_COLS];
+        for w in 0..n {
+            let col0 = (first + w) * mfcc::FRAMES_PER_VIDEO_FRAME;
+            for r in 0..MFCC_ROWS {
+                for k in 0..MFCC_COLS {
+                    x[(w * MFCC_ROWS + r) * MFCC_COLS + k] = mfcc[col0 + k][r] as f32;
+                }
+            }
+        }
+        let shape = [n, 1, MFCC_ROWS, MFCC_COLS];
+        rows(self.model.forward_aud(Tensor::from_data(TensorData::new(x, shape), &self.device)))
+    }
+}
+
+/// Scores `video`; `batch` windows per forward. An error is a reason for the output's reason
+/// column (no audio, no video, too short, unreadable, wrong frame size).
+pub fn evaluate(
+    video: &Path,
+    embedder: &Embedder,
+    source: FrameSource,
+    batch: usize,
+) -> Result<VideoLse, MediaError> {
+    let pcm = media::pcm_16k(video)?;
+    let mfcc = mfcc::mfcc(&pcm);
+    let mut frames = media::Frames::open(video, source)?;
+    let (w, h) = frames.size();
+    if (w, h) != (FRAME_SIZE, FRAME_SIZE) {
+        return Err(MediaError(format!(
+            "frames are {w}×{h}; SyncNet takes {FRAME_SIZE}×{FRAME_SIZE} face crops (crop the faces first, as syncnet_python's run_pipeline does)"
+        )));
+    }
+    // Windows that can be scored at all: the audio bounds them before the first frame is read.
+    let audio_windows = score::num_windows(usize::MAX, pcm.len());
+    let batch = batch.max(1);
+    let mut buf: Vec<Frame> = Vec::with_capacity(batch + WINDOW_FRAMES);
+    let mut lip = Vec::new();
+    let mut count = 0usize;
+    while let Some(f) = frames.next_frame()? {
+        count += 1;
+        if lip.len() >= audio_windows {
+            continue; // drain the rest to count frames and check the stream
+        }
+        buf.push(f);
+        if buf.len() == batch + WINDOW_FRAMES - 1 {
+            let n = batch.min(audio_windows - lip.len());
+            lip.extend(embedder.lip(&buf, n));
+            buf.drain(..batch);
+        }
+    }
+    let windows = score::num_windows(count, pcm.len());
+    if windows == 0 {
+        return Err(MediaError(format!(
+            "too short: {count} frames and {:.2} s of audio; SyncNet needs at least 6 frames of both",
+            pcm.len() as f64 / 16_000.0
+        )));
+    }
+    if lip.len() < windows && buf.len() >= WINDOW_FRAMES {
+        let n = (buf.len() + 1 - WINDOW_FRAMES).min(windows - lip.len());
+        lip.extend(embedder.lip(&buf, n));
+    }
+    lip.truncate(windows);
+    let mut aud = Vec::with_capacity(windows);
+    while aud.len() < windows {
+        let n = batch.min(windows - aud.len());
+        aud.extend(embedder.aud(&mfcc, aud.len(), n));
+    }
+    let dists = score::pdist(&lip, &aud);
+    let score = score::score(&dists).expect("windows > 0");
+    Ok(VideoLse { pcm, mfcc, frames: count, lip, aud, dists, score })
+}
