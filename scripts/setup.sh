@@ -14,7 +14,8 @@ TORCH_VERSION=2.9.0
 # (issue #15): torchvision 0.24.0 is the release built against torch 2.9.0; OpenCV 4.14 is the
 # newest 4.x release (VocaLiST predates 5.x, a new major) and the first 4.x that allows numpy 2.4.
 PY_PACKAGES=("torch==${TORCH_VERSION}" "pyarrow==26.0.1" "numpy==2.4.6" "safetensors==0.8.0"
-             "torchvision==0.24.0" "opencv-python-headless==4.14.0.94" "soundfile==0.14.0")
+             "torchvision==0.24.0" "opencv-python-headless==4.14.0.94" "soundfile==0.14.0"
+             "scipy==1.17.1" "python_speech_features==0.6")
 CACHE=${LIPSYNC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lipsync}
 VENV="$CACHE/venv-torch-${TORCH_VERSION}"
 

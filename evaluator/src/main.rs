@@ -56,6 +56,41 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// LSE-C / LSE-D of videos exactly as syncnet_python and Wav2Lip's scores_LSE compute them:
+    /// writes lse.parquet, lse.csv (one row per video) and summary.json. Resumable: rerun with
+    /// the same --out to score only the videos not yet done.
+    Lse {
+        /// Video files (224×224 face crops, as syncnet_python's evaluate takes).
+        videos: Vec<PathBuf>,
+        /// A file listing videos, one per line (relative paths from the list's directory).
+        #[arg(long)]
+        list: Option<PathBuf>,
+        /// A directory: every video file under it, recursively, sorted.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// SyncNet weights (`syncnet_v2.model`).
+        #[arg(long)]
+        syncnet: PathBuf,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Videos scored at once, each on one libtorch thread (default: one per core). The
+        /// numbers do not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Windows per forward (the reference: 20).
+        #[arg(long, default_value_t = 20)]
+        batch: usize,
+        /// Frames as the reference gets them (jpeg: ffmpeg MJPEG decoded as cv2.imread does) or
+        /// ffmpeg's bgr24 frames without the JPEG round trip (direct; not the reference's numbers).
+        #[arg(long, value_enum, default_value = "jpeg")]
+        frames: evaluator::lse::FrameSource,
+        #[command(flatten)]
+        device: DeviceArgs,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Table 1 (one row per model, K = 5..15, parameters) as Markdown and CSV and the Fig. 2 plot
     /// (model size vs accuracy, SVG and PNG) from `evaluator run` results directories.
     Compare {
@@ -125,6 +160,31 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                     (video.display(), r.offset_frames, r.offset_ms, r.confidence, r.windows);
                 println!("{v}: offset {o} frames ({ms} ms), confidence {c:.3}, {n} windows");
             }
+        }
+        Command::Lse { videos, list, dir, syncnet, out, jobs, batch, frames, device, quiet } => {
+            let videos = evaluator::lse::inputs::collect(&videos, list.as_deref(), dir.as_deref())?;
+            let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let cfg = evaluator::lse::LseConfig {
+                videos,
+                syncnet,
+                out: out.clone(),
+                jobs,
+                device: device.device,
+                batch,
+                frames,
+                quiet,
+            };
+            let (rows, s) = evaluator::lse::run(&cfg)?;
+            let fmt = |v: Option<f32>| v.map_or("n/a".to_string(), |v| format!("{v:.3}"));
+            println!(
+                "LSE-D {}  LSE-C {}  ({} videos scored, {} with a reason; {} rows in {})",
+                fmt(s.lse_d),
+                fmt(s.lse_c),
+                s.scored,
+                s.failed,
+                rows.len(),
+                out.join(evaluator::lse::run::TABLE).display()
+            );
         }
         Command::Compare { results, out, published } => {
             let rows = evaluator::compare::compare(&results, published, &out)?;

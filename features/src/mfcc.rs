@@ -61,11 +61,12 @@ pub fn filterbank() -> Vec<[f64; N_BINS]> {
         points.iter().map(|&m| ((NFFT + 1) as f64 * mel2hz(m) / SAMPLE_RATE).floor()).collect();
     let mut fb = vec![[0.0; N_BINS]; N_FILTERS];
     for (j, row) in fb.iter_mut().enumerate() {
-        for i in bin[j] as usize..bin[j + 1] as usize {
-            row[i] = (i as f64 - bin[j]) / (bin[j + 1] - bin[j]);
+        let (lo, mid, hi) = (bin[j] as usize, bin[j + 1] as usize, bin[j + 2] as usize);
+        for (i, w) in row.iter_mut().enumerate().take(mid).skip(lo) {
+            *w = (i as f64 - bin[j]) / (bin[j + 1] - bin[j]);
         }
-        for i in bin[j + 1] as usize..bin[j + 2] as usize {
-            row[i] = (bin[j + 2] - i as f64) / (bin[j + 2] - bin[j + 1]);
+        for (i, w) in row.iter_mut().enumerate().take(hi).skip(mid) {
+            *w = (bin[j + 2] - i as f64) / (bin[j + 2] - bin[j + 1]);
         }
     }
     fb
@@ -120,7 +121,7 @@ pub fn mfcc(pcm: &[i16]) -> Vec<[f64; N_CEPS]> {
             *p = 1.0 / NFFT as f64 * (mag * mag);
         }
         let energy = match crate::numpy::pairwise_sum(&pspec) {
-            e if e == 0.0 => f64::EPSILON,
+            0.0 => f64::EPSILON,
             e => e,
         };
         let mut logfeat = [0.0f64; N_FILTERS];

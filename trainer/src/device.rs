@@ -78,6 +78,12 @@ impl DeviceSpec {
     }
 }
 
+/// Sets libtorch's intra-op threads (CPU kernels). Jobs that run several models at once give
+/// each `cores / jobs` so they do not oversubscribe the machine.
+pub fn set_threads(n: usize) {
+    tch::set_num_threads(n.max(1) as i32);
+}
+
 /// Sums `arange(10)` on `spec`'s device: 45 when libtorch (and the GPU, for CUDA) works.
 pub fn check(spec: DeviceSpec) -> Result<f32, DeviceError> {
     let device = spec.device();

@@ -231,6 +231,16 @@ impl SyncNet {
         if keys.is_empty() {
             return Err(unreadable(path, "no tensors found"));
         }
+        if !keys.iter().any(|k| k.starts_with("lip.") || k.starts_with("aud.")) {
+            return Err(CheckpointError::Mismatch {
+                path: path.to_path_buf(),
+                preset: NAME.into(),
+                detail: format!(
+                    "no netcnnaud.* / netcnnlip.* keys, so not syncnet_python's weights (syncnet_v2.model); first keys: {}",
+                    keys.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+                ),
+            });
+        }
         let mut model = Self::new(device);
         let result = model.load_from(&mut store).map_err(|e| unreadable(path, e))?;
         check_strict(path, NAME, &result)?;

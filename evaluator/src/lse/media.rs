@@ -71,8 +71,7 @@ impl Ffmpeg {
         if status.success() {
             return Ok(());
         }
-        let line = log.lines().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim();
-        Err(MediaError(format!("ffmpeg could not read the {what}: {line}")))
+        Err(ffmpeg_reason(&log, what))
     }
 }
 
@@ -85,6 +84,21 @@ impl Drop for Ffmpeg {
     }
 }
 
+/// One line from ffmpeg's stderr for the reason column: a missing stream named as such, else the
+/// first message without its `[demuxer @ 0x…]` prefix (an address, which would make the output
+/// differ from run to run).
+fn ffmpeg_reason(log: &str, what: &str) -> MediaError {
+    if log.contains("does not contain any stream") || log.contains("matches no streams") {
+        return MediaError(format!("no {what} stream"));
+    }
+    let line = log.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("no message");
+    let line = match (line.starts_with('['), line.find("] ")) {
+        (true, Some(i)) => &line[i + 2..],
+        _ => line,
+    };
+    MediaError(format!("unreadable file ({what}): {line}"))
+}
+
 /// The 16 kHz mono int16 samples the reference extracts (`scipy.io.wavfile.read` of its WAV).
 pub fn pcm_16k(video: &Path) -> Result<Vec<i16>, MediaError> {
     let mut ff = Ffmpeg::spawn(
@@ -95,7 +109,7 @@ pub fn pcm_16k(video: &Path) -> Result<Vec<i16>, MediaError> {
     ff.stdout.as_mut().expect("piped").read_to_end(&mut bytes).map_err(|e| MediaError(e.to_string()))?;
     ff.finish("audio")?;
     if bytes.is_empty() {
-        return Err(MediaError("no audio stream (SyncNet needs the speech)".into()));
+        return Err(MediaError("no audio stream".into()));
     }
     Ok(bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect())
 }
@@ -141,11 +155,7 @@ fn probe_size(video: &Path) -> Result<(usize, usize), MediaError> {
     match (out.status.success(), it.next(), it.next()) {
         (true, Some(Ok(w)), Some(Ok(h))) if w > 0 && h > 0 => Ok((w, h)),
         (true, _, _) => Err(MediaError("no video stream".into())),
-        _ => {
-            let err = String::from_utf8_lossy(&out.stderr);
-            let line = err.lines().find(|l| !l.trim().is_empty()).unwrap_or("unreadable").trim().to_string();
-            Err(MediaError(format!("unreadable video: {line}")))
-        }
+        _ => Err(ffmpeg_reason(&String::from_utf8_lossy(&out.stderr), "video")),
     }
 }
 

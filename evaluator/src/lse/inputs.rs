@@ -1,0 +1,60 @@
+//! The videos of an `evaluator lse` job: given on the command line, listed in a file, or found
+//! under a directory.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{io, EvalError, Result};
+
+/// File extensions taken from a `--dir` (lower case).
+pub const VIDEO_EXTENSIONS: [&str; 9] = ["mp4", "avi", "mov", "mkv", "webm", "m4v", "mpg", "mpeg", "flv"];
+
+fn is_video(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let mut entries: Vec<PathBuf> =
+        std::fs::read_dir(dir).map_err(io(dir))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if is_video(&p) {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Videos from the arguments, then the list (blank lines and `#` comments skipped; relative
+/// paths from the list's directory), then the directory (recursive, sorted, by extension). A
+/// video named twice is kept once, at its first place. No video at all is an error.
+pub fn collect(videos: &[PathBuf], list: Option<&Path>, dir: Option<&Path>) -> Result<Vec<PathBuf>> {
+    let mut all: Vec<PathBuf> = videos.to_vec();
+    if let Some(list) = list {
+        let text = std::fs::read_to_string(list).map_err(io(list))?;
+        let base = list.parent().unwrap_or(Path::new(""));
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            let p = Path::new(line);
+            all.push(if p.is_absolute() { p.to_path_buf() } else { base.join(p) });
+        }
+    }
+    if let Some(dir) = dir {
+        if !dir.is_dir() {
+            return Err(EvalError::Results { path: dir.to_path_buf(), detail: "not a directory".into() });
+        }
+        walk(dir, &mut all)?;
+    }
+    let mut seen = std::collections::HashSet::new();
+    all.retain(|p| seen.insert(p.clone()));
+    if all.is_empty() {
+        let origin = list.or(dir).map_or_else(|| PathBuf::from("(command line)"), Path::to_path_buf);
+        return Err(EvalError::Results {
+            path: origin,
+            detail: "no videos to score: give video files, --list FILE or --dir DIR".into(),
+        });
+    }
+    Ok(all)
+}
