@@ -54,6 +54,30 @@ else
   echo "bench: skipped the evaluation row: GRID samples or golden checkpoints absent"
 fi
 
+# Issue #19: `evaluator lse` against our PyTorch version of the reference pipeline
+# (bench/syncnet_reference.py: JPEG files, cv2.imread, scipy WAV, python_speech_features,
+# batches of 20; its `check` mode proves it gives the golden numbers first), per video, on the
+# three golden SyncNet videos listed three times (nine 3-s 224×224 clips). Ours includes loading
+# the weights and starting the process; the reference's per-video time excludes both.
+SN=$GOLDEN/syncnet
+if [ -f "$SN/syncnet_rand.model" ]; then
+  "$PYTHON" "$ROOT/bench/syncnet_reference.py" check "$SN" > /dev/null
+  mkdir -p "$work/lse-in"
+  for i in 1 2 3; do for v in "$SN"/*.mp4; do ln -sf "$v" "$work/lse-in/$(basename "$v" .mp4)_$i.mp4"; done; done
+  "$PYTHON" "$ROOT/bench/syncnet_reference.py" bench --weights "$SN/syncnet_rand.model" --threads "$THREADS" "$work"/lse-in/*.mp4 > "$work/lse-ref.json"
+  t0=$(date +%s.%N)
+  "$BIN/evaluator" lse --dir "$work/lse-in" --syncnet "$SN/syncnet_rand.model" --out "$work/lse-out" --jobs "$THREADS" --quiet > /dev/null
+  t1=$(date +%s.%N)
+  "$PYTHON" - "$work/lse-ref.json" "$t0" "$t1" <<'PY'
+import json, sys
+ref = json.load(open(sys.argv[1]))
+ours = (float(sys.argv[3]) - float(sys.argv[2])) / ref["videos"]
+print(f"| LSE-C/LSE-D, per 3-s 224×224 video ({ref['videos']} videos, {ref['threads']} threads) | {ours:.2f} s | {ref['s_per_video']:.2f} s | {ours / ref['s_per_video']:.2f}× ({ref['s_per_video'] / ours:.2f}× faster) |")
+PY
+else
+  echo "bench: skipped the LSE row: $SN absent"
+fi
+
 # Issue #15: `preprocess import` against the Python loaders, on a Wav2Lip-layout corpus made from
 # the GRID samples (8 utterances, face crops of 24–420 px) repeated 16 times (8,288 frames).
 if [ -d "$GRID" ]; then
@@ -73,3 +97,4 @@ if [ -d "$GRID" ]; then
 else
   echo "bench: skipped the import bench: $GRID absent"
 fi
+

@@ -40,11 +40,15 @@ pub fn write(path: &Path, videos: &[VideoScores]) -> Result<()> {
         Arc::new(UInt32Array::from(windows)),
         Arc::new(FixedSizeListArray::new(item, CANDIDATES as i32, Arc::new(Float32Array::from(flat)), None)),
     ];
-    let batch = RecordBatch::try_new(schema(), columns).expect("columns match the schema");
+    write_parquet(path, RecordBatch::try_new(schema(), columns).expect("columns match the schema"))
+}
+
+/// Writes one record batch to `path` atomically (temporary file, then rename).
+pub(crate) fn write_parquet(path: &Path, batch: RecordBatch) -> Result<()> {
     let tmp = path.with_extension("parquet.tmp");
     let parquet = |source| EvalError::Parquet { path: tmp.clone(), source };
     let file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-    let mut w = ArrowWriter::try_new(file, schema(), None).map_err(parquet)?;
+    let mut w = ArrowWriter::try_new(file, batch.schema(), None).map_err(parquet)?;
     w.write(&batch).map_err(parquet)?;
     w.close().map_err(parquet)?;
     std::fs::rename(&tmp, path).map_err(io(path))

@@ -24,7 +24,6 @@ use arrow::array::{
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field, Schema};
 use indicatif::{ProgressBar, ProgressStyle};
-use parquet::arrow::ArrowWriter;
 use serde::{Deserialize, Serialize};
 use trainer::device::DeviceSpec;
 use trainer::syncnet::SyncNet;
@@ -320,14 +319,7 @@ fn write_table(path: &Path, rows: &[LseRow]) -> Result<()> {
         Arc::new(UInt32Array::from(rows.iter().map(|r| r.frames).collect::<Vec<_>>())),
         Arc::new(StringArray::from(rows.iter().map(|r| r.reason.as_deref()).collect::<Vec<_>>())),
     ];
-    let batch = RecordBatch::try_new(schema(), columns).expect("columns match the schema");
-    let tmp = path.with_extension("parquet.tmp");
-    let parquet = |source| EvalError::Parquet { path: tmp.clone(), source };
-    let file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-    let mut w = ArrowWriter::try_new(file, schema(), None).map_err(parquet)?;
-    w.write(&batch).map_err(parquet)?;
-    w.close().map_err(parquet)?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+    crate::scores::write_parquet(path, RecordBatch::try_new(schema(), columns).expect("columns match the schema"))
 }
 
 fn csv_field(s: &str) -> String {
