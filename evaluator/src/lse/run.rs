@@ -319,7 +319,10 @@ fn write_table(path: &Path, rows: &[LseRow]) -> Result<()> {
         Arc::new(UInt32Array::from(rows.iter().map(|r| r.frames).collect::<Vec<_>>())),
         Arc::new(StringArray::from(rows.iter().map(|r| r.reason.as_deref()).collect::<Vec<_>>())),
     ];
-    crate::scores::write_parquet(path, RecordBatch::try_new(schema(), columns).expect("columns match the schema"))
+    crate::scores::write_parquet(
+        path,
+        RecordBatch::try_new(schema(), columns).expect("columns match the schema"),
+    )
 }
 
 fn csv_field(s: &str) -> String {
