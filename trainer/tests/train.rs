@@ -112,6 +112,58 @@ fn killed_and_resumed_run_matches_an_uninterrupted_one() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--resume"));
 }
 
+/// Issue #20 point 3: a resume from a state saved inside an epoch (`checkpoint_every > 0`) is
+/// exact too, BatchNorm running statistics included (burn keeps a step's running-statistics
+/// update pending until the next forward; the state must hold it).
+#[test]
+fn killed_mid_epoch_and_resumed_matches_an_uninterrupted_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(shards) = shards(tmp.path()) else { return };
+    let sets: Vec<String> = tiny(&shards, &["epochs=2", "steps_per_epoch=6", "checkpoint_every=2"])
+        .into_iter()
+        .filter(|s| !s.starts_with("steps_per_epoch=3"))
+        .flat_map(|s| ["--set".to_string(), s])
+        .collect();
+    let run = |dir: &Path| {
+        let mut args = sets.clone();
+        args.extend(["--out".into(), dir.display().to_string()]);
+        args
+    };
+    let a = tmp.path().join("a");
+    assert!(trainer_cmd(&run(&a)).status().unwrap().success());
+    // Kill right after a mid-epoch save; retry when the kill lands after an epoch's end instead.
+    let mut resumed_from = None;
+    for attempt in 0..6 {
+        let b = tmp.path().join(format!("b{attempt}"));
+        let mut child = trainer_cmd(&run(&b)).spawn().unwrap();
+        let start = Instant::now();
+        let state = b.join("state/state.json");
+        let mid = |s: &str| s.contains("\"step_in_epoch\": 2") || s.contains("\"step_in_epoch\": 4");
+        while !std::fs::read_to_string(&state).is_ok_and(|s| mid(&s)) {
+            assert!(start.elapsed() < Duration::from_secs(300), "no mid-epoch state saved");
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let saved = std::fs::read_to_string(&state).unwrap_or_default();
+        if !mid(&saved) {
+            continue;
+        }
+        assert!(trainer_cmd(&["--resume".into(), b.display().to_string()]).status().unwrap().success());
+        resumed_from = Some(b);
+        break;
+    }
+    let b = resumed_from.expect("a kill right after a mid-epoch save in 6 attempts");
+    let (ea, eb) = (epochs(&a), epochs(&b));
+    assert_eq!(ea.len(), 2);
+    assert_eq!(ea, eb, "metrics after a mid-epoch resume");
+    let weights = |r: &Path| std::fs::read(r.join("last.safetensors")).unwrap();
+    assert!(weights(&a) == weights(&b), "last.safetensors differs after a mid-epoch resume");
+}
+
 #[test]
 fn every_loss_runs_on_a_tiny_config() {
     let tmp = tempfile::tempdir().unwrap();

@@ -162,6 +162,11 @@ impl RunDir {
         let old = self.root.join("state.old");
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).map_err(|e| io_err(&tmp, e))?;
+        // burn keeps the last training step's BatchNorm running-statistics update pending (per
+        // thread) until the next forward, and saving reads the committed value: commit it first,
+        // or a state saved inside an epoch holds statistics one step old (issue #20 point 3).
+        // `valid()` commits every running state of the module as a side effect.
+        let _ = trainable.model.valid();
         let mut store = BurnpackStore::from_file(tmp.join("model.bpk")).overwrite(true);
         trainable.save_into(&mut store).map_err(|e| io_err(&tmp.join("model.bpk"), e))?;
         optim.save(tmp.join("optim.bpk")).map_err(|e| io_err(&tmp.join("optim.bpk"), e))?;
