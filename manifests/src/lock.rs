@@ -58,6 +58,39 @@ impl DirLock {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Removes the `.<name>.tmp-<pid>` files that [`crate::atomic_write`] leaves in `dir` when
+    /// its process is killed mid-write (SIGKILL runs no cleanup). Only the lock holder may call
+    /// it: with the lock held no other process writes there, so every such file is stale.
+    /// Returns how many were removed.
+    pub fn remove_stale_temp_files(&self, dir: &Path) -> Result<usize> {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(source) => return Err(Error::Io { path: dir.to_path_buf(), action: "list", source }),
+        };
+        let mut n = 0;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if is_atomic_temp(&name) && entry.path().is_file() {
+                std::fs::remove_file(entry.path()).map_err(|source| Error::Io {
+                    path: entry.path(),
+                    action: "remove",
+                    source,
+                })?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// `.<name>.tmp-<digits>`: the temporary name [`crate::atomic_write`] uses.
+fn is_atomic_temp(name: &str) -> bool {
+    name.starts_with('.')
+        && name
+            .rsplit_once(".tmp-")
+            .is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]
@@ -74,5 +107,27 @@ mod tests {
         assert!(!e.contains('\n'));
         drop(first);
         DirLock::acquire(&out, "evaluator run").unwrap();
+    }
+
+    #[test]
+    fn stale_atomic_temp_files_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("run");
+        std::fs::create_dir_all(&out).unwrap();
+        for f in [
+            ".last.safetensors.tmp-4242",
+            ".metrics.jsonl.tmp-7",
+            "last.safetensors",
+            ".x.tmp-abc",
+            "a.tmp-1",
+        ] {
+            std::fs::write(out.join(f), b"x").unwrap();
+        }
+        let lock = DirLock::acquire(&out, "trainer train").unwrap();
+        assert_eq!(lock.remove_stale_temp_files(&out).unwrap(), 2);
+        let mut left: Vec<String> =
+            std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        left.sort();
+        assert_eq!(left, [".x.tmp-abc", "a.tmp-1", "last.safetensors"]);
     }
 }

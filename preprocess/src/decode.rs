@@ -216,6 +216,7 @@ pub fn decode_joint(path: &Path) -> Result<(Video, Audio), DecodeError> {
         .suffix(".rgb")
         .tempfile()
         .map_err(DecodeError::TempFile)?;
+    let _on_signal = crate::cleanup::register(raw.path());
     let mut cmd = FfmpegCommand::new();
     // Audio is output #0, on stdout: ffmpeg-sidecar 2.7 matches stdout streams to outputs by the
     // order in which ffmpeg announces them, and an unfiltered audio output is announced first.

@@ -9,6 +9,7 @@
 
 pub mod audio;
 pub mod bench;
+pub mod cleanup;
 pub mod cli;
 pub mod crop;
 pub mod decode;

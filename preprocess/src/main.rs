@@ -341,6 +341,7 @@ fn print_report(task: Task, report: &RunReport) {
 }
 
 fn main() -> ExitCode {
+    preprocess::cleanup::install();
     run(Command::parse()).unwrap_or_else(|err| {
         eprintln!("preprocess: error: {}", manifests::describe_error(err.as_ref()));
         ExitCode::FAILURE

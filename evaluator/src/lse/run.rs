@@ -158,8 +158,9 @@ fn read_journal(path: &Path, header: &JournalHeader) -> Result<Vec<LseRow>> {
 
 /// Runs the job; returns the rows (input order) and the summary.
 pub fn run(cfg: &LseConfig) -> Result<(Vec<LseRow>, LseSummary)> {
-    let _lock = manifests::DirLock::acquire(&cfg.out, "evaluator lse")?;
+    let lock = manifests::DirLock::acquire(&cfg.out, "evaluator lse")?;
     std::fs::create_dir_all(&cfg.out).map_err(io(&cfg.out))?;
+    lock.remove_stale_temp_files(&cfg.out)?;
     let device = cfg.device.device();
     trainer::device::set_threads(1);
     let model = SyncNet::load(&cfg.syncnet, &device)?;

@@ -151,6 +151,8 @@ pub fn train(cfg: &RunConfig, run_dir: &Path, opts: &TrainOptions) -> Result<Sum
     // (the check for an existing run below would otherwise race with the other's creation).
     let _lock = manifests::DirLock::acquire(run_dir, "trainer train")
         .map_err(|e| TrainError::Setup(manifests::describe_error(&e)))?;
+    // What a SIGKILL left mid-write (`.last.safetensors.tmp-<pid>`, …) goes now.
+    _lock.remove_stale_temp_files(run_dir).map_err(|e| TrainError::Setup(manifests::describe_error(&e)))?;
     let dir = RunDir::new(run_dir);
     let has_state = dir.has_state();
     dir.open(cfg, opts.resume)?;
