@@ -203,6 +203,46 @@ fn invalid(origin: impl Into<String>, detail: impl ToString) -> ConfigError {
     ConfigError::Invalid { origin: origin.into(), detail: detail.to_string() }
 }
 
+/// A serde/TOML message on one line, with the closest known field suggested for an unknown one
+/// (`unknown field `bach_size`, expected one of …` → `… (did you mean `batch_size`?)`).
+fn one_line(message: &str) -> String {
+    let flat = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    let field = |s: &str| s.split('`').nth(1).map(str::to_string);
+    let Some(rest) = flat.strip_prefix("unknown field ") else { return flat };
+    let (Some(bad), Some(expected)) = (field(rest), rest.split_once("expected one of ").map(|(_, e)| e))
+    else {
+        return flat;
+    };
+    let best = expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(|k| (strsim::damerau_levenshtein(&bad, k), k))
+        .min()
+        .filter(|(d, k)| *d <= 2.max(k.len() / 3));
+    match best {
+        Some((_, k)) => format!("{flat} (did you mean `{k}`?)"),
+        None => flat,
+    }
+}
+
+/// The `--set` a field error is about: the first override whose key's last part is a field the
+/// message names (`unknown field `bach_size``, `… in `batch_size``).
+fn culprit(detail: &str, overrides: &[String]) -> Option<String> {
+    let names: Vec<&str> = detail.split('`').skip(1).step_by(2).collect();
+    // An unknown field names itself first (then the fields expected); a bad value names its
+    // field last (`… in `batch_size``).
+    let named = if detail.starts_with("unknown field") { names.first() } else { names.last() };
+    let named: Vec<&str> = named.into_iter().copied().collect();
+    overrides
+        .iter()
+        .find(|o| {
+            let key = o.split_once('=').map_or(o.as_str(), |(k, _)| k).trim();
+            named.contains(&key.rsplit('.').next().unwrap_or(key))
+        })
+        .map(|o| format!("--set {o}"))
+}
+
 /// Sets `dotted.key = value` in `table`; the value is parsed as TOML, else taken as a string.
 pub fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<(), ConfigError> {
     let origin = format!("--set {assignment}");
@@ -240,7 +280,10 @@ impl RunConfig {
         for o in overrides {
             apply_override(&mut table, o)?;
         }
-        let cfg: RunConfig = table.try_into().map_err(|e| invalid(&origin, e))?;
+        let cfg: RunConfig = table.try_into().map_err(|e| {
+            let detail = one_line(&e.to_string());
+            invalid(culprit(&detail, overrides).unwrap_or(origin.clone()), detail)
+        })?;
         cfg.validate().map_err(|e| invalid(&origin, e))?;
         Ok(cfg)
     }
@@ -272,6 +315,22 @@ impl RunConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue #20 point 10: a `--set` typo names the `--set` (not "(defaults)"), on one line,
+    /// with the field meant.
+    #[test]
+    fn a_set_typo_names_the_set_and_the_field_meant() {
+        let sets = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let e = RunConfig::load(None, &sets(&["seed=3", "bach_size=4"])).unwrap_err().to_string();
+        assert!(e.starts_with("--set bach_size=4: unknown field `bach_size`"), "{e}");
+        assert!(e.ends_with("(did you mean `batch_size`?)") && !e.contains('\n'), "{e}");
+        let e = RunConfig::load(None, &sets(&["batch_size=abc"])).unwrap_err().to_string();
+        assert!(e.starts_with("--set batch_size=abc: invalid type") && !e.contains('\n'), "{e}");
+        let e = RunConfig::load(None, &sets(&["model.presett=\"tiny\""])).unwrap_err().to_string();
+        assert!(e.contains("--set model.presett") && e.contains("did you mean `preset`"), "{e}");
+        let e = RunConfig::load(None, &sets(&["zzzzzz=1"])).unwrap_err().to_string();
+        assert!(e.starts_with("--set zzzzzz=1") && !e.contains("did you mean"), "{e}");
+    }
 
     #[test]
     fn defaults_overrides_and_errors() {
