@@ -102,6 +102,15 @@ pub fn describe_error(err: &(dyn std::error::Error + 'static)) -> String {
         }
         cause = c.source();
     }
+    // A full disk or quota reads as a bare OS message wherever it happens; say what to do.
+    if ["No space left on device", "os error 28", "Disk quota exceeded", "os error 122"]
+        .iter()
+        .any(|m| line.contains(m))
+    {
+        line.push_str(
+            " (the disk is full: free space or write to another disk, then rerun the same command; finished work is kept)",
+        );
+    }
     line
 }
 
@@ -120,5 +129,19 @@ mod tests {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "gone");
         let outer = Outer(Error::Io { path: "m.json".into(), action: "read", source: io });
         assert_eq!(describe_error(&outer), "evaluating: m.json: read failed: gone");
+    }
+
+    /// Issue #20 point 10: ENOSPC says the disk is full and what to do (a real ENOSPC, from
+    /// writing to /dev/full).
+    #[test]
+    fn a_full_disk_says_so() {
+        use std::io::Write;
+        let mut full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full (Linux)");
+        let source = full.write_all(&[0u8; 1 << 16]).and_then(|_| full.flush()).unwrap_err();
+        assert_eq!(source.raw_os_error(), Some(28));
+        let e = Error::Io { path: "out/shard-00001.parquet".into(), action: "write", source };
+        let line = describe_error(&e);
+        assert!(line.starts_with("out/shard-00001.parquet: write failed: "), "{line}");
+        assert!(line.contains("the disk is full") && line.contains("rerun the same command"), "{line}");
     }
 }
