@@ -91,6 +91,14 @@ pub enum DecodeError {
     /// The joint decode's video file could not be read back.
     #[error("reading the decoded video: {0}")]
     ReadBack(std::io::Error),
+    /// Far fewer frames than the container's duration implies (a cut download, a damaged file).
+    #[error("truncated or damaged: {frames} frames decoded ({:.2} s at 25 fps) but the container says {seconds:.2} s; re-download or re-encode the file", *frames as f64 / 25.0)]
+    Truncated {
+        /// Frames decoded.
+        frames: usize,
+        /// The container's duration.
+        seconds: f64,
+    },
 }
 
 fn channel_count(layout: &str) -> usize {
@@ -112,12 +120,20 @@ struct Run {
     size: Option<(usize, usize)>,
     bytes: Vec<u8>,
     errors: Vec<String>,
+    /// The input's duration from its header (`Duration:`), when ffmpeg prints one.
+    duration: Option<f64>,
 }
 
 fn run(mut cmd: FfmpegCommand, what: &'static str) -> Result<Run, DecodeError> {
     let mut child = cmd.spawn().map_err(|source| DecodeError::Spawn { what, source })?;
-    let mut out =
-        Run { streams: Vec::new(), frames: Vec::new(), size: None, bytes: Vec::new(), errors: Vec::new() };
+    let mut out = Run {
+        streams: Vec::new(),
+        frames: Vec::new(),
+        size: None,
+        bytes: Vec::new(),
+        errors: Vec::new(),
+        duration: None,
+    };
     let iter = child.iter().map_err(|e| DecodeError::Output { what, detail: e.to_string() })?;
     for event in iter {
         match event {
@@ -129,6 +145,7 @@ fn run(mut cmd: FfmpegCommand, what: &'static str) -> Result<Run, DecodeError> {
             FfmpegEvent::OutputChunk(c) => out.bytes.extend_from_slice(&c),
             FfmpegEvent::Log(LogLevel::Error | LogLevel::Fatal, line) => out.errors.push(line),
             FfmpegEvent::Error(e) => out.errors.push(e),
+            FfmpegEvent::ParsedDuration(d) if d.input_index == 0 => out.duration = Some(d.duration),
             _ => {}
         }
     }
@@ -168,6 +185,20 @@ fn audio_stream(streams: &[StreamTypeSpecificData]) -> Option<(u32, usize)> {
     })
 }
 
+/// A decode whose frames fall short of the container's duration by more than 10 % (and two
+/// frames) is truncated (issue #20 point 7: a cut faststart mp4 announces its full length and
+/// decodes to its first frames with only warnings). The duration is the container's, the longest
+/// stream's: a clip whose video is that much shorter than its audio is flagged too, which a sync
+/// corpus wants to know about.
+fn check_complete(frames: usize, duration: Option<f64>) -> Result<(), DecodeError> {
+    match duration {
+        Some(seconds) if seconds.is_finite() && (frames as f64 + 2.0) < 0.9 * seconds * 25.0 => {
+            Err(DecodeError::Truncated { frames, seconds })
+        }
+        _ => Ok(()),
+    }
+}
+
 fn int16_le(bytes: &[u8]) -> Vec<i16> {
     bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect()
 }
@@ -180,6 +211,7 @@ pub fn decode_video(path: &Path) -> Result<Video, DecodeError> {
     let (source_fps, _, _) = video_stream(&r.streams).ok_or(DecodeError::NoVideo)?;
     let (width, height) =
         r.size.ok_or_else(|| DecodeError::NoFrames { why: r.errors.last().map(|e| e.trim().to_string()) })?;
+    check_complete(r.frames.len(), r.duration)?;
     Ok(Video { width, height, source_fps, frames: r.frames })
 }
 
@@ -253,6 +285,7 @@ pub fn decode_joint(path: &Path) -> Result<(Video, Audio), DecodeError> {
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(DecodeError::ReadBack)?;
+    check_complete(frames.len(), r.duration)?;
     let streams = audio_stream_count(&r.streams);
     Ok((Video { width, height, source_fps, frames }, Audio { sample_rate, channels, samples, streams }))
 }

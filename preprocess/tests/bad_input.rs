@@ -42,13 +42,28 @@ fn bad_items_are_skipped_with_reasons_and_odd_ones_converted() {
     let bytes = std::fs::read(&grid).unwrap();
     std::fs::write(p("truncated.mp4"), &bytes[..bytes.len() / 3]).unwrap();
     std::fs::write(p("empty.mp4"), b"").unwrap();
+    // A faststart mp4 cut in half (issue #20 point 7): the header still announces 3 s, ffmpeg
+    // decodes the first frames with warnings only; it used to be stored with 31 of 75 frames.
+    ffmpeg(&["-i", g, "-c", "copy", "-movflags", "+faststart", &p("faststart.mp4")]);
+    let fs = std::fs::read(p("faststart.mp4")).unwrap();
+    std::fs::write(p("cutfaststart.mp4"), &fs[..fs.len() / 2]).unwrap();
 
     let root = dir.path().join("lrs2");
-    let items: Vec<(String, std::path::PathBuf)> =
-        ["noaudio", "novideo", "faceless", "fps30", "stereo48k", "short", "truncated", "empty", "twoaudio"]
-            .iter()
-            .map(|n| (format!("prog/{n}"), src.join(format!("{n}.mp4"))))
-            .collect();
+    let items: Vec<(String, std::path::PathBuf)> = [
+        "noaudio",
+        "novideo",
+        "faceless",
+        "fps30",
+        "stereo48k",
+        "short",
+        "truncated",
+        "empty",
+        "twoaudio",
+        "cutfaststart",
+    ]
+    .iter()
+    .map(|n| (format!("prog/{n}"), src.join(format!("{n}.mp4"))))
+    .collect();
     let refs: Vec<(&str, &std::path::Path)> = items.iter().map(|(i, p)| (i.as_str(), p.as_path())).collect();
     common::layout(&root, "val", &refs);
     // A listed file that does not exist.
@@ -76,6 +91,7 @@ fn bad_items_are_skipped_with_reasons_and_odd_ones_converted() {
         ("prog/short", "shorter than one 5-frame window"),
         ("prog/truncated", "ffmpeg"),
         ("prog/empty", "zero-byte"),
+        ("prog/cutfaststart", "truncated or damaged"),
         ("prog/missing", "missing"),
     ];
     for (id, needle) in expect {
