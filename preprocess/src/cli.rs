@@ -18,7 +18,7 @@ impl JobsArgs {
     }
 }
 
-/// The face detector's speed settings.
+/// The processing settings of `run` and `bench`: the face detector's speed and the audio stream.
 #[derive(clap::Args, Debug, Clone, Copy)]
 pub struct DetectorArgs {
     /// Detect faces on every N-th frame and interpolate between.
@@ -27,6 +27,10 @@ pub struct DetectorArgs {
     /// Detect faces on frames shrunk by this factor.
     #[arg(long, default_value_t = 2)]
     pub detect_downscale: usize,
+    /// Which audio stream of each file to use (0 = the first; a file with several gets a
+    /// warning naming the one used).
+    #[arg(long, default_value_t = 0)]
+    pub audio_stream: usize,
 }
 
 impl DetectorArgs {
@@ -35,6 +39,7 @@ impl DetectorArgs {
         let mut params = Params::default();
         params.detect.detect_every = self.detect_every.max(1);
         params.detect.downscale = self.detect_downscale.max(1);
+        params.audio_stream = self.audio_stream;
         params
     }
 }

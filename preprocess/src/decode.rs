@@ -162,7 +162,18 @@ fn run(mut cmd: FfmpegCommand, what: &'static str) -> Result<Run, DecodeError> {
 /// compete with them).
 const VIDEO_OUT: [&str; 6] = ["-map", "0:v:0", "-vf", "fps=25", "-threads", "1"];
 /// Output options of the audio stream: the first one, as interleaved int16 at its native rate.
-const AUDIO_OUT: [&str; 7] = ["-map", "0:a:0", "-vn", "-f", "s16le", "-acodec", "pcm_s16le"];
+/// The audio output's arguments for audio stream `stream` of the input.
+fn audio_out(stream: usize) -> [String; 7] {
+    [
+        "-map".into(),
+        format!("0:a:{stream}"),
+        "-vn".into(),
+        "-f".into(),
+        "s16le".into(),
+        "-acodec".into(),
+        "pcm_s16le".into(),
+    ]
+}
 
 /// The input video stream's frame rate and size, as ffmpeg reported them.
 fn video_stream(streams: &[StreamTypeSpecificData]) -> Option<(f32, usize, usize)> {
@@ -216,9 +227,9 @@ pub fn decode_video(path: &Path) -> Result<Video, DecodeError> {
 }
 
 /// Decodes the first audio stream as interleaved int16 at its native rate and channel count.
-pub fn decode_audio(path: &Path) -> Result<Audio, DecodeError> {
+pub fn decode_audio(path: &Path, stream: usize) -> Result<Audio, DecodeError> {
     let mut cmd = FfmpegCommand::new();
-    cmd.hide_banner().args(["-threads", "1"]).input(path.as_os_str()).args(AUDIO_OUT).output("-");
+    cmd.hide_banner().args(["-threads", "1"]).input(path.as_os_str()).args(audio_out(stream)).output("-");
     let r = run(cmd, "audio")?;
     let (sample_rate, channels) = audio_stream(&r.streams).ok_or(DecodeError::NoAudio)?;
     let samples = int16_le(&r.bytes);
@@ -234,15 +245,15 @@ pub fn decode_audio(path: &Path) -> Result<Audio, DecodeError> {
 /// stage's time (issue #3). Where the joint run fails (a missing stream, a damaged file), the
 /// streams are decoded separately, so the skip reasons are exactly those of [`decode_video`]
 /// and [`decode_audio`].
-pub fn decode_av(path: &Path) -> Result<(Video, Audio), DecodeError> {
-    match decode_joint(path) {
+pub fn decode_av(path: &Path, stream: usize) -> Result<(Video, Audio), DecodeError> {
+    match decode_joint(path, stream) {
         Ok(av) => Ok(av),
-        Err(_) => Ok((decode_video(path)?, decode_audio(path)?)),
+        Err(_) => Ok((decode_video(path)?, decode_audio(path, stream)?)),
     }
 }
 
 /// The joint decode of [`decode_av`] without its fallback (an error names no precise reason).
-pub fn decode_joint(path: &Path) -> Result<(Video, Audio), DecodeError> {
+pub fn decode_joint(path: &Path, stream: usize) -> Result<(Video, Audio), DecodeError> {
     let raw = tempfile::Builder::new()
         .prefix("lipsync-video-")
         .suffix(".rgb")
@@ -256,7 +267,7 @@ pub fn decode_joint(path: &Path) -> Result<(Video, Audio), DecodeError> {
         .overwrite()
         .args(["-threads", "1"])
         .input(path.as_os_str())
-        .args(AUDIO_OUT)
+        .args(audio_out(stream))
         .output("-")
         .args(VIDEO_OUT)
         .args(["-f", "rawvideo", "-pix_fmt", "rgb24"])

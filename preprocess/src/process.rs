@@ -18,6 +18,14 @@ pub struct Params {
     pub detect: DetectParams,
     /// Box adjustment from rustface to S3FD-like boxes.
     pub adjust: BoxAdjust,
+    /// Audio stream used (`--audio-stream`, 0 = the first). Recorded only when not the first, so
+    /// default runs keep their manifests byte for byte.
+    #[serde(default, skip_serializing_if = "is_first")]
+    pub audio_stream: usize,
+}
+
+fn is_first(i: &usize) -> bool {
+    *i == 0
 }
 
 /// One input utterance.
@@ -151,7 +159,7 @@ pub fn process(item: &Item, params: &Params, det: &mut FaceDetector, mel: &MelEx
         }
         let sha = manifests::sha256_file(&item.video)?;
         let t = Instant::now();
-        let (video, audio) = decode::decode_av(&item.video)?;
+        let (video, audio) = decode::decode_av(&item.video, params.audio_stream)?;
         times.decode = t.elapsed();
         let n = video.frames.len();
         video_seconds = n as f64 / FPS as f64;
@@ -159,7 +167,11 @@ pub fn process(item: &Item, params: &Params, det: &mut FaceDetector, mel: &MelEx
             return Err(Skip::TooShort(n));
         }
         if audio.streams > 1 {
-            warnings.push(format!("{} audio streams: the first is used", audio.streams));
+            let which = match params.audio_stream {
+                0 => "the first is used (choose with --audio-stream N)".to_string(),
+                k => format!("stream {k} is used (--audio-stream)"),
+            };
+            warnings.push(format!("{} audio streams: {which}", audio.streams));
         }
         if (video.source_fps - FPS as f32).abs() > 0.01 {
             warnings.push(format!("{} fps source resampled to 25 fps", video.source_fps));

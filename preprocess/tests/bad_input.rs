@@ -148,3 +148,40 @@ fn an_empty_split_list_is_an_error() {
     let e = preprocess::wav2lip::import(&import, &|_| {}).unwrap_err().to_string();
     assert!(e.contains("val.txt: lists no utterances"), "{e}");
 }
+
+/// Issue #20 point 7: the audio stream is a choice (`--audio-stream`), recorded in the manifest
+/// when it is not the first; a stream the file lacks is a skip with the reason.
+#[test]
+#[rustfmt::skip] // the ffmpeg argument list reads better grouped
+fn the_audio_stream_is_chosen_explicitly() {
+    let Some(grid) = shared("grid_samples/lrs2_layout/mvlrs_v1/main/grid0002/00001.mp4") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let two = dir.path().join("two.mp4");
+    // Stream 0: the speech; stream 1: a 440 Hz tone of the same length.
+    ffmpeg(&[
+        "-i", grid.to_str().unwrap(), "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000:duration=3",
+        "-map", "0:v", "-map", "0:a", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", "-ac", "1",
+        two.to_str().unwrap(),
+    ]);
+    let root = dir.path().join("lrs2");
+    common::layout(&root, "val", &[("prog/two", two.as_path())]);
+    let pcm = |extra: &[&str], out: &str| {
+        let out = dir.path().join(out);
+        let printed = common::run(&root, "val", &out, extra);
+        (shard_rows(&out).first().map(|u| u.pcm.clone()), manifest(&out), printed)
+    };
+    let (first, m0, p0) = pcm(&[], "s0");
+    let (second, m1, p1) = pcm(&["--audio-stream", "1"], "s1");
+    assert!(p0.contains("2 audio streams: the first is used (choose with --audio-stream N)"), "{p0}");
+    assert!(p1.contains("2 audio streams: stream 1 is used"), "{p1}");
+    let (first, second) = (first.expect("stream 0 stored"), second.expect("stream 1 stored"));
+    assert_ne!(first, second, "--audio-stream 1 must store the other stream");
+    assert!(m0.params["process"].get("audio_stream").is_none(), "the default is not recorded");
+    assert_eq!(m1.params["process"]["audio_stream"], 1);
+    let (none, m5, _) = pcm(&["--audio-stream", "5"], "s5");
+    assert!(none.is_none());
+    let reason = &m5.skipped.first().expect("skipped").reason;
+    assert!(reason.contains("0:a:5") && !reason.contains('\n'), "{reason}");
+}
