@@ -206,7 +206,6 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
-    preprocess::cleanup::install();
     run(Command::parse()).unwrap_or_else(|err| {
         eprintln!("evaluator: error: {}", manifests::describe_error(err.as_ref()));
         ExitCode::FAILURE

@@ -254,12 +254,12 @@ pub fn decode_av(path: &Path, stream: usize) -> Result<(Video, Audio), DecodeErr
 
 /// The joint decode of [`decode_av`] without its fallback (an error names no precise reason).
 pub fn decode_joint(path: &Path, stream: usize) -> Result<(Video, Audio), DecodeError> {
-    let raw = tempfile::Builder::new()
-        .prefix("lipsync-video-")
-        .suffix(".rgb")
-        .tempfile()
-        .map_err(DecodeError::TempFile)?;
-    let _on_signal = crate::cleanup::register(raw.path());
+    // The frames go to a temporary file that has no name (O_TMPFILE, or created and unlinked),
+    // which ffmpeg opens through /proc/<our pid>/fd/<n>: no signal, not even SIGKILL, can leave
+    // it behind (issue #20 point 9: named `lipsync-video-*.rgb` files of up to 1.9 GB survived
+    // SIGINT/SIGTERM). Where /proc is not usable ffmpeg fails and the separate decodes run.
+    let mut raw = tempfile::tempfile().map_err(DecodeError::TempFile)?;
+    let target = format!("/proc/{}/fd/{}", std::process::id(), std::os::fd::AsRawFd::as_raw_fd(&raw));
     let mut cmd = FfmpegCommand::new();
     // Audio is output #0, on stdout: ffmpeg-sidecar 2.7 matches stdout streams to outputs by the
     // order in which ffmpeg announces them, and an unfiltered audio output is announced first.
@@ -271,7 +271,7 @@ pub fn decode_joint(path: &Path, stream: usize) -> Result<(Video, Audio), Decode
         .output("-")
         .args(VIDEO_OUT)
         .args(["-f", "rawvideo", "-pix_fmt", "rgb24"])
-        .output(raw.path().as_os_str());
+        .output(&target);
     let r = run(cmd, "video and audio")?;
     if !r.errors.is_empty() {
         return Err(DecodeError::Reported);
@@ -284,11 +284,12 @@ pub fn decode_joint(path: &Path, stream: usize) -> Result<(Video, Audio), Decode
     let samples = int16_le(&r.bytes);
     // Read frame by frame into the frames' own buffers (no second copy of the whole video).
     let frame = width * height * 3;
-    let len = raw.as_file().metadata().map_err(DecodeError::ReadBack)?.len() as usize;
+    let len = raw.metadata().map_err(DecodeError::ReadBack)?.len() as usize;
     if samples.is_empty() || frame == 0 || len == 0 || !len.is_multiple_of(frame) {
         return Err(DecodeError::Incomplete);
     }
-    let mut file = std::io::BufReader::new(raw.as_file());
+    std::io::Seek::rewind(&mut raw).map_err(DecodeError::ReadBack)?;
+    let mut file = std::io::BufReader::new(&raw);
     let frames = (0..len / frame)
         .map(|_| {
             let mut f = vec![0u8; frame];

@@ -9,7 +9,6 @@
 
 pub mod audio;
 pub mod bench;
-pub mod cleanup;
 pub mod cli;
 pub mod crop;
 pub mod decode;

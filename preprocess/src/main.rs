@@ -341,7 +341,6 @@ fn print_report(task: Task, report: &RunReport) {
 }
 
 fn main() -> ExitCode {
-    preprocess::cleanup::install();
     run(Command::parse()).unwrap_or_else(|err| {
         eprintln!("preprocess: error: {}", manifests::describe_error(err.as_ref()));
         ExitCode::FAILURE
