@@ -85,6 +85,10 @@ enum Command {
         /// ffmpeg's bgr24 frames without the JPEG round trip (direct; not the reference's numbers).
         #[arg(long, value_enum, default_value = "jpeg")]
         frames: evaluator::lse::FrameSource,
+        /// Resize frames that are not 224×224 with cv2.resize's INTER_LINEAR, as Wav2Lip's
+        /// scores_LSE does (syncnet_python itself, the default, takes only 224×224).
+        #[arg(long)]
+        resize: bool,
         #[command(flatten)]
         device: DeviceArgs,
         /// No progress bar.
@@ -161,7 +165,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 println!("{v}: offset {o} frames ({ms} ms), confidence {c:.3}, {n} windows");
             }
         }
-        Command::Lse { videos, list, dir, syncnet, out, jobs, batch, frames, device, quiet } => {
+        Command::Lse { videos, list, dir, syncnet, out, jobs, batch, frames, resize, device, quiet } => {
             let videos = evaluator::lse::inputs::collect(&videos, list.as_deref(), dir.as_deref())?;
             let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let cfg = evaluator::lse::LseConfig {
@@ -172,6 +176,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 device: device.device,
                 batch,
                 frames,
+                resize,
                 quiet,
             };
             let (rows, s) = evaluator::lse::run(&cfg)?;

@@ -68,7 +68,7 @@ fn syncnet_matches_the_reference() {
         assert!(worst <= 1e-6, "{name}: MFCC max relative diff {worst:e}");
         eprintln!("{name}: MFCC max relative diff {worst:e}");
         // Embeddings, distances and the LSE terms, with the reference's frames and batch size.
-        let got = lse::evaluate(&video, &embedder, FrameSource::Jpeg, 20).unwrap();
+        let got = lse::evaluate(&video, &embedder, FrameSource::Jpeg, 20, false).unwrap();
         let exp = &expected["videos"][name];
         assert_eq!(got.score.windows as u64, exp["num_windows"].as_u64().unwrap(), "{name}: windows");
         for (key, ours) in [("lip_feat", &got.lip), ("aud_feat", &got.aud)] {
@@ -134,4 +134,52 @@ fn piped_jpegs_are_the_image2_files() {
     }
     assert_eq!(n, 75);
     assert!(!tmp.path().join(format!("{:06}.jpg", n + 1)).exists());
+}
+
+/// `--resize` (Wav2Lip's scores_LSE): a 160×160 clip's frames resized to 224×224 exactly as
+/// `cv2.resize(cv2.imread(f), (224, 224))`, and the clip scored; without it, a reason.
+#[test]
+fn resize_is_cv2s_and_other_sizes_need_it() {
+    let (Some(dir), Some(python)) = (lipsync_tests::shared("golden/syncnet"), lipsync_tests::python()) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let small = tmp.path().join("small.mp4");
+    let src = dir.join("sn_bbaf2n_sync.mp4");
+    lipsync_tests::ffmpeg(&["-i", src.to_str().unwrap(), "-vf", "scale=160:160", small.to_str().unwrap()]);
+    // cv2's view of frame 1: the reference's JPEG file, imread, resize.
+    let jpg = tmp.path().join("%06d.jpg");
+    lipsync_tests::ffmpeg(&[
+        "-i",
+        small.to_str().unwrap(),
+        "-threads",
+        "1",
+        "-f",
+        "image2",
+        jpg.to_str().unwrap(),
+    ]);
+    let want_path = tmp.path().join("want.raw");
+    let script = "import sys, cv2; cv2.resize(cv2.imread(sys.argv[1]), (224, 224)).tofile(sys.argv[2])";
+    let first = tmp.path().join("000001.jpg");
+    let st = std::process::Command::new(python)
+        .args(["-c", script, first.to_str().unwrap(), want_path.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let want = std::fs::read(&want_path).unwrap();
+    let mut frames = media::Frames::open(&small, FrameSource::Jpeg).unwrap();
+    let f = frames.next_frame().unwrap().unwrap();
+    assert_eq!((f.width, f.height), (160, 160));
+    let img = preprocess::resize::Image { width: 160, height: 160, channels: 3, data: f.bgr };
+    let ours = preprocess::resize::opencv_linear(&img, 224, 224);
+    assert!(ours.data == want, "resized frame differs from cv2.resize");
+
+    let device = DeviceSpec::Cpu.device();
+    let model = SyncNet::load(&dir.join("syncnet_rand.model"), &device).unwrap();
+    let embedder = Embedder { model, device };
+    let e = lse::evaluate(&small, &embedder, FrameSource::Jpeg, 20, false).unwrap_err().to_string();
+    assert!(e.contains("160×160") && e.contains("--resize"), "{e}");
+    let got = lse::evaluate(&small, &embedder, FrameSource::Jpeg, 20, true).unwrap();
+    assert_eq!(got.score.windows, 70);
+    assert!(got.score.min_dist.is_finite() && got.score.confidence.is_finite());
 }

@@ -59,6 +59,8 @@ pub struct LseConfig {
     pub batch: usize,
     /// Frame decoding.
     pub frames: FrameSource,
+    /// Resize frames of another size to 224 × 224 (Wav2Lip's scores_LSE).
+    pub resize: bool,
     /// No progress bar.
     pub quiet: bool,
 }
@@ -91,6 +93,8 @@ struct JournalHeader {
     syncnet_sha256: String,
     frames: FrameSource,
     batch: usize,
+    #[serde(default)]
+    resize: bool,
 }
 
 /// `summary.json`.
@@ -111,6 +115,8 @@ pub struct LseSummary {
     pub syncnet: String,
     /// Frame decoding used.
     pub frames: FrameSource,
+    /// Whether frames of another size were resized to 224 × 224.
+    pub resize: bool,
     /// Shifts searched each side.
     pub vshift: usize,
     /// lipsync version.
@@ -165,8 +171,13 @@ pub fn run(cfg: &LseConfig) -> Result<(Vec<LseRow>, LseSummary)> {
     trainer::device::set_threads(1);
     let model = SyncNet::load(&cfg.syncnet, &device)?;
     let sha = manifests::sha256_file(&cfg.syncnet)?;
-    let header =
-        JournalHeader { lse_journal: 1, syncnet_sha256: sha.clone(), frames: cfg.frames, batch: cfg.batch };
+    let header = JournalHeader {
+        lse_journal: 1,
+        syncnet_sha256: sha.clone(),
+        frames: cfg.frames,
+        batch: cfg.batch,
+        resize: cfg.resize,
+    };
     let journal_path = cfg.out.join(JOURNAL);
     let mut done: std::collections::HashMap<String, LseRow> =
         read_journal(&journal_path, &header)?.into_iter().map(|r| (r.video.clone(), r)).collect();
@@ -252,7 +263,7 @@ fn score_row(video: &Path, name: &str, embedder: &Embedder, cfg: &LseConfig) -> 
     if !video.is_file() {
         return empty("no such file".into());
     }
-    match evaluate(video, embedder, cfg.frames, cfg.batch) {
+    match evaluate(video, embedder, cfg.frames, cfg.batch, cfg.resize) {
         Ok(v) => LseRow {
             video: name.to_string(),
             offset: Some(v.score.offset),
@@ -281,6 +292,7 @@ fn summarise(rows: &[LseRow], cfg: &LseConfig, sha: String) -> LseSummary {
         syncnet_sha256: sha,
         syncnet: cfg.syncnet.display().to_string(),
         frames: cfg.frames,
+        resize: cfg.resize,
         vshift: super::VSHIFT,
         tool_version: env!("CARGO_PKG_VERSION").into(),
     }

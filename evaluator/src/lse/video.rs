@@ -81,21 +81,26 @@ impl Embedder {
     }
 }
 
-/// Scores `video`; `batch` windows per forward. An error is a reason for the output's reason
-/// column (no audio, no video, too short, unreadable, wrong frame size).
+/// Scores `video`; `batch` windows per forward. With `resize`, frames of another size are first
+/// resized to 224 × 224 as Wav2Lip's `scores_LSE` does (`cv2.resize`, INTER_LINEAR, bit-exact
+/// through [`preprocess::resize::opencv_linear`]); without it they are a reason, as in
+/// syncnet_python. An error is a reason for the output's reason column (no audio, no video, too
+/// short, unreadable, wrong frame size).
 pub fn evaluate(
     video: &Path,
     embedder: &Embedder,
     source: FrameSource,
     batch: usize,
+    resize: bool,
 ) -> Result<VideoLse, MediaError> {
     let pcm = media::pcm_16k(video)?;
     let mfcc = mfcc::mfcc(&pcm);
     let mut frames = media::Frames::open(video, source)?;
     let (w, h) = frames.size();
-    if (w, h) != (FRAME_SIZE, FRAME_SIZE) {
+    let resize = resize && (w, h) != (FRAME_SIZE, FRAME_SIZE);
+    if (w, h) != (FRAME_SIZE, FRAME_SIZE) && !resize {
         return Err(MediaError(format!(
-            "frames are {w}×{h}; SyncNet takes {FRAME_SIZE}×{FRAME_SIZE} face crops (crop the faces first, as syncnet_python's run_pipeline does)"
+            "frames are {w}×{h}; SyncNet takes {FRAME_SIZE}×{FRAME_SIZE} face crops (crop the faces first, or pass --resize to resize them as Wav2Lip's scores_LSE does)"
         )));
     }
     // Windows that can be scored at all: the audio bounds them before the first frame is read.
@@ -104,8 +109,14 @@ pub fn evaluate(
     let mut buf: Vec<Frame> = Vec::with_capacity(batch + WINDOW_FRAMES);
     let mut lip = Vec::new();
     let mut count = 0usize;
-    while let Some(f) = frames.next_frame()? {
+    while let Some(mut f) = frames.next_frame()? {
         count += 1;
+        if resize {
+            let img =
+                preprocess::resize::Image { width: f.width, height: f.height, channels: 3, data: f.bgr };
+            let out = preprocess::resize::opencv_linear(&img, FRAME_SIZE, FRAME_SIZE);
+            f = Frame { width: FRAME_SIZE, height: FRAME_SIZE, bgr: out.data };
+        }
         if lip.len() >= audio_windows {
             continue; // drain the rest to count frames and check the stream
         }
