@@ -26,6 +26,27 @@ fn f32s(raw: &Raw, key: &str) -> (Vec<usize>, Vec<f32>) {
     (shape.clone(), b.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect())
 }
 
+/// ffmpeg's `image2` JPEG files of `video` in `dir`, as the reference writes them.
+fn image2_files(video: &Path, dir: &Path) {
+    let pattern = dir.join("%06d.jpg");
+    lipsync_tests::ffmpeg(&[
+        "-i",
+        video.to_str().unwrap(),
+        "-threads",
+        "1",
+        "-f",
+        "image2",
+        pattern.to_str().unwrap(),
+    ]);
+}
+
+/// SyncNet with the golden random weights, on the CPU.
+fn golden_embedder(dir: &Path) -> Embedder {
+    let device = DeviceSpec::Cpu.device();
+    let model = SyncNet::load(&dir.join("syncnet_rand.model"), &device).expect("golden weights load");
+    Embedder { model, device }
+}
+
 fn max_abs(a: impl IntoIterator<Item = f32>, b: &[f32]) -> f32 {
     a.into_iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
@@ -36,10 +57,8 @@ fn syncnet_matches_the_reference() {
     let raw = load(&dir);
     let expected: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("syncnet_expected.json")).unwrap()).unwrap();
-    let device = DeviceSpec::Cpu.device();
-    let model = SyncNet::load(&dir.join("syncnet_rand.model"), &device).expect("golden weights load");
-    assert_eq!(model.param_count(), PARAMS);
-    let embedder = Embedder { model, device };
+    let embedder = golden_embedder(&dir);
+    assert_eq!(embedder.model.param_count(), PARAMS);
     for name in VIDEOS {
         let video = dir.join(format!("{name}.mp4"));
         // Audio: the reference's WAV samples, exactly.
@@ -99,16 +118,7 @@ fn piped_jpegs_are_the_image2_files() {
     let Some(dir) = lipsync_tests::shared("golden/syncnet") else { return };
     let video = dir.join("sn_bbaf2n_sync.mp4");
     let tmp = tempfile::tempdir().unwrap();
-    let pattern = tmp.path().join("%06d.jpg");
-    lipsync_tests::ffmpeg(&[
-        "-i",
-        video.to_str().unwrap(),
-        "-threads",
-        "1",
-        "-f",
-        "image2",
-        pattern.to_str().unwrap(),
-    ]);
+    image2_files(&video, tmp.path());
     let out = std::process::Command::new("ffmpeg")
         .args([
             "-v",
@@ -148,16 +158,7 @@ fn resize_is_cv2s_and_other_sizes_need_it() {
     let src = dir.join("sn_bbaf2n_sync.mp4");
     lipsync_tests::ffmpeg(&["-i", src.to_str().unwrap(), "-vf", "scale=160:160", small.to_str().unwrap()]);
     // cv2's view of frame 1: the reference's JPEG file, imread, resize.
-    let jpg = tmp.path().join("%06d.jpg");
-    lipsync_tests::ffmpeg(&[
-        "-i",
-        small.to_str().unwrap(),
-        "-threads",
-        "1",
-        "-f",
-        "image2",
-        jpg.to_str().unwrap(),
-    ]);
+    image2_files(&small, tmp.path());
     let want_path = tmp.path().join("want.raw");
     let script = "import sys, cv2; cv2.resize(cv2.imread(sys.argv[1]), (224, 224)).tofile(sys.argv[2])";
     let first = tmp.path().join("000001.jpg");
@@ -174,9 +175,7 @@ fn resize_is_cv2s_and_other_sizes_need_it() {
     let ours = preprocess::resize::opencv_linear(&img, 224, 224);
     assert!(ours.data == want, "resized frame differs from cv2.resize");
 
-    let device = DeviceSpec::Cpu.device();
-    let model = SyncNet::load(&dir.join("syncnet_rand.model"), &device).unwrap();
-    let embedder = Embedder { model, device };
+    let embedder = golden_embedder(&dir);
     let e = lse::evaluate(&small, &embedder, FrameSource::Jpeg, 20, false).unwrap_err().to_string();
     assert!(e.contains("160×160") && e.contains("--resize"), "{e}");
     let got = lse::evaluate(&small, &embedder, FrameSource::Jpeg, 20, true).unwrap();

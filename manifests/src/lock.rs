@@ -72,7 +72,7 @@ impl DirLock {
         let mut n = 0;
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if is_atomic_temp(&name) && entry.path().is_file() {
+            if shards::temp_target(&name).is_some() && entry.path().is_file() {
                 std::fs::remove_file(entry.path()).map_err(|source| Error::Io {
                     path: entry.path(),
                     action: "remove",
@@ -83,14 +83,6 @@ impl DirLock {
         }
         Ok(n)
     }
-}
-
-/// `.<name>.tmp-<digits>`: the temporary name [`crate::atomic_write`] uses.
-fn is_atomic_temp(name: &str) -> bool {
-    name.starts_with('.')
-        && name
-            .rsplit_once(".tmp-")
-            .is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]

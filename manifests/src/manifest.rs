@@ -264,8 +264,7 @@ fn check_shard_name(name: &str) -> std::result::Result<(), &'static str> {
 
 /// Writes `bytes` to `path` atomically: a temp file in the same directory, fsync, rename.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp: PathBuf = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let tmp: PathBuf = shards::temp_path(path);
     let io = |action, source| Error::Io { path: tmp.clone(), action, source };
     let mut f = std::fs::File::create(&tmp).map_err(|e| io("create", e))?;
     f.write_all(bytes).map_err(|e| io("write", e))?;

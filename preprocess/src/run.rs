@@ -329,10 +329,9 @@ pub fn execute(
 
 /// Removes `.<file>.tmp-<pid>` left by a killed writer of this shard (never visible as a shard).
 fn remove_stale_temp_files(out: &Path, file: &str) -> Result<()> {
-    let prefix = format!(".{file}.tmp-");
     for entry in std::fs::read_dir(out).map_err(io(out))? {
         let entry = entry.map_err(io(out))?;
-        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+        if shards::temp_target(&entry.file_name().to_string_lossy()) == Some(file) {
             std::fs::remove_file(entry.path()).map_err(io(&entry.path()))?;
         }
     }

@@ -16,4 +16,4 @@ pub use error::{Error, Result, RowError, SizeMismatch, UnknownSplit};
 pub use reader::{ShardReader, UttLocation};
 pub use schema::{shard_schema, META_PARAMS, META_SCHEMA_VERSION, SCHEMA_VERSION};
 pub use utterance::{FaceBox, Split, Utterance};
-pub use writer::{ShardWriter, WriterOptions};
+pub use writer::{temp_path, temp_target, ShardWriter, WriterOptions};

@@ -49,11 +49,23 @@ pub struct ShardWriter {
     rows: usize,
 }
 
+/// Where a file is written before the rename that publishes it: `.<name>.tmp-<pid>` beside it
+/// (hidden, never taken for the file itself; the pid tells concurrent writers apart).
+pub fn temp_path(path: &Path) -> PathBuf {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+/// The file a [`temp_path`] name stands for (`.<name>.tmp-<digits>` → `<name>`), else None.
+pub fn temp_target(file_name: &str) -> Option<&str> {
+    let (target, pid) = file_name.strip_prefix('.')?.rsplit_once(".tmp-")?;
+    (!pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())).then_some(target)
+}
+
 impl ShardWriter {
     /// Creates a writer for `path`; `params_json` is stored as file metadata ([`META_PARAMS`]).
     pub fn create(path: &Path, params_json: &str, options: &WriterOptions) -> Result<Self> {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("shard");
-        let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+        let tmp = temp_path(path);
         let file =
             File::create(&tmp).map_err(|source| Error::Io { path: tmp.clone(), action: "create", source })?;
         let level = ZstdLevel::try_new(options.zstd_level)

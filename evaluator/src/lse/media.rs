@@ -179,6 +179,7 @@ impl Frames {
 
     /// The next frame, None at the end of the video.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, MediaError> {
+        let (w, h) = self.size;
         let frame = match self.source {
             FrameSource::Jpeg => match next_jpeg(&mut self.reader)? {
                 None => None,
@@ -191,21 +192,47 @@ impl Frames {
                 }
             },
             FrameSource::Direct => {
-                let (w, h) = self.size;
                 let mut bgr = vec![0u8; w * h * 3];
-                match read_full(&mut self.reader, &mut bgr)? {
-                    0 => None,
-                    n if n == bgr.len() => Some(Frame { width: w, height: h, bgr }),
-                    n => return Err(MediaError(format!("truncated raw frame ({n} of {} bytes)", bgr.len()))),
-                }
+                self.read_raw(&mut bgr)?.then_some(Frame { width: w, height: h, bgr })
             }
         };
-        if frame.is_none() {
-            if let Some(ff) = self.ff.take() {
-                ff.finish("video")?;
+        self.finish_at_end(frame.is_some())?;
+        Ok(frame)
+    }
+
+    /// Passes over the next frame without decoding it (frames past the last scorable window are
+    /// only counted); false at the end of the video.
+    pub fn skip_frame(&mut self) -> Result<bool, MediaError> {
+        let more = match self.source {
+            FrameSource::Jpeg => next_jpeg(&mut self.reader)?.is_some(),
+            FrameSource::Direct => {
+                let (w, h) = self.size;
+                let mut scratch = vec![0u8; w * h * 3];
+                self.read_raw(&mut scratch)?
+            }
+        };
+        self.finish_at_end(more)?;
+        Ok(more)
+    }
+
+    /// Fills `buf` with one raw frame: false at a clean end, an error for a partial frame.
+    fn read_raw(&mut self, buf: &mut [u8]) -> Result<bool, MediaError> {
+        match read_full(&mut self.reader, buf)? {
+            0 => Ok(false),
+            n if n == buf.len() => Ok(true),
+            n => Err(MediaError(format!("truncated raw frame ({n} of {} bytes)", buf.len()))),
+        }
+    }
+
+    /// At the end of the stream, waits for ffmpeg and reports its failure.
+    fn finish_at_end(&mut self, more: bool) -> Result<(), MediaError> {
+        match (more, self.ff.take()) {
+            (false, Some(ff)) => ff.finish("video"),
+            (_, ff) => {
+                self.ff = ff;
+                Ok(())
             }
         }
-        Ok(frame)
     }
 }
 

@@ -97,8 +97,8 @@ pub fn evaluate(
     let mfcc = mfcc::mfcc(&pcm);
     let mut frames = media::Frames::open(video, source)?;
     let (w, h) = frames.size();
-    let resize = resize && (w, h) != (FRAME_SIZE, FRAME_SIZE);
-    if (w, h) != (FRAME_SIZE, FRAME_SIZE) && !resize {
+    let other_size = (w, h) != (FRAME_SIZE, FRAME_SIZE);
+    if other_size && !resize {
         return Err(MediaError(format!(
             "frames are {w}×{h}; SyncNet takes {FRAME_SIZE}×{FRAME_SIZE} face crops (crop the faces first, or pass --resize to resize them as Wav2Lip's scores_LSE does)"
         )));
@@ -109,16 +109,15 @@ pub fn evaluate(
     let mut buf: Vec<Frame> = Vec::with_capacity(batch + WINDOW_FRAMES);
     let mut lip = Vec::new();
     let mut count = 0usize;
-    while let Some(mut f) = frames.next_frame()? {
+    // Frames past the last window the audio allows are counted, not decoded.
+    while lip.len() < audio_windows {
+        let Some(mut f) = frames.next_frame()? else { break };
         count += 1;
-        if resize {
+        if other_size {
             let img =
                 preprocess::resize::Image { width: f.width, height: f.height, channels: 3, data: f.bgr };
             let out = preprocess::resize::opencv_linear(&img, FRAME_SIZE, FRAME_SIZE);
             f = Frame { width: FRAME_SIZE, height: FRAME_SIZE, bgr: out.data };
-        }
-        if lip.len() >= audio_windows {
-            continue; // drain the rest to count frames and check the stream
         }
         buf.push(f);
         if buf.len() == batch + WINDOW_FRAMES - 1 {
@@ -126,6 +125,9 @@ pub fn evaluate(
             lip.extend(embedder.lip(&buf, n));
             buf.drain(..batch);
         }
+    }
+    while frames.skip_frame()? {
+        count += 1;
     }
     let windows = score::num_windows(count, pcm.len());
     if windows == 0 {
