@@ -4,8 +4,10 @@
 //! Signal constants come from `features`; only `sync` decodes video (through `preprocess`).
 #![deny(missing_docs)]
 
+pub mod batch;
 pub mod compare;
 mod error;
+pub mod inputs;
 pub mod lse;
 pub mod protocol;
 pub mod run;

@@ -43,18 +43,70 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
-    /// Reports the audio-visual offset of any video (frames, ms) and a confidence.
+    /// Reports the audio-visual offset of videos or of a shard set's utterances (frames, ms) and a
+    /// confidence. One video without --out prints its estimate; with --out, every input is
+    /// scored (in parallel, resumable) into sync.parquet and sync.csv.
     Sync {
-        /// The video file (any fps, any audio rate).
-        video: PathBuf,
+        /// Video files (any fps, any audio rate).
+        videos: Vec<PathBuf>,
+        /// A file listing videos, one per line (relative paths from the list's directory).
+        #[arg(long)]
+        list: Option<PathBuf>,
+        /// A directory: every video file under it, recursively, sorted; utterance ids are the
+        /// paths under it without extension (`--dir mvlrs_v1/main` gives LRS2's ids).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// A shard set: score its stored utterances (nothing is decoded).
+        #[arg(long, conflicts_with_all = ["videos", "list", "dir"])]
+        shards: Option<PathBuf>,
+        /// The splits of --shards (comma-separated).
+        #[arg(long, default_value = "test", requires = "shards", value_delimiter = ',')]
+        split: Vec<String>,
         /// Checkpoint: a .pth or our .safetensors.
         #[arg(long)]
         model: PathBuf,
+        /// Output directory (sync.parquet, sync.csv; with --keep also keep.txt and clean.json).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Utterances scored at once, each on one libtorch thread (default: one per core). The
+        /// numbers do not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Keep rule, e.g. 'abs(offset) <= 1 && confidence >= 2': writes the kept ids as a split
+        /// list (keep.txt) and the counts kept and dropped (clean.json).
+        #[arg(long, requires = "out")]
+        keep: Option<evaluator::sync::clean::KeepRule>,
+        #[command(flatten)]
+        task: preprocess::cli::TaskArgs,
         #[command(flatten)]
         device: DeviceArgs,
-        /// Print JSON.
+        /// Print JSON (one video).
         #[arg(long)]
         json: bool,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Combines the sync results of cluster tasks (`sync --num-shards K`) into --out's
+    /// sync.parquet and sync.csv.
+    SyncMerge {
+        /// The --out the tasks wrote to.
+        #[arg(long)]
+        out: PathBuf,
+        /// Keep rule, as for `sync`.
+        #[arg(long)]
+        keep: Option<evaluator::sync::clean::KeepRule>,
+    },
+    /// Applies a keep rule to an existing sync.parquet (no rescoring): keep.txt and clean.json.
+    SyncClean {
+        /// `sync.parquet` from `evaluator sync --out`.
+        table: PathBuf,
+        /// Keep rule, e.g. 'abs(offset) <= 1 && confidence >= 2'.
+        #[arg(long)]
+        keep: evaluator::sync::clean::KeepRule,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// LSE-C / LSE-D of videos exactly as syncnet_python and Wav2Lip's scores_LSE compute them:
     /// writes lse.parquet, lse.csv (one row per video) and summary.json. Resumable: rerun with
@@ -155,18 +207,81 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 out.display()
             );
         }
-        Command::Sync { video, model, device, json } => {
-            let r = evaluator::sync::sync(&video, &model, device.device)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
-            } else {
-                let (v, o, ms, c, n) =
-                    (video.display(), r.offset_frames, r.offset_ms, r.confidence, r.windows);
-                println!("{v}: offset {o} frames ({ms} ms), confidence {c:.3}, {n} windows");
+        Command::Sync {
+            videos,
+            list,
+            dir,
+            shards,
+            split,
+            model,
+            out,
+            jobs,
+            keep,
+            task,
+            device,
+            json,
+            quiet,
+        } => {
+            let Some(out) = out else {
+                let [video] = videos.as_slice() else {
+                    anyhow::bail!(
+                        "give one video, or --out DIR to score several (or --list, --dir, --shards)"
+                    );
+                };
+                if list.is_some() || dir.is_some() {
+                    anyhow::bail!("--list and --dir need --out DIR");
+                }
+                print_sync(video, &evaluator::sync::sync(video, &model, device.device)?, json)?;
+                return Ok(ExitCode::SUCCESS);
+            };
+            use evaluator::sync::batch::{Source, SyncBatchConfig};
+            let source = match shards {
+                Some(dir) => Source::Shards { dir, splits: split },
+                None => {
+                    let found = evaluator::inputs::collect(&videos, list.as_deref(), dir.as_deref())?;
+                    let base = list.as_deref().map(|l| l.parent().unwrap_or(std::path::Path::new("")));
+                    let roots: Vec<&std::path::Path> = dir.as_deref().into_iter().chain(base).collect();
+                    Source::Videos(
+                        found.into_iter().map(|v| (evaluator::inputs::utt_key(&v, &roots), v)).collect(),
+                    )
+                }
+            };
+            let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let task = task.task()?;
+            let cfg = SyncBatchConfig {
+                source,
+                model,
+                out: out.clone(),
+                jobs,
+                task,
+                device: device.device,
+                keep,
+                quiet,
+            };
+            let (rows, report) = evaluator::sync::batch::run(&cfg)?;
+            let dir = evaluator::sync::batch::task_dir(&out, task);
+            print_sync_batch(&rows, report.as_ref(), &dir);
+            if task.count > 1 {
+                println!(
+                    "task {}/{} done; when all are, run `evaluator sync-merge --out {}`",
+                    task.index,
+                    task.count,
+                    out.display()
+                );
             }
         }
+        Command::SyncMerge { out, keep } => {
+            let (rows, report) = evaluator::sync::batch::merge(&out, keep.as_ref())?;
+            print_sync_batch(&rows, report.as_ref(), &out);
+        }
+        Command::SyncClean { table, keep, out } => {
+            let rows = evaluator::sync::batch::read_table(&table)?;
+            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+            let report = evaluator::sync::batch::write_clean(&out, &rows, &keep)?;
+            print_sync_batch(&rows, Some(&report), &out);
+        }
         Command::Lse { videos, list, dir, syncnet, out, jobs, batch, frames, resize, device, quiet } => {
-            let videos = evaluator::lse::inputs::collect(&videos, list.as_deref(), dir.as_deref())?;
+            let videos = evaluator::inputs::collect(&videos, list.as_deref(), dir.as_deref())?;
             let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let cfg = evaluator::lse::LseConfig {
                 videos,
@@ -208,6 +323,40 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_sync(video: &std::path::Path, r: &evaluator::sync::SyncResult, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(r)?);
+    } else {
+        let (v, o, ms, c, n) = (video.display(), r.offset_frames, r.offset_ms, r.confidence, r.windows);
+        println!("{v}: offset {o} frames ({ms} ms), confidence {c:.3}, {n} windows");
+    }
+    Ok(())
+}
+
+fn print_sync_batch(
+    rows: &[evaluator::sync::batch::SyncRow],
+    report: Option<&evaluator::sync::clean::CleanReport>,
+    dir: &std::path::Path,
+) {
+    let scored = rows.iter().filter(|r| r.result.is_some()).count();
+    println!(
+        "{scored} of {} utterances scored; {} in {}",
+        rows.len(),
+        evaluator::sync::batch::TABLE,
+        dir.display()
+    );
+    if let Some(r) = report {
+        let dropped: usize = r.dropped_by_rule.values().sum::<usize>() + r.unscorable.values().sum::<usize>();
+        println!(
+            "kept {} of {} ({dropped} dropped) by {:?}: {}",
+            r.kept,
+            r.total,
+            r.rule,
+            dir.join("keep.txt").display()
+        );
+    }
 }
 
 fn main() -> ExitCode {

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use manifests::{Manifest, MANIFEST_FILE};
+use manifests::{Manifest, ShardEntry, MANIFEST_FILE};
 use serde::Serialize;
 use trainer::checkpoint;
 use trainer::device::DeviceSpec;
@@ -98,32 +98,7 @@ pub fn evaluate(cfg: &EvalConfig) -> Result<Evaluation> {
     let _lock = manifests::DirLock::acquire(&cfg.out, "evaluator run")?;
     let device = cfg.device.device();
     let loaded = checkpoint::load(&cfg.model, None, &device)?;
-    let manifest_path = cfg.shards.join(MANIFEST_FILE);
-    let manifest = Manifest::read(&manifest_path)?;
-    if manifest.shard_schema_version != shards::SCHEMA_VERSION {
-        return Err(EvalError::SchemaVersion {
-            path: manifest_path,
-            found: manifest.shard_schema_version,
-            expected: shards::SCHEMA_VERSION,
-        });
-    }
-    let entries: Vec<_> = manifest.shards_of(&cfg.split).collect();
-    if entries.is_empty() {
-        return Err(EvalError::NoShards { path: manifest_path, split: cfg.split.clone() });
-    }
-    let mut seen = std::collections::HashMap::new();
-    for e in &entries {
-        for id in &e.utterances {
-            if let Some(first) = seen.insert(id.as_str(), e.file.as_str()) {
-                return Err(EvalError::Duplicate {
-                    path: manifest_path.clone(),
-                    utt_id: id.clone(),
-                    first: first.to_string(),
-                    second: e.file.clone(),
-                });
-            }
-        }
-    }
+    let (manifest_path, manifest, entries) = split_entries(&cfg.shards, std::slice::from_ref(&cfg.split))?;
     let total: usize = entries.iter().map(|e| e.rows).sum::<usize>().min(cfg.limit.unwrap_or(usize::MAX));
     let bar = if cfg.quiet { ProgressBar::hidden() } else { ProgressBar::new(total as u64) };
     bar.set_style(
@@ -178,6 +153,42 @@ pub fn evaluate(cfg: &EvalConfig) -> Result<Evaluation> {
     let non_finite_windows =
         scores.iter().flat_map(|(_, rows)| rows.iter()).filter(|r| r.iter().any(|v| !v.is_finite())).count();
     Ok(Evaluation { scores, table, provenance, non_finite_windows })
+}
+
+/// The shards of `splits` (in that order) and their utterances in manifest order, refusing an
+/// utterance listed twice and a split without shards.
+pub fn split_entries(dir: &Path, splits: &[String]) -> Result<(PathBuf, Manifest, Vec<ShardEntry>)> {
+    let manifest_path = dir.join(MANIFEST_FILE);
+    let manifest = Manifest::read(&manifest_path)?;
+    if manifest.shard_schema_version != shards::SCHEMA_VERSION {
+        return Err(EvalError::SchemaVersion {
+            path: manifest_path,
+            found: manifest.shard_schema_version,
+            expected: shards::SCHEMA_VERSION,
+        });
+    }
+    let mut entries: Vec<ShardEntry> = Vec::new();
+    for split in splits {
+        let before = entries.len();
+        entries.extend(manifest.shards_of(split).cloned());
+        if entries.len() == before {
+            return Err(EvalError::NoShards { path: manifest_path, split: split.to_string() });
+        }
+    }
+    let mut seen = std::collections::HashMap::new();
+    for e in &entries {
+        for id in &e.utterances {
+            if let Some(first) = seen.insert(id.clone(), e.file.clone()) {
+                return Err(EvalError::Duplicate {
+                    path: manifest_path.clone(),
+                    utt_id: id.clone(),
+                    first,
+                    second: e.file.clone(),
+                });
+            }
+        }
+    }
+    Ok((manifest_path, manifest, entries))
 }
 
 /// The files of a results directory.

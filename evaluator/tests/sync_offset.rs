@@ -19,7 +19,7 @@ fn sync_finds_known_offsets_of_synthetic_clips() {
     let mut report = Vec::new();
     for k in [-4i32, 0, 3, 6] {
         let out = dir.path().join(format!("k{k}"));
-        let cfg = SynthConfig { speakers: 3, utterances_per_speaker: 2, seed: 99, offset_frames: k };
+        let cfg = SynthConfig { speakers: 3, utterances_per_speaker: 2, seed: 99, offset_frames: vec![k] };
         generate(&out, &cfg, 2, true).unwrap();
         let mut clips: Vec<_> = walk(&out.join("mvlrs_v1"));
         clips.sort();

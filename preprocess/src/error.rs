@@ -41,6 +41,14 @@ pub enum PreprocessError {
         /// The list.
         path: PathBuf,
     },
+    /// An offsets file for `--shift-audio` that cannot be used.
+    #[error("{}: {detail}", path.display())]
+    Offsets {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
     /// Cluster task flags or variables that do not make one task.
     #[error("{0}")]
     Task(&'static str),

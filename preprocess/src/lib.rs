@@ -20,6 +20,7 @@ pub mod layout;
 pub mod process;
 pub mod resize;
 pub mod run;
+pub mod shift;
 pub mod synth;
 pub mod verify;
 pub mod wav2lip;

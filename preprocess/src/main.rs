@@ -28,6 +28,11 @@ enum Command {
         output: OutputArgs,
         #[command(flatten)]
         detector: DetectorArgs,
+        /// Sync-correct the audio by the offsets measured by `evaluator sync --out`
+        /// (its sync.parquet): audio moved by each utterance's offset, ends trimmed; utterances
+        /// without one are skipped.
+        #[arg(long)]
+        shift_audio: Option<PathBuf>,
     },
     /// Imports a tree already preprocessed by Wav2Lip's preprocess.py (<root>/<programme>/<utt>/
     /// {0.jpg…, audio.wav}) into shards, crops resized exactly as the chosen reference loader does.
@@ -98,9 +103,10 @@ enum Command {
         /// Seed of every random choice.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Shift the audio by K frames against the mouth (0 = in sync).
-        #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
-        offset_frames: i32,
+        /// Shift the audio by K frames against the mouth (0 = in sync); a list K1,K2,… gives the
+        /// utterances these offsets in turn (recorded per utterance in synth.json).
+        #[arg(long, default_value = "0", allow_hyphen_values = true, value_delimiter = ',')]
+        offset_frames: Vec<i32>,
         #[command(flatten)]
         jobs: JobsArgs,
         /// No progress bar.
@@ -156,8 +162,12 @@ enum Command {
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Run { lrs2_root, splits, output, detector } => {
+        Command::Run { lrs2_root, splits, output, detector, shift_audio } => {
             let task = output.task.task()?;
+            let mut params = detector.params();
+            if let Some(path) = shift_audio {
+                params.shift_audio = Some(preprocess::shift::AudioShift::read(&path)?);
+            }
             let cfg = RunConfig {
                 lrs2_root,
                 splits,
@@ -167,7 +177,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 task,
                 resume: !output.no_resume,
                 quiet: output.quiet,
-                params: detector.params(),
+                params,
             };
             let report = run_task(&cfg, &logger(output.quiet))
                 .with_context(|| format!("preprocessing into {}", output.out.display()))?;

@@ -22,6 +22,9 @@ pub struct Params {
     /// default runs keep their manifests byte for byte.
     #[serde(default, skip_serializing_if = "is_first")]
     pub audio_stream: usize,
+    /// Measured offsets to correct (`--shift-audio`); recorded as file and sha256 when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shift_audio: Option<crate::shift::AudioShift>,
 }
 
 fn is_first(i: &usize) -> bool {
@@ -81,6 +84,9 @@ pub enum Skip {
     /// ffmpeg could not decode it.
     #[error(transparent)]
     Decode(#[from] crate::decode::DecodeError),
+    /// `--shift-audio` has no measured offset for it.
+    #[error("no measured offset in the --shift-audio file (not scored there); not written uncorrected")]
+    NoOffset,
     /// Fewer frames than one window.
     #[error("shorter than one 5-frame window ({0} frames at 25 fps)")]
     TooShort(usize),
@@ -157,10 +163,15 @@ pub fn process(item: &Item, params: &Params, det: &mut FaceDetector, mel: &MelEx
         if meta.len() == 0 {
             return Err(Skip::Empty);
         }
+        let shift = match &params.shift_audio {
+            None => 0,
+            Some(s) => s.offset(&item.utt_id).ok_or(Skip::NoOffset)?,
+        };
         let sha = manifests::sha256_file(&item.video)?;
         let t = Instant::now();
-        let (video, audio) = decode::decode_av(&item.video, params.audio_stream)?;
+        let (mut video, audio) = decode::decode_av(&item.video, params.audio_stream)?;
         times.decode = t.elapsed();
+        crate::shift::trim_frames(&mut video.frames, shift);
         let n = video.frames.len();
         video_seconds = n as f64 / FPS as f64;
         if n < WINDOW_FRAMES {
@@ -213,7 +224,8 @@ pub fn process(item: &Item, params: &Params, det: &mut FaceDetector, mel: &MelEx
         times.crop = t.elapsed();
 
         let t = Instant::now();
-        let pcm = audio::to_16k_mono(&audio)?;
+        let mut pcm = audio::to_16k_mono(&audio)?;
+        crate::shift::trim_audio(&mut pcm, shift);
         times.audio = t.elapsed();
         let t = Instant::now();
         let mel_values = mel.compute(&pcm_to_f32(&pcm));

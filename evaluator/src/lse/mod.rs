@@ -9,7 +9,6 @@
 //!   minimum distance;
 //! - [`run`]: the batch job (parallel, resumable, `lse.parquet`, `lse.csv`, `summary.json`).
 
-pub mod inputs;
 pub mod media;
 pub mod run;
 pub mod score;

@@ -13,17 +13,14 @@
 //!   way the output is byte-identical whatever `--jobs` is, and across a resume.
 //! - A video that cannot be scored gets a row with its reason and never stops the batch.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use arrow::array::{
     ArrayRef, FixedSizeListArray, Float32Array, Int32Array, RecordBatch, StringArray, UInt32Array,
 };
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field, Schema};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use trainer::device::DeviceSpec;
 use trainer::syncnet::SyncNet;
@@ -31,7 +28,8 @@ use trainer::syncnet::SyncNet;
 use super::media::FrameSource;
 use super::score::SHIFTS;
 use super::video::{evaluate, Embedder};
-use crate::error::{io, EvalError, Result};
+use crate::batch::{csv_field, csv_opt, Row};
+use crate::error::{io, Result};
 
 /// Journal of finished videos.
 pub const JOURNAL: &str = "lse.jsonl";
@@ -86,6 +84,15 @@ pub struct LseRow {
     pub reason: Option<String>,
 }
 
+impl Row for LseRow {
+    fn key(&self) -> &str {
+        &self.video
+    }
+    fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
+}
+
 /// What the journal's first line records: results are only reused under the same settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct JournalHeader {
@@ -123,45 +130,6 @@ pub struct LseSummary {
     pub tool_version: String,
 }
 
-fn results_err(path: &Path, detail: impl ToString) -> EvalError {
-    EvalError::Results { path: path.to_path_buf(), detail: detail.to_string() }
-}
-
-/// Reads the journal of an earlier run into this one's rows; None when there is none.
-fn read_journal(path: &Path, header: &JournalHeader) -> Result<Vec<LseRow>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(io(path)(e)),
-    };
-    let mut lines = text.lines();
-    let Some(first) = lines.next() else { return Ok(Vec::new()) };
-    let old: JournalHeader = serde_json::from_str(first)
-        .map_err(|e| results_err(path, format!("not an lse journal ({e}); use an empty --out")))?;
-    if &old != header {
-        return Err(results_err(
-            path,
-            format!(
-                "holds results of other settings (weights {}…, frames {:?}, batch {}); use another --out",
-                &old.syncnet_sha256[..12.min(old.syncnet_sha256.len())],
-                old.frames,
-                old.batch
-            ),
-        ));
-    }
-    // A line cut by a kill is dropped (its video is scored again); any other bad line is an error.
-    let all: Vec<&str> = lines.collect();
-    let mut rows = Vec::new();
-    for (i, line) in all.iter().enumerate() {
-        match serde_json::from_str::<LseRow>(line) {
-            Ok(r) => rows.push(r),
-            Err(_) if i + 1 == all.len() && !text.ends_with('\n') => {}
-            Err(e) => return Err(results_err(path, format!("line {}: {e}", i + 2))),
-        }
-    }
-    Ok(rows)
-}
-
 /// Runs the job; returns the rows (input order) and the summary.
 pub fn run(cfg: &LseConfig) -> Result<(Vec<LseRow>, LseSummary)> {
     let lock = manifests::DirLock::acquire(&cfg.out, "evaluator lse")?;
@@ -178,69 +146,20 @@ pub fn run(cfg: &LseConfig) -> Result<(Vec<LseRow>, LseSummary)> {
         batch: cfg.batch,
         resize: cfg.resize,
     };
-    let journal_path = cfg.out.join(JOURNAL);
-    let mut done: std::collections::HashMap<String, LseRow> =
-        read_journal(&journal_path, &header)?.into_iter().map(|r| (r.video.clone(), r)).collect();
-    // Rewrite the journal with the kept rows only (drops a cut last line), then append.
-    let mut text = serde_json::to_string(&header).expect("serialisable") + "\n";
     let names: Vec<String> = cfg.videos.iter().map(|v| v.display().to_string()).collect();
-    for n in &names {
-        if let Some(r) = done.get(n) {
-            text += &(serde_json::to_string(r).expect("serialisable") + "\n");
-        }
-    }
-    manifests::atomic_write(&journal_path, text.as_bytes())?;
-    let todo: Vec<usize> = (0..names.len()).filter(|&i| !done.contains_key(&names[i])).collect();
-    let journal =
-        Mutex::new(std::fs::OpenOptions::new().append(true).open(&journal_path).map_err(io(&journal_path))?);
-    let bar = if cfg.quiet { ProgressBar::hidden() } else { ProgressBar::new(names.len() as u64) };
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} videos  {per_sec}  ETA {eta}")
-            .expect("valid template"),
-    );
-    bar.set_position((names.len() - todo.len()) as u64);
-    let jobs = cfg.jobs.clamp(1, todo.len().max(1));
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<LseRow>> = Mutex::new(Vec::new());
-    let failure: Mutex<Option<EvalError>> = Mutex::new(None);
-    std::thread::scope(|s| {
-        for _ in 0..jobs {
-            let embedder = Embedder { model: model.clone(), device: device.clone() };
-            s.spawn(|| {
-                let embedder = embedder;
-                loop {
-                    let k = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(&i) = todo.get(k) else { break };
-                    if failure.lock().expect("not poisoned").is_some() {
-                        break;
-                    }
-                    let row = score_row(&cfg.videos[i], &names[i], &embedder, cfg);
-                    let line = serde_json::to_string(&row).expect("serialisable") + "\n";
-                    let write = {
-                        let mut f = journal.lock().expect("not poisoned");
-                        f.write_all(line.as_bytes()).and_then(|_| f.sync_data())
-                    };
-                    if let Err(e) = write {
-                        *failure.lock().expect("not poisoned") = Some(io(&journal_path)(e));
-                        break;
-                    }
-                    if let Some(reason) = &row.reason {
-                        bar.println(format!("{}: {reason}", row.video));
-                    }
-                    results.lock().expect("not poisoned").push(row);
-                    bar.inc(1);
-                }
-            });
-        }
-    });
-    bar.finish_and_clear();
-    if let Some(e) = failure.into_inner().expect("not poisoned") {
-        return Err(e);
-    }
-    for r in results.into_inner().expect("not poisoned") {
-        done.insert(r.video.clone(), r);
-    }
-    let rows: Vec<LseRow> = names.iter().map(|n| done.remove(n).expect("every video has a row")).collect();
+    let batch = crate::batch::Batch {
+        journal: &cfg.out.join(JOURNAL),
+        header: &header,
+        jobs: cfg.jobs,
+        quiet: cfg.quiet,
+        unit: "videos",
+    };
+    let rows = crate::batch::run(
+        &batch,
+        &names,
+        || Embedder { model: model.clone(), device: device.clone() },
+        |embedder, i| score_row(&cfg.videos[i], &names[i], embedder, cfg),
+    )?;
     let summary = summarise(&rows, cfg, sha);
     write_table(&cfg.out.join(TABLE), &rows)?;
     manifests::atomic_write(&cfg.out.join(CSV), csv(&rows).as_bytes())?;
@@ -338,29 +257,20 @@ fn write_table(path: &Path, rows: &[LseRow]) -> Result<()> {
     )
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 fn csv(rows: &[LseRow]) -> String {
     let mut out = String::from("video,offset,confidence,min_dist,windows,frames,reason");
     for j in 0..SHIFTS {
         out += &format!(",dist_{}", j as i32 - super::VSHIFT as i32);
     }
     out.push('\n');
-    let opt = |v: Option<String>| v.unwrap_or_default();
     for r in rows {
         out += &[
             csv_field(&r.video),
-            opt(r.offset.map(|v| v.to_string())),
-            opt(r.confidence.map(|v| v.to_string())),
-            opt(r.min_dist.map(|v| v.to_string())),
-            opt(r.windows.map(|v| v.to_string())),
-            opt(r.frames.map(|v| v.to_string())),
+            csv_opt(r.offset),
+            csv_opt(r.confidence),
+            csv_opt(r.min_dist),
+            csv_opt(r.windows),
+            csv_opt(r.frames),
             csv_field(r.reason.as_deref().unwrap_or("")),
         ]
         .join(",");

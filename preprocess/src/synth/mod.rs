@@ -5,7 +5,8 @@
 //! each speaks GRID-grammar sentences with its own espeak-ng voice, speed and pitch; a mouth is
 //! drawn whose opening follows the RMS envelope of the speech frame by frame, with small head
 //! motion and lighting changes. Sync is exact by construction (offset 0); `offset_frames` writes
-//! deliberately out-of-sync copies (audio shifted by K frames). Everything flows from one seed,
+//! deliberately out-of-sync copies (audio shifted by K frames; a list K1,K2,… gives utterance j
+//! the offset K_(j mod n), recorded per utterance in `synth.json`). Everything flows from one seed,
 //! and the encoder is pinned (single-threaded x264, bit-exact flags), so the same seed gives
 //! byte-identical files.
 
@@ -34,13 +35,34 @@ pub struct SynthConfig {
     pub utterances_per_speaker: usize,
     /// Seed of every random choice.
     pub seed: u64,
-    /// Audio shifted by this many frames relative to the mouth (0 = in sync).
-    pub offset_frames: i32,
+    /// Audio shifted by this many frames relative to the mouth (0 = in sync); with several
+    /// values, utterance j (speakers in order, then utterances) gets value j mod n.
+    #[serde(serialize_with = "one_or_many")]
+    pub offset_frames: Vec<i32>,
+}
+
+/// One offset is written as a number (as before lists existed), several as a list.
+fn one_or_many<S: serde::Serializer>(v: &[i32], s: S) -> std::result::Result<S::Ok, S::Error> {
+    match v {
+        [one] => s.serialize_i32(*one),
+        many => serde::Serialize::serialize(many, s),
+    }
+}
+
+impl SynthConfig {
+    /// The offset of the j-th utterance made.
+    pub fn offset_of(&self, j: usize) -> i32 {
+        if self.offset_frames.is_empty() {
+            0
+        } else {
+            self.offset_frames[j % self.offset_frames.len()]
+        }
+    }
 }
 
 impl Default for SynthConfig {
     fn default() -> Self {
-        Self { speakers: 24, utterances_per_speaker: 20, seed: 1, offset_frames: 0 }
+        Self { speakers: 24, utterances_per_speaker: 20, seed: 1, offset_frames: vec![0] }
     }
 }
 
@@ -89,6 +111,8 @@ fn speaker(seed: u64, id: usize) -> Speaker {
 /// One utterance to make.
 struct Job {
     speaker: usize,
+    id: String,
+    offset: i32,
     rel: String,
     seed: u64,
 }
@@ -182,8 +206,11 @@ pub fn generate(out: &Path, cfg: &SynthConfig, jobs: usize, quiet: bool) -> Resu
             };
             let id = format!("spk{s:04}/{:05}", u + 1);
             lists.entry(list).or_default().push(id.clone());
+            let offset = cfg.offset_of(jobs_list.len());
             jobs_list.push(Job {
                 speaker: s,
+                id: id.clone(),
+                offset,
                 rel: format!("{dir}/{id}"),
                 seed: cfg.seed.wrapping_mul(1_000_003).wrapping_add((s * 10_007 + u) as u64),
             });
@@ -205,7 +232,7 @@ pub fn generate(out: &Path, cfg: &SynthConfig, jobs: usize, quiet: bool) -> Resu
         rayon::ThreadPoolBuilder::new().num_threads(jobs).build().map_err(|_| PreprocessError::Pool(jobs))?;
     pool.install(|| {
         jobs_list.par_iter().try_for_each(|j| {
-            let r = make(j, &speakers, &photo, &root, cfg.offset_frames).map(|_| ());
+            let r = make(j, &speakers, &photo, &root, j.offset).map(|_| ());
             bar.inc(1);
             r.map_err(|e| PreprocessError::Clip { rel: j.rel.clone(), source: Box::new(e) })
         })
@@ -216,12 +243,17 @@ pub fn generate(out: &Path, cfg: &SynthConfig, jobs: usize, quiet: bool) -> Resu
         let text: String = ids.iter().map(|i| format!("{i}\n")).collect();
         manifests::atomic_write(&root.join(format!("{split}.txt")), text.as_bytes())?;
     }
-    let meta = serde_json::json!({
+    let mut meta = serde_json::json!({
         "config": cfg,
         "speakers": speakers.iter().map(|s| serde_json::json!({"look": s.look, "voice": s.voice})).collect::<Vec<_>>(),
         "photo": "assets/astronaut_face.png (NASA, public domain)",
         "note": "synthetic corpus: results on it are not LRS2 results",
     });
+    if cfg.offset_frames.len() > 1 {
+        let offsets: serde_json::Map<String, serde_json::Value> =
+            jobs_list.iter().map(|j| (j.id.clone(), j.offset.into())).collect();
+        meta["offsets"] = offsets.into();
+    }
     let meta = serde_json::to_string_pretty(&meta).expect("JSON values serialise") + "\n";
     manifests::atomic_write(&root.join("synth.json"), meta.as_bytes())?;
     Ok(jobs_list.len())

@@ -1,5 +1,5 @@
-//! The videos of an `evaluator lse` job: given on the command line, listed in a file, or found
-//! under a directory.
+//! The videos of an `evaluator lse` or `evaluator sync` job: given on the command line, listed in
+//! a file, or found under a directory.
 
 use std::path::{Path, PathBuf};
 
@@ -57,4 +57,26 @@ pub fn collect(videos: &[PathBuf], list: Option<&Path>, dir: Option<&Path>) -> R
         });
     }
     Ok(all)
+}
+
+/// The utterance id of `video`: its path under the first of `roots` that holds it (the `--dir`,
+/// the list's directory), without the extension, with `/` separators. So `--dir mvlrs_v1/main`
+/// gives LRS2's `<programme_id>/<utt_id>`, the id `preprocess` and the shards use. A video under
+/// no root keeps its path as given.
+pub fn utt_key(video: &Path, roots: &[&Path]) -> String {
+    let rel = roots.iter().find_map(|r| video.strip_prefix(r).ok()).unwrap_or(video);
+    let rel = rel.with_extension("");
+    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_paths_under_the_root_without_extension() {
+        let root = Path::new("data/mvlrs_v1/main");
+        assert_eq!(utt_key(Path::new("data/mvlrs_v1/main/6330/00011.mp4"), &[root]), "6330/00011");
+        assert_eq!(utt_key(Path::new("other/clip.mov"), &[root]), "other/clip");
+    }
 }

@@ -7,22 +7,27 @@
 //! logits, so higher is better). Edge candidates that fall outside the video are left out of
 //! each average.
 
+pub mod batch;
+pub mod clean;
+
 use std::path::Path;
 
+use burn::tensor::Device;
 use features::MelExtractor;
 use preprocess::face::FaceDetector;
 use preprocess::process::{process, Item, Params};
-use serde::Serialize;
-use shards::Split;
+use serde::{Deserialize, Serialize};
+use shards::{Split, Utterance};
 use trainer::checkpoint;
 use trainer::device::DeviceSpec;
+use trainer::model::{InputConvention, SyncTransformer};
 
 use crate::error::{EvalError, Result};
 use crate::protocol::{CANDIDATES, V_SHIFT};
 use crate::scoring::{prepare, score_fast};
 
 /// The sync estimate of one video.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SyncResult {
     /// Audio offset in video frames (positive: audio lags video).
     pub offset_frames: i32,
@@ -68,33 +73,53 @@ pub fn estimate(rows: &[[f32; CANDIDATES]]) -> SyncResult {
     }
 }
 
+/// Scores a whole utterance and estimates its offset; the error is the reason it has no
+/// estimate (excluded by the protocol's rules, or scores that are not finite).
+pub fn score_utterance(
+    model: &SyncTransformer,
+    conv: &InputConvention,
+    utt: &Utterance,
+    device: &Device,
+) -> std::result::Result<SyncResult, String> {
+    let input = prepare(utt, conv, None).map_err(|why| why.to_string())?;
+    let rows = score_fast(model, &input, device, CANDIDATES * 16);
+    let bad = rows.iter().filter(|r| r.iter().any(|v| !v.is_finite())).count();
+    if bad > 0 {
+        return Err(format!(
+            "non-finite scores in {bad} of {} windows: the model's weights are not usable",
+            rows.len()
+        ));
+    }
+    Ok(estimate(&rows))
+}
+
+/// Decodes `video` and runs it through the preprocessing of `preprocess run` (faces, mouth
+/// crops, 16 kHz mel): the utterance `utt_id` as a shard would hold it.
+pub fn decode_video(
+    video: &Path,
+    utt_id: &str,
+    det: &mut FaceDetector,
+    mel: &MelExtractor,
+) -> std::result::Result<Utterance, String> {
+    let item = Item {
+        split: Split::Test,
+        utt_id: utt_id.to_string(),
+        video: video.to_path_buf(),
+        rel_path: video.display().to_string(),
+    };
+    process(&item, &Params::default(), det, mel).result.map_err(|why| why.to_string())
+}
+
 /// Estimates the offset of `video` with the checkpoint `model`.
 pub fn sync(video: &Path, model: &Path, device: DeviceSpec) -> Result<SyncResult> {
     let dev = device.device();
     let loaded = checkpoint::load(model, None, &dev)?;
-    let params = Params::default();
-    let mut det = FaceDetector::new(&params.detect)?;
-    let item = Item {
-        split: Split::Test,
-        utt_id: video.file_stem().map_or("video".into(), |s| s.to_string_lossy().into_owned()),
-        video: video.to_path_buf(),
-        rel_path: video.display().to_string(),
-    };
-    let outcome = process(&item, &params, &mut det, &MelExtractor::new());
+    let mut det = FaceDetector::new(&Params::default().detect)?;
     let unscorable = |reason: String| EvalError::Unscorable { video: video.to_path_buf(), reason };
-    let utt = outcome.result.map_err(|why| unscorable(why.to_string()))?;
-    let input = prepare(&utt, &loaded.config.input, None).map_err(|why| unscorable(why.to_string()))?;
-    let rows = score_fast(&loaded.model, &input, &dev, CANDIDATES * 16);
-    let bad = rows.iter().filter(|r| r.iter().any(|v| !v.is_finite())).count();
-    if bad > 0 {
-        let reason = format!(
-            "{} gave non-finite scores in {bad} of {} windows; its weights are not usable",
-            model.display(),
-            rows.len()
-        );
-        return Err(unscorable(reason));
-    }
-    Ok(estimate(&rows))
+    let utt_id = video.file_stem().map_or("video".into(), |s| s.to_string_lossy().into_owned());
+    let utt = decode_video(video, &utt_id, &mut det, &MelExtractor::new()).map_err(unscorable)?;
+    score_utterance(&loaded.model, &loaded.config.input, &utt, &dev)
+        .map_err(|why| unscorable(format!("{}: {why}", model.display())))
 }
 
 #[cfg(test)]
