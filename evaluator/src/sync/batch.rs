@@ -310,11 +310,13 @@ pub fn merge(out: &Path, keep: Option<&KeepRule>) -> Result<(Vec<SyncRow>, Optio
             ))
         }
         [k] => **k,
-        ks => return Err(err(format!(
+        ks => {
+            return Err(err(format!(
             "holds task directories of {} different task counts ({}); remove the stale ones and merge again",
             ks.len(),
             ks.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", ")
-        ))),
+        )))
+        }
     };
     let mut parts = Vec::with_capacity(count);
     for i in 0..count {
