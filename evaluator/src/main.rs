@@ -86,6 +86,30 @@ enum Command {
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+        #[command(flatten)]
+        live: StreamArgs,
+    },
+    /// Times live scoring (`sync --stream`) per preset and thread count: windows/s, time per
+    /// stage, the hop that keeps up with 25 fps, and the latency of a paced run at that hop.
+    BenchStream {
+        /// A clip with a face and audio (repeated to --seconds).
+        #[arg(long)]
+        video: PathBuf,
+        /// Presets (random weights).
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "mtdvocalist,micro")]
+        presets: Vec<trainer::model::Preset>,
+        /// libtorch thread counts.
+        #[arg(long, value_delimiter = ',', default_value = "1,2")]
+        threads: Vec<usize>,
+        /// Seconds of stream per run.
+        #[arg(long, default_value_t = 8.0)]
+        seconds: f32,
+        /// Throughput only (no paced run).
+        #[arg(long)]
+        no_live: bool,
+        /// Also write the rows as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
     },
     /// Combines the sync results of cluster tasks (`sync --num-shards K`) into --out's
     /// sync.parquet and sync.csv.
@@ -171,6 +195,30 @@ enum Command {
     },
 }
 
+/// `sync --stream`: a live source.
+#[derive(clap::Args, Debug, Clone)]
+struct StreamArgs {
+    /// Score a live source, one JSON line per second on stdout: `-` for the documented framing
+    /// on stdin (README, "Live streams"), or a file, URL or `pipe:0` that ffmpeg decodes.
+    #[arg(long, conflicts_with_all = ["videos", "list", "dir", "shards", "out"])]
+    stream: Option<String>,
+    /// Keep reading a file that is still being written (ffmpeg's `-follow 1`).
+    #[arg(long, requires = "stream")]
+    follow: bool,
+    /// Seconds of windows each estimate averages over.
+    #[arg(long, default_value_t = 10.0, requires = "stream")]
+    window_s: f32,
+    /// Detect faces every N frames (the last box is held between).
+    #[arg(long, default_value_t = 5, requires = "stream")]
+    detect_every: usize,
+    /// Score every N-th window (1: all); `bench-stream` says which N keeps up on this machine.
+    #[arg(long, default_value_t = 1, requires = "stream")]
+    hop: usize,
+    /// libtorch threads for the stream.
+    #[arg(long, default_value_t = 1, requires = "stream")]
+    threads: usize,
+}
+
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Run { model, shards, split, out, naive, device, max_windows, limit, quiet } => {
@@ -221,7 +269,26 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             device,
             json,
             quiet,
+            live,
         } => {
+            if let Some(source) = live.stream {
+                use evaluator::sync::stream::{StreamConfig, StreamSettings};
+                let settings = StreamSettings {
+                    source,
+                    follow: live.follow,
+                    model,
+                    device: device.device,
+                    threads: live.threads,
+                    cfg: StreamConfig {
+                        window_s: live.window_s,
+                        detect_every: live.detect_every,
+                        hop: live.hop,
+                        ..StreamConfig::default()
+                    },
+                };
+                evaluator::sync::stream::stream(&settings, &mut std::io::stdout().lock())?;
+                return Ok(ExitCode::SUCCESS);
+            }
             let Some(out) = out else {
                 let [video] = videos.as_slice() else {
                     anyhow::bail!(
@@ -268,6 +335,22 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                     task.count,
                     out.display()
                 );
+            }
+        }
+        Command::BenchStream { video, presets, threads, seconds, no_live, json } => {
+            use evaluator::sync::stream::bench;
+            let settings = bench::BenchStreamSettings { video, presets, threads, seconds, no_live };
+            let rows = bench::run(&settings, |r| {
+                eprintln!(
+                    "bench-stream: {} on {} thread(s): {:.1} windows/s",
+                    r.preset, r.threads, r.windows_per_s
+                )
+            })?;
+            print!("{}", bench::to_markdown(&rows));
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&rows)? + "\n";
+                manifests::atomic_write(&path, text.as_bytes())
+                    .with_context(|| format!("writing {}", path.display()))?;
             }
         }
         Command::SyncMerge { out, keep } => {

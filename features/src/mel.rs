@@ -117,43 +117,51 @@ impl MelExtractor {
             return Vec::new();
         }
         let frames = Self::num_frames(n);
-        let pad = N_FFT / 2;
-        // Reflect padding (torch pad_mode="reflect": the edge sample is not repeated).
-        let at = |i: isize| -> f64 {
-            let n = n as isize;
-            let j = if i < 0 {
-                -i
-            } else if i >= n {
-                2 * (n - 1) - i
-            } else {
-                i
-            };
-            pcm[j.clamp(0, n - 1) as usize] as f64
-        };
-        let mut input = self.fft.make_input_vec();
-        let mut spectrum = self.fft.make_output_vec();
-        let mut scratch = self.fft.make_scratch_vec();
-        let mut mags = vec![0.0f64; N_STFT];
+        let mut work = Work::new(self);
         let mut out = vec![0.0f32; N_MELS * frames];
         for t in 0..frames {
-            let start = (t * HOP) as isize - pad as isize;
-            for (k, x) in input.iter_mut().enumerate() {
-                *x = at(start + k as isize) * self.window[k];
+            let col = self.column(|i| reflect(pcm, i), t, &mut work);
+            for (b, v) in col.iter().enumerate() {
+                out[b * frames + t] = *v;
             }
-            self.fft
-                .process_with_scratch(&mut input, &mut spectrum, &mut scratch)
-                .expect("buffer sizes come from the plan");
-            for (m, c) in mags.iter_mut().zip(&spectrum) {
-                *m = c.norm();
-            }
-            for b in 0..N_MELS {
-                let band = self.support[b].clone();
-                let row = &self.filterbank[b * N_STFT..(b + 1) * N_STFT][band.clone()];
-                let mel: f64 = row.iter().zip(&mags[band]).map(|(w, m)| w * m).sum();
-                let db = 20.0 * mel.max(MIN_LEVEL).log10() - REF_LEVEL_DB;
-                let norm = (2.0 * MAX_ABS) * ((db + TOP_DB) / TOP_DB) - MAX_ABS;
-                out[b * frames + t] = norm.clamp(-MAX_ABS, MAX_ABS) as f32;
-            }
+        }
+        out
+    }
+
+    /// Columns `t0..t1` of the mel of a signal of which `pcm` holds the samples from `start` on
+    /// (streaming: [`Self::compute`] without the whole signal), one `[80]` column each. They are
+    /// bit-identical to `compute`'s columns of the whole signal when every column's 800 samples
+    /// (`200·t − 400 .. 200·t + 400`) lie in `pcm`, or reach before sample 0 with `start = 0`
+    /// (reflected there, as `compute` does).
+    pub fn columns(&self, pcm: &[f32], start: usize, t0: usize, t1: usize) -> Vec<[f32; N_MELS]> {
+        let mut work = Work::new(self);
+        let at = |i: isize| -> f64 {
+            let j = if i < 0 && start == 0 { -i } else { i - start as isize };
+            pcm.get(j.max(0) as usize).copied().unwrap_or(0.0) as f64
+        };
+        (t0..t1).map(|t| self.column(at, t, &mut work)).collect()
+    }
+
+    /// Mel column `t` of the signal `at` (sample by absolute index, reflected by the caller).
+    fn column(&self, at: impl Fn(isize) -> f64, t: usize, w: &mut Work) -> [f32; N_MELS] {
+        let start = (t * HOP) as isize - (N_FFT / 2) as isize;
+        for (k, x) in w.input.iter_mut().enumerate() {
+            *x = at(start + k as isize) * self.window[k];
+        }
+        self.fft
+            .process_with_scratch(&mut w.input, &mut w.spectrum, &mut w.scratch)
+            .expect("buffer sizes come from the plan");
+        for (m, c) in w.mags.iter_mut().zip(&w.spectrum) {
+            *m = c.norm();
+        }
+        let mut out = [0f32; N_MELS];
+        for (b, o) in out.iter_mut().enumerate() {
+            let band = self.support[b].clone();
+            let row = &self.filterbank[b * N_STFT..(b + 1) * N_STFT][band.clone()];
+            let mel: f64 = row.iter().zip(&w.mags[band]).map(|(w, m)| w * m).sum();
+            let db = 20.0 * mel.max(MIN_LEVEL).log10() - REF_LEVEL_DB;
+            let norm = (2.0 * MAX_ABS) * ((db + TOP_DB) / TOP_DB) - MAX_ABS;
+            *o = norm.clamp(-MAX_ABS, MAX_ABS) as f32;
         }
         out
     }
@@ -165,6 +173,38 @@ impl MelExtractor {
         let frames = Self::num_frames(chunk.len());
         let keep = frames.saturating_sub(1);
         full.chunks_exact(frames).flat_map(|band| band[..keep].iter().copied()).collect()
+    }
+}
+
+/// Reflect padding (torch pad_mode="reflect": the edge sample is not repeated).
+fn reflect(pcm: &[f32], i: isize) -> f64 {
+    let n = pcm.len() as isize;
+    let j = if i < 0 {
+        -i
+    } else if i >= n {
+        2 * (n - 1) - i
+    } else {
+        i
+    };
+    pcm[j.clamp(0, n - 1) as usize] as f64
+}
+
+/// The FFT buffers of one computation.
+struct Work {
+    input: Vec<f64>,
+    spectrum: Vec<realfft::num_complex::Complex<f64>>,
+    scratch: Vec<realfft::num_complex::Complex<f64>>,
+    mags: Vec<f64>,
+}
+
+impl Work {
+    fn new(m: &MelExtractor) -> Self {
+        Self {
+            input: m.fft.make_input_vec(),
+            spectrum: m.fft.make_output_vec(),
+            scratch: m.fft.make_scratch_vec(),
+            mags: vec![0.0; N_STFT],
+        }
     }
 }
 
@@ -189,6 +229,24 @@ mod tests {
             .min_by(|&a, &b| (centre(a) - 1000.0).abs().total_cmp(&(centre(b) - 1000.0).abs()))
             .unwrap();
         assert!(best.abs_diff(nearest) <= 1, "best band {best}, nearest {nearest}");
+    }
+
+    #[test]
+    fn streamed_columns_are_the_whole_signal_columns() {
+        let pcm: Vec<f32> = (0..9000).map(|i| ((i * 7919 % 2003) as f32 / 1001.5 - 1.0) * 0.3).collect();
+        let ex = MelExtractor::new();
+        let whole = ex.compute(&pcm);
+        let frames = MelExtractor::num_frames(pcm.len());
+        let check = |cols: &[[f32; N_MELS]], t0: usize| {
+            for (k, col) in cols.iter().enumerate() {
+                for b in 0..N_MELS {
+                    assert_eq!(col[b].to_bits(), whole[b * frames + t0 + k].to_bits(), "t {} b {b}", t0 + k);
+                }
+            }
+        };
+        // From the start (reflected at 0), and from a later sample with only what is needed.
+        check(&ex.columns(&pcm[..3000], 0, 0, 13), 0);
+        check(&ex.columns(&pcm[4000..8000], 4000, 22, 38), 22);
     }
 
     #[test]

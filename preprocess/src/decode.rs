@@ -160,7 +160,7 @@ fn run(mut cmd: FfmpegCommand, what: &'static str) -> Result<Run, DecodeError> {
 /// Output options of the video stream: the first one, resampled to 25 fps, one decoder thread
 /// (the pipeline already runs one worker per core, and ffmpeg's own frame threads would only
 /// compete with them).
-const VIDEO_OUT: [&str; 6] = ["-map", "0:v:0", "-vf", "fps=25", "-threads", "1"];
+pub const VIDEO_OUT: [&str; 6] = ["-map", "0:v:0", "-vf", "fps=25", "-threads", "1"];
 /// Output options of the audio stream: the first one, as interleaved int16 at its native rate.
 /// The audio output's arguments for audio stream `stream` of the input.
 fn audio_out(stream: usize) -> [String; 7] {

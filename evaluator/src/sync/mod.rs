@@ -9,6 +9,7 @@
 
 pub mod batch;
 pub mod clean;
+pub mod stream;
 
 use std::path::Path;
 
@@ -46,17 +47,32 @@ pub struct SyncResult {
 /// audio offset of j − 15 frames.
 pub fn estimate(rows: &[[f32; CANDIDATES]]) -> SyncResult {
     let n = rows.len();
-    let mut means = vec![0f32; CANDIDATES];
-    for (j, m) in means.iter_mut().enumerate() {
-        let vals: Vec<f32> = (0..n)
-            .filter(|&i| {
-                let a = i as isize - V_SHIFT as isize + j as isize;
-                a >= 0 && (a as usize) < n
-            })
-            .map(|i| rows[i][j])
-            .collect();
-        *m = if vals.is_empty() { f32::NEG_INFINITY } else { vals.iter().sum::<f32>() / vals.len() as f32 };
+    let inside = |i: usize, j: usize| {
+        let a = i as isize - V_SHIFT as isize + j as isize;
+        a >= 0 && (a as usize) < n
+    };
+    estimate_masked(rows.iter().enumerate().map(|(i, r)| (r, std::array::from_fn(|j| inside(i, j)))))
+}
+
+/// [`estimate`] over rows that each say which of their candidates count (a candidate outside
+/// the audio, which the protocol pads with silence, does not): per candidate the mean over the
+/// rows where it counts, the best of those means, and best − median.
+pub fn estimate_masked<'a>(
+    rows: impl IntoIterator<Item = (&'a [f32; CANDIDATES], [bool; CANDIDATES])>,
+) -> SyncResult {
+    let mut sums = [0f32; CANDIDATES];
+    let mut counts = [0usize; CANDIDATES];
+    let mut n = 0;
+    for (row, mask) in rows {
+        n += 1;
+        for j in (0..CANDIDATES).filter(|&j| mask[j]) {
+            sums[j] += row[j];
+            counts[j] += 1;
+        }
     }
+    let means: Vec<f32> = (0..CANDIDATES)
+        .map(|j| if counts[j] == 0 { f32::NEG_INFINITY } else { sums[j] / counts[j] as f32 })
+        .collect();
     let best = (0..CANDIDATES).fold(0, |b, j| if means[j] > means[b] { j } else { b });
     let mut finite: Vec<f32> = means.iter().copied().filter(|v| v.is_finite()).collect();
     finite.sort_by(f32::total_cmp);

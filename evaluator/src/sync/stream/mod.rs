@@ -1,0 +1,474 @@
+//! `evaluator sync --stream`: the running offset of a live source, one JSON line per second.
+//!
+//! Frames and audio are fed as they arrive ([`StreamScorer::push_frame`],
+//! [`StreamScorer::push_audio`]), from the stdin framing ([`framing`]) or from ffmpeg
+//! ([`source`]). Each frame gets a mouth crop (faces are detected every `detect_every` frames and
+//! the last box is held between, since a live source has no future frames to interpolate with);
+//! mel columns are computed as soon as their 800 samples are in
+//! ([`features::MelExtractor::columns`], bit-identical to the whole-signal mel); each 5-frame
+//! window is scored against its 31 candidates as soon as the audio of its latest candidate (15
+//! frames ahead) is in, with both prenets run once per window and only the transformers per pair
+//! (the fast path of [`crate::scoring`]). Every `emit_every` frames the windows of the last
+//! `window_s` seconds give an estimate ([`super::estimate_masked`]: the offset and the
+//! confidence of `evaluator sync`, over a sliding window).
+//!
+//! With `hop` = h only every h-th window is scored (the audio windows are all embedded, since
+//! every one is a candidate of some scored window): 1/h of the compute, for a machine that
+//! cannot score 25 windows a second (`evaluator bench-stream` says which h keeps up).
+//!
+//! Latency: a window needs the audio of 20 frames after its first (its 5 frames and 15 of
+//! lookahead for the latest candidate), so an estimate describes the stream up to 0.8 s before
+//! the newest input, plus the compute time; `latency_ms` in each line is the wall time from the
+//! arrival of the input that completed the newest scored window to the line being written.
+
+pub mod bench;
+pub mod framing;
+pub mod source;
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use burn::tensor::{Device, Tensor, TensorData};
+use features::{
+    frames_shape, mel_shape, MelExtractor, FRAME_INPUT_LEN, MEL_WINDOW, N_MELS, SAMPLES_PER_FRAME,
+};
+use features::{FPS, HOP, N_FFT, WINDOW_FRAMES};
+use preprocess::crop::{mouth_crop, BoxAdjust};
+use preprocess::face::FaceDetector;
+use serde::Serialize;
+use shards::window::mel_window_start;
+use shards::FaceBox;
+use trainer::model::{InputConvention, SyncTransformer};
+
+use self::framing::Packet;
+use super::estimate_masked;
+use crate::protocol::{CANDIDATES, V_SHIFT};
+
+/// Why a stream could not be read or scored, in one line.
+#[derive(Debug, thiserror::Error)]
+#[error("stream: {0}")]
+pub struct StreamError(pub String);
+
+/// Settings of a stream.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct StreamConfig {
+    /// Seconds of windows each estimate averages over.
+    pub window_s: f32,
+    /// Detect faces every N frames (the box is held between).
+    pub detect_every: usize,
+    /// Emit an estimate every this many frames (25: once per second of stream).
+    pub emit_every: usize,
+    /// Score every `hop`-th window (1: all).
+    pub hop: usize,
+}
+
+impl Default for StreamConfig {
+    fn default() -> Self {
+        Self { window_s: 10.0, detect_every: 5, emit_every: FPS as usize, hop: 1 }
+    }
+}
+
+/// One emitted line.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Estimate {
+    /// Stream time of the newest frame, seconds.
+    pub t: f64,
+    /// Frames read so far.
+    pub frames: usize,
+    /// Windows in this estimate.
+    pub windows: usize,
+    /// Offset in frames (positive: audio lags); null before the first scored window.
+    pub offset_frames: Option<i32>,
+    /// The same in ms.
+    pub offset_ms: Option<i32>,
+    /// Best − median of the averaged scores.
+    pub confidence: Option<f32>,
+    /// Wall time from the input that completed the newest window to this line, ms.
+    pub latency_ms: Option<f64>,
+    /// Whether this is the line written at the end of the stream.
+    pub last: bool,
+}
+
+/// Wall time per stage, summed over the stream (what `bench-stream` reports).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct StageTimes {
+    /// Face detection and mouth crops.
+    pub faces: Duration,
+    /// Mel columns and the audio prenet.
+    pub audio: Duration,
+    /// The visual prenet.
+    pub video: Duration,
+    /// The three transformers and the head, 31 pairs per window.
+    pub pairs: Duration,
+}
+
+/// A scored window: index, scores, which candidates count, when its input was complete.
+type ScoredRow = (usize, [f32; CANDIDATES], [bool; CANDIDATES], Instant);
+
+/// A stream being scored.
+pub struct StreamScorer<'m> {
+    model: &'m SyncTransformer,
+    conv: InputConvention,
+    device: Device,
+    cfg: StreamConfig,
+    det: FaceDetector,
+    adjust: BoxAdjust,
+    mel: MelExtractor,
+    last_box: Option<FaceBox>,
+    /// Crops from frame `crops_start` on (None: no face yet).
+    crops: VecDeque<Option<Vec<u8>>>,
+    crops_start: usize,
+    arrivals: VecDeque<Instant>,
+    frames_in: usize,
+    /// Samples from `pcm_start` on, as floats in [−1, 1].
+    pcm: Vec<f32>,
+    pcm_start: usize,
+    /// Mel columns from `mel_start` on.
+    mel_cols: VecDeque<[f32; N_MELS]>,
+    mel_start: usize,
+    /// Audio-window embeddings from `aud_start` on, each `[1, d, 16]`, with the time each was
+    /// complete.
+    aud: VecDeque<(Tensor<3>, Instant)>,
+    aud_start: usize,
+    zero_aud: Tensor<3>,
+    next_window: usize,
+    rows: VecDeque<ScoredRow>,
+    /// Windows scored in all.
+    pub scored: usize,
+    /// Time per stage.
+    pub times: StageTimes,
+    /// When each scored window's estimate input was complete, and when it was scored.
+    pub window_latencies: Vec<Duration>,
+}
+
+impl<'m> StreamScorer<'m> {
+    /// A scorer with its own face detector (the preprocessing's parameters).
+    pub fn new(
+        model: &'m SyncTransformer,
+        conv: InputConvention,
+        device: &Device,
+        cfg: StreamConfig,
+    ) -> crate::Result<Self> {
+        let params = preprocess::process::Params::default();
+        let zero_aud = model.embed_audio(Tensor::zeros(mel_shape(1), device));
+        Ok(Self {
+            model,
+            conv,
+            device: device.clone(),
+            cfg: StreamConfig { hop: cfg.hop.max(1), detect_every: cfg.detect_every.max(1), ..cfg },
+            det: FaceDetector::new(&params.detect)?,
+            adjust: params.adjust,
+            mel: MelExtractor::new(),
+            last_box: None,
+            crops: VecDeque::new(),
+            crops_start: 0,
+            arrivals: VecDeque::new(),
+            frames_in: 0,
+            pcm: Vec::new(),
+            pcm_start: 0,
+            mel_cols: VecDeque::new(),
+            mel_start: 0,
+            aud: VecDeque::new(),
+            aud_start: 0,
+            zero_aud,
+            next_window: 0,
+            rows: VecDeque::new(),
+            scored: 0,
+            times: StageTimes::default(),
+            window_latencies: Vec::new(),
+        })
+    }
+
+    /// Feeds one RGB24 frame; returns the estimate when one is due.
+    pub fn push_frame(&mut self, rgb: &[u8], width: usize, height: usize) -> Option<Estimate> {
+        let now = Instant::now();
+        if self.frames_in.is_multiple_of(self.cfg.detect_every) || self.last_box.is_none() {
+            if let Some(b) = self.det.detect(rgb, width, height) {
+                self.last_box = Some(b);
+            }
+        }
+        let crop = self.last_box.map(|b| mouth_crop(rgb, width, height, &b, &self.adjust));
+        self.crops.push_back(crop);
+        self.arrivals.push_back(now);
+        self.frames_in += 1;
+        self.times.faces += now.elapsed();
+        self.score_ready(false);
+        self.frames_in.is_multiple_of(self.cfg.emit_every.max(1)).then(|| self.estimate(false))
+    }
+
+    /// Feeds 16 kHz mono samples.
+    pub fn push_audio(&mut self, samples: &[i16]) {
+        let now = Instant::now();
+        self.pcm.extend(samples.iter().map(|&s| s as f32 / 32768.0));
+        // Mel columns whose 800 samples are all in.
+        let end = self.pcm_start + self.pcm.len();
+        let ready = if end >= N_FFT / 2 { (end - N_FFT / 2) / HOP + 1 } else { 0 };
+        let next = self.mel_start + self.mel_cols.len();
+        if ready > next {
+            let cols = self.mel.columns(&self.pcm, self.pcm_start, next, ready);
+            self.mel_cols.extend(cols);
+        }
+        // Audio windows whose 16 columns are all in, embedded together.
+        let cols_end = self.mel_start + self.mel_cols.len();
+        let mut m = Vec::new();
+        let mut count = 0;
+        loop {
+            let first = mel_window_start(self.audio_windows() + count);
+            if first + MEL_WINDOW > cols_end {
+                break;
+            }
+            for b in 0..N_MELS {
+                m.extend((first..first + MEL_WINDOW).map(|t| self.mel_cols[t - self.mel_start][b]));
+            }
+            count += 1;
+        }
+        if count > 0 {
+            let mel = Tensor::from_data(TensorData::new(m, mel_shape(count)), &self.device);
+            let emb = self.model.embed_audio(mel); // [count, d, 16]
+            for k in 0..count {
+                self.aud.push_back((emb.clone().narrow(0, k, 1), now));
+            }
+        }
+        self.times.audio += now.elapsed();
+        self.forget();
+        self.score_ready(false);
+    }
+
+    /// Feeds one packet; returns the estimate when one is due.
+    pub fn push(&mut self, p: &Packet, width: usize, height: usize) -> Option<Estimate> {
+        match p {
+            Packet::Video(f) => self.push_frame(f, width, height),
+            Packet::Audio(s) => {
+                self.push_audio(s);
+                None
+            }
+        }
+    }
+
+    /// Ends the stream: scores the last windows (candidates past the end count as padding, as
+    /// in the batch protocol) and returns the final estimate.
+    pub fn finish(&mut self) -> Estimate {
+        self.score_ready(true);
+        self.estimate(true)
+    }
+
+    /// The scored windows the next estimate averages: window index and its 31 scores.
+    pub fn rows(&self) -> impl Iterator<Item = (usize, &[f32; CANDIDATES])> {
+        self.rows.iter().map(|r| (r.0, &r.1))
+    }
+
+    /// Audio windows available so far.
+    fn audio_windows(&self) -> usize {
+        self.aud_start + self.aud.len()
+    }
+
+    /// The protocol's window count at the end of the stream: N = min(frames, samples/640) − 5.
+    fn final_windows(&self) -> usize {
+        let samples = self.pcm_start + self.pcm.len();
+        self.frames_in.min(samples / SAMPLES_PER_FRAME).saturating_sub(WINDOW_FRAMES)
+    }
+
+    fn score_ready(&mut self, at_end: bool) {
+        let mut batch = Vec::new();
+        loop {
+            let i = self.next_window;
+            if i + WINDOW_FRAMES > self.frames_in
+                || (!at_end && i + V_SHIFT >= self.audio_windows())
+                || (at_end && i >= self.final_windows())
+            {
+                break;
+            }
+            batch.push(i);
+            self.next_window += self.cfg.hop;
+        }
+        if batch.is_empty() {
+            return;
+        }
+        self.score(&batch, at_end);
+        self.forget();
+    }
+
+    fn score(&mut self, windows: &[usize], at_end: bool) {
+        let limit =
+            if at_end { self.final_windows().min(self.audio_windows()) } else { self.audio_windows() };
+        let start = Instant::now();
+        let mut frames = Vec::new();
+        let mut kept = Vec::new();
+        for &i in windows {
+            // A window with a frame before the first face is not scored (as in the protocol).
+            let crops: Option<Vec<&[u8]>> =
+                (i..i + WINDOW_FRAMES).map(|t| self.crops[t - self.crops_start].as_deref()).collect();
+            let Some(crops) = crops else { continue };
+            frames.extend(self.conv.window_to_input(&crops.concat()));
+            let mut mask = [false; CANDIDATES];
+            let mut ready = self.arrivals[i + WINDOW_FRAMES - 1 - self.crops_start];
+            for (j, m) in mask.iter_mut().enumerate() {
+                let a = i as isize - V_SHIFT as isize + j as isize;
+                if a >= 0 && (a as usize) < limit {
+                    *m = true;
+                    ready = ready.max(self.aud[a as usize - self.aud_start].1);
+                }
+            }
+            kept.push((i, mask, ready));
+        }
+        if kept.is_empty() {
+            return;
+        }
+        debug_assert_eq!(frames.len(), kept.len() * FRAME_INPUT_LEN);
+        let f = Tensor::from_data(TensorData::new(frames, frames_shape(kept.len())), &self.device);
+        let v = self.model.embed_video(f); // [W, d, 5]
+        let after_video = Instant::now();
+        self.times.video += after_video - start;
+        let mut vids = Vec::with_capacity(kept.len() * CANDIDATES);
+        let mut auds = Vec::with_capacity(kept.len() * CANDIDATES);
+        for (w, (i, mask, _)) in kept.iter().enumerate() {
+            let vw = v.clone().narrow(0, w, 1);
+            for (j, m) in mask.iter().enumerate() {
+                let a = *i as isize - V_SHIFT as isize + j as isize;
+                auds.push(if *m {
+                    self.aud[a as usize - self.aud_start].0.clone()
+                } else {
+                    self.zero_aud.clone()
+                });
+                vids.push(vw.clone());
+            }
+        }
+        let logits = self.model.forward_embeddings(Tensor::cat(vids, 0), Tensor::cat(auds, 0));
+        let scores: Vec<f32> =
+            logits.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 after convert");
+        let done = Instant::now();
+        self.times.pairs += done - after_video;
+        for ((i, mask, ready), s) in kept.into_iter().zip(scores.chunks_exact(CANDIDATES)) {
+            self.rows.push_back((i, s.try_into().expect("31 scores"), mask, ready));
+            self.window_latencies.push(done - ready);
+            self.scored += 1;
+        }
+        let horizon = (self.cfg.window_s * FPS as f32).round() as usize;
+        while self.rows.front().is_some_and(|r| r.0 + horizon < self.next_window) {
+            self.rows.pop_front();
+        }
+    }
+
+    /// Drops what no future window needs: crops before the next window, audio windows before
+    /// its earliest candidate, and the samples and columns before those.
+    fn forget(&mut self) {
+        while self.crops_start < self.next_window && !self.crops.is_empty() {
+            self.crops.pop_front();
+            self.arrivals.pop_front();
+            self.crops_start += 1;
+        }
+        let first_aud = self.next_window.saturating_sub(V_SHIFT);
+        while self.aud_start < first_aud && !self.aud.is_empty() {
+            self.aud.pop_front();
+            self.aud_start += 1;
+        }
+        // Columns before the first audio window still to be built are not needed.
+        let keep_col = mel_window_start(self.aud_start + self.aud.len());
+        while self.mel_start < keep_col && !self.mel_cols.is_empty() {
+            self.mel_cols.pop_front();
+            self.mel_start += 1;
+        }
+        // Samples before the next column's first sample (keep sample 0 for reflection).
+        let next_col = self.mel_start + self.mel_cols.len();
+        let keep_sample = (next_col * HOP).saturating_sub(N_FFT / 2);
+        if keep_sample > self.pcm_start
+            && self.pcm_start + self.pcm.len() >= keep_sample
+            && next_col * HOP > N_FFT / 2
+        {
+            self.pcm.drain(..keep_sample - self.pcm_start);
+            self.pcm_start = keep_sample;
+        }
+    }
+
+    fn estimate(&self, last: bool) -> Estimate {
+        let t = self.frames_in as f64 / FPS as f64;
+        let (frames, windows) = (self.frames_in, self.rows.len());
+        if self.rows.is_empty() {
+            let none = Estimate {
+                t,
+                frames,
+                windows,
+                offset_frames: None,
+                offset_ms: None,
+                confidence: None,
+                latency_ms: None,
+                last,
+            };
+            return none;
+        }
+        let r = estimate_masked(self.rows.iter().map(|(_, s, m, _)| (s, *m)));
+        let newest = self.rows.back().expect("not empty").3;
+        Estimate {
+            t,
+            frames,
+            windows,
+            offset_frames: Some(r.offset_frames),
+            offset_ms: Some(r.offset_ms),
+            confidence: Some(r.confidence),
+            latency_ms: Some(newest.elapsed().as_secs_f64() * 1e3),
+            last,
+        }
+    }
+}
+
+/// Scores a stream of packets (frames of `width`×`height`), calling `emit` with each estimate
+/// and last with the final one (`last: true`), which is also returned.
+pub fn run(
+    packets: impl Iterator<Item = Result<Packet, StreamError>>,
+    (width, height): (usize, usize),
+    scorer: &mut StreamScorer<'_>,
+    mut emit: impl FnMut(&Estimate) -> std::io::Result<()>,
+) -> Result<Estimate, StreamError> {
+    let out = |e: std::io::Error| StreamError(format!("writing estimates: {e}"));
+    for p in packets {
+        if let Some(e) = scorer.push(&p?, width, height) {
+            emit(&e).map_err(out)?;
+        }
+    }
+    let last = scorer.finish();
+    emit(&last).map_err(out)?;
+    Ok(last)
+}
+
+/// What `evaluator sync --stream` runs.
+#[derive(Debug, Clone)]
+pub struct StreamSettings {
+    /// `-` for the stdin framing; otherwise a file, URL or `pipe:0` that ffmpeg decodes.
+    pub source: String,
+    /// Keep reading a file that is still being written.
+    pub follow: bool,
+    /// Checkpoint.
+    pub model: std::path::PathBuf,
+    /// Device.
+    pub device: trainer::device::DeviceSpec,
+    /// libtorch threads (one core: 1).
+    pub threads: usize,
+    /// Scoring settings.
+    pub cfg: StreamConfig,
+}
+
+/// `evaluator sync --stream`: scores the source, writing one JSON line per estimate to `out`
+/// (flushed at once); returns the final estimate.
+pub fn stream(s: &StreamSettings, out: &mut impl std::io::Write) -> crate::Result<Estimate> {
+    let device = s.device.device();
+    trainer::device::set_threads(s.threads);
+    let loaded = trainer::checkpoint::load(&s.model, None, &device)?;
+    let mut scorer = StreamScorer::new(&loaded.model, loaded.config.input, &device, s.cfg)?;
+    let mut emit = |e: &Estimate| {
+        writeln!(out, "{}", serde_json::to_string(e).expect("serialisable"))?;
+        out.flush()
+    };
+    let failed =
+        |e: StreamError| crate::EvalError::Unscorable { video: s.source.clone().into(), reason: e.0 };
+    if s.source == "-" {
+        let reader = framing::FramedReader::new(std::io::stdin().lock()).map_err(failed)?;
+        let size = (reader.width, reader.height);
+        run(reader, size, &mut scorer, &mut emit).map_err(failed)
+    } else {
+        let mut src = source::FfmpegSource::start(&s.source, s.follow).map_err(failed)?;
+        let size = (src.width, src.height);
+        let last = run(&mut src, size, &mut scorer, &mut emit).map_err(failed)?;
+        src.finish(last.frames).map_err(failed)?;
+        Ok(last)
+    }
+}
