@@ -2,7 +2,8 @@
 # What `evaluator sync`'s confidence means, measured (issue #18): synthetic clips that are in
 # sync, shifted within the ±15-frame search range, and shifted beyond it (no candidate is right),
 # measured in one batch call with the shipped synthetic model; prints per group how often the
-# offset is right and the spread of the confidence, and the keep threshold that separates them.
+# offset is right and the spread of the confidence and of the prominence, and for each the keep
+# threshold that drops every clip beyond the range.
 #
 # Knobs: SPEAKERS (8), UTTS (6), SEED (11: speakers the shipped model never saw), BIN, PYTHON, OUT.
 set -euo pipefail
@@ -27,19 +28,21 @@ groups = {"in sync (0)": [], "shifted within ±15 (3, −6, −9, 12)": [], "shi
 for r in t:
     k = truth[r["utt_id"].split("/", 1)[1]]  # ids under mvlrs_v1: main/… or pretrain/…
     g = list(groups)[0 if k == 0 else 1 if abs(k) <= 15 else 2]
-    groups[g].append((r["confidence"], r["offset_frames"] == k))
+    groups[g].append(r | {"right": r["offset_frames"] == k})
 def q(v, p):
     v = sorted(v); return v[round((len(v) - 1) * p)]
-print("| clips | n | offset right | confidence min | p10 | median | p90 | max |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
-for g, rows in groups.items():
-    c = [x for x, _ in rows]
-    right = sum(ok for _, ok in rows)
-    print(f"| {g} | {len(rows)} | {right} | {min(c):.3f} | {q(c, .1):.3f} | {q(c, .5):.3f} | {q(c, .9):.3f} | {max(c):.3f} |")
-beyond = [x for x, _ in list(groups.values())[2]]
-within = [x for rows in list(groups.values())[:2] for x, _ in rows]
-cut = max(beyond)
-kept = sum(x > cut for x in within)
-print(f"\nconfidence > {cut:.3f} (the largest beyond the range) keeps {kept} of {len(within)} clips whose true offset is in the range and drops every clip beyond it")
+for measure in ("confidence", "prominence"):
+    print(f"\n{measure}:\n")
+    print(f"| clips | n | offset right | {measure} min | p10 | median | p90 | max |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for g, rows in groups.items():
+        c = [r[measure] for r in rows]
+        right = sum(r["right"] for r in rows)
+        print(f"| {g} | {len(rows)} | {right} | {min(c):.3f} | {q(c, .1):.3f} | {q(c, .5):.3f} | {q(c, .9):.3f} | {max(c):.3f} |")
+    beyond = [r[measure] for r in list(groups.values())[2]]
+    within = [r[measure] for rows in list(groups.values())[:2] for r in rows]
+    cut = max(beyond)
+    kept = sum(x > cut for x in within)
+    print(f"\n`{measure} > {cut:.3f}` (the largest beyond the range) keeps {kept} of {len(within)} clips whose true offset is in the range and drops every clip beyond it.")
 PY
 echo "sync_confidence: outputs in $OUT"

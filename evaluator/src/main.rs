@@ -72,7 +72,7 @@ enum Command {
         /// numbers do not depend on it.
         #[arg(long)]
         jobs: Option<usize>,
-        /// Keep rule, e.g. 'abs(offset) <= 1 && confidence >= 2': writes the kept ids as a split
+        /// Keep rule, e.g. 'abs(offset) <= 1 && prominence > 0.35': writes the kept ids as a split
         /// list (keep.txt) and the counts kept and dropped (clean.json).
         #[arg(long, requires = "out")]
         keep: Option<evaluator::sync::clean::KeepRule>,
@@ -125,7 +125,7 @@ enum Command {
     SyncClean {
         /// `sync.parquet` from `evaluator sync --out`.
         table: PathBuf,
-        /// Keep rule, e.g. 'abs(offset) <= 1 && confidence >= 2'.
+        /// Keep rule, e.g. 'abs(offset) <= 1 && prominence > 0.35'.
         #[arg(long)]
         keep: evaluator::sync::clean::KeepRule,
         /// Output directory.
@@ -413,7 +413,8 @@ fn print_sync(video: &std::path::Path, r: &evaluator::sync::SyncResult, json: bo
         println!("{}", serde_json::to_string_pretty(r)?);
     } else {
         let (v, o, ms, c, n) = (video.display(), r.offset_frames, r.offset_ms, r.confidence, r.windows);
-        println!("{v}: offset {o} frames ({ms} ms), confidence {c:.3}, {n} windows");
+        let p = r.prominence;
+        println!("{v}: offset {o} frames ({ms} ms), confidence {c:.3}, prominence {p:.3}, {n} windows");
     }
     Ok(())
 }

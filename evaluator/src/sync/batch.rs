@@ -226,7 +226,7 @@ pub fn run(cfg: &SyncBatchConfig) -> Result<(Vec<SyncRow>, Option<CleanReport>)>
     };
     let mine: Vec<&(String, String, Item)> =
         all.iter().enumerate().filter(|(j, _)| cfg.task.owns(*j)).map(|(_, x)| x).collect();
-    let header = SyncHeader { sync_journal: 1, model_sha256, input, task: [cfg.task.index, cfg.task.count] };
+    let header = SyncHeader { sync_journal: 2, model_sha256, input, task: [cfg.task.index, cfg.task.count] };
     let keys: Vec<String> = mine.iter().map(|x| x.0.clone()).collect();
     let batch = Batch {
         journal: &dir.join(JOURNAL),
@@ -358,6 +358,7 @@ fn schema() -> Arc<Schema> {
         Field::new("offset_frames", DataType::Int32, true),
         Field::new("offset_ms", DataType::Int32, true),
         Field::new("confidence", DataType::Float32, true),
+        Field::new("prominence", DataType::Float32, true),
         Field::new("mean_scores", DataType::FixedSizeList(item, CANDIDATES as i32), true),
         Field::new("windows", DataType::UInt32, true),
         Field::new("reason", DataType::Utf8, true),
@@ -381,6 +382,9 @@ fn write_table(path: &Path, rows: &[SyncRow]) -> Result<()> {
         Arc::new(Float32Array::from(
             rows.iter().map(|x| x.result.as_ref().map(|r| r.confidence)).collect::<Vec<_>>(),
         )),
+        Arc::new(Float32Array::from(
+            rows.iter().map(|x| x.result.as_ref().map(|r| r.prominence)).collect::<Vec<_>>(),
+        )),
         Arc::new(FixedSizeListArray::new(
             item,
             CANDIDATES as i32,
@@ -399,7 +403,7 @@ fn write_table(path: &Path, rows: &[SyncRow]) -> Result<()> {
 }
 
 fn csv(rows: &[SyncRow]) -> String {
-    let mut out = String::from("utt_id,source,offset_frames,offset_ms,confidence,windows,reason");
+    let mut out = String::from("utt_id,source,offset_frames,offset_ms,confidence,prominence,windows,reason");
     for j in 0..CANDIDATES {
         out += &format!(",score_{}", j as i32 - V_SHIFT as i32);
     }
@@ -412,6 +416,7 @@ fn csv(rows: &[SyncRow]) -> String {
             csv_opt(r.map(|r| r.offset_frames)),
             csv_opt(r.map(|r| r.offset_ms)),
             csv_opt(r.map(|r| r.confidence)),
+            csv_opt(r.map(|r| r.prominence)),
             csv_opt(r.map(|r| r.windows)),
             csv_field(x.reason.as_deref().unwrap_or("")),
         ]
@@ -447,11 +452,21 @@ pub fn read_table(path: &Path) -> Result<Vec<SyncRow>> {
             col("offset_ms")?.as_primitive_opt::<Int32Type>(),
         );
         let conf = col("confidence")?.as_primitive_opt::<Float32Type>();
+        let prom = col("prominence")?.as_primitive_opt::<Float32Type>();
         let scores = col("mean_scores")?.as_fixed_size_list_opt();
         let win = col("windows")?.as_primitive_opt::<UInt32Type>();
         let reason = col("reason")?.as_string_opt::<i32>();
-        let (Some(utt), Some(src), Some(off), Some(ms), Some(conf), Some(scores), Some(win), Some(reason)) =
-            (utt, src, off, ms, conf, scores, win, reason)
+        let (
+            Some(utt),
+            Some(src),
+            Some(off),
+            Some(ms),
+            Some(conf),
+            Some(prom),
+            Some(scores),
+            Some(win),
+            Some(reason),
+        ) = (utt, src, off, ms, conf, prom, scores, win, reason)
         else {
             return Err(bad("a column has another type than sync.parquet's".into()));
         };
@@ -463,6 +478,7 @@ pub fn read_table(path: &Path) -> Result<Vec<SyncRow>> {
                     offset_frames: off.value(i),
                     offset_ms: ms.value(i),
                     confidence: conf.value(i),
+                    prominence: prom.value(i),
                     mean_scores: s.values().to_vec(),
                     windows: win.value(i) as usize,
                 }

@@ -1,7 +1,8 @@
 //! Cleaning a corpus by its measured sync: `--keep 'abs(offset) <= 1 && confidence >= 2'`.
 //!
 //! A rule is one or more comparisons joined by `&&`. Each compares a field of the estimate with
-//! a number: `offset` (frames), `abs(offset)`, `offset_ms`, `confidence` or `windows`, with `<`,
+//! a number: `offset` (frames), `abs(offset)`, `offset_ms`, `confidence`, `prominence` or
+//! `windows`, with `<`,
 //! `<=`, `>`, `>=`, `==` or `!=`. An utterance is kept when it was scored and every comparison
 //! holds; the report counts the dropped ones by the first comparison they fail, and the
 //! unscorable ones by reason.
@@ -24,6 +25,7 @@ enum Field {
     AbsOffset,
     OffsetMs,
     Confidence,
+    Prominence,
     Windows,
 }
 
@@ -52,6 +54,7 @@ impl Comparison {
             Field::AbsOffset => r.offset_frames.unsigned_abs() as f64,
             Field::OffsetMs => r.offset_ms as f64,
             Field::Confidence => r.confidence as f64,
+            Field::Prominence => r.prominence as f64,
             Field::Windows => r.windows as f64,
         };
         // NaN (a confidence of an estimate without a median) fails every comparison but `!=`.
@@ -99,10 +102,11 @@ impl std::str::FromStr for KeepRule {
                 "abs(offset)" | "abs(offset_frames)" => Field::AbsOffset,
                 "offset_ms" => Field::OffsetMs,
                 "confidence" => Field::Confidence,
+                "prominence" => Field::Prominence,
                 "windows" => Field::Windows,
                 _ => {
                     return Err(format!(
-                        "--keep: unknown field {lhs:?} (use offset, abs(offset), offset_ms, confidence or windows)"
+                        "--keep: unknown field {lhs:?} (use offset, abs(offset), offset_ms, confidence, prominence or windows)"
                     ))
                 }
             };
@@ -168,6 +172,7 @@ mod tests {
                 offset_frames: offset,
                 offset_ms: offset * 40,
                 confidence,
+                prominence: confidence / 2.0,
                 mean_scores: vec![0.0; 31],
                 windows: 40,
             }),
@@ -177,8 +182,14 @@ mod tests {
 
     #[test]
     fn rules_parse_and_count_by_first_failure() {
-        let rule: KeepRule = "abs(offset) <= 1 && confidence >= 0.5".parse().unwrap();
-        let mut rows = vec![row("a/1", 0, 2.0), row("a/2", -1, 0.7), row("a/3", 3, 2.0), row("a/4", 1, 0.1)];
+        let rule: KeepRule = "abs(offset) <= 1 && confidence >= 0.5 && prominence > 0.3".parse().unwrap();
+        let mut rows = vec![
+            row("a/1", 0, 2.0),
+            row("a/2", -1, 0.7),
+            row("a/3", 3, 2.0),
+            row("a/4", 1, 0.1),
+            row("a/6", 0, 0.55),
+        ];
         rows.push(SyncRow {
             utt_id: "a/5".into(),
             source: "x".into(),
@@ -187,9 +198,11 @@ mod tests {
         });
         let (kept, report) = clean(&rows, &rule);
         assert_eq!(kept.iter().map(|r| r.utt_id.as_str()).collect::<Vec<_>>(), ["a/1", "a/2"]);
-        assert_eq!(report.total, 5);
+        assert_eq!(report.total, 6);
         assert_eq!(report.dropped_by_rule["abs(offset) <= 1"], 1);
         assert_eq!(report.dropped_by_rule["confidence >= 0.5"], 1);
+        // a/6 passes the confidence but not the prominence (0.55 / 2).
+        assert_eq!(report.dropped_by_rule["prominence > 0.3"], 1);
         assert_eq!(report.unscorable["no face"], 1);
     }
 

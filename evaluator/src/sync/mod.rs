@@ -34,13 +34,23 @@ pub struct SyncResult {
     pub offset_frames: i32,
     /// The same in milliseconds (40 ms per frame).
     pub offset_ms: i32,
-    /// Best mean score minus the median of the 31 mean scores.
+    /// Best mean score minus the median of the 31 mean scores (syncnet_python's confidence).
     pub confidence: f32,
+    /// Best mean score minus the best mean score more than [`PROMINENCE_GUARD`] frames away from
+    /// it: how much the peak stands out from any rival offset. It separates clips whose true
+    /// offset lies in the ±15 range from clips with none far better than `confidence` (measured
+    /// by `scripts/sync_confidence.sh`, README "Check and clean your own videos").
+    pub prominence: f32,
     /// Mean score per candidate offset, from −15 to +15 frames.
     pub mean_scores: Vec<f32>,
     /// 5-frame windows scored.
     pub windows: usize,
 }
+
+/// Offsets within this many frames of the best are its shoulders, not rivals, for
+/// [`SyncResult::prominence`] (a true peak spreads over about ±2 frames: a 5-frame window
+/// shifted by 1–2 frames still overlaps its audio by 60–80 %).
+pub const PROMINENCE_GUARD: usize = 2;
 
 /// Mean score per offset over the windows where that candidate lies inside the audio, then the
 /// best offset and best − median. Candidate j of window i is audio window i − 15 + j, i.e. an
@@ -79,11 +89,16 @@ pub fn estimate_masked<'a>(
     // Every candidate has at least window 15's score when n > 15; with fewer windows, or scores
     // that are not finite, there may be none: then the confidence is NaN, never a panic.
     let median = finite.get(finite.len() / 2).copied().unwrap_or(f32::NAN);
+    let rival = (0..CANDIDATES)
+        .filter(|j| j.abs_diff(best) > PROMINENCE_GUARD && means[*j].is_finite())
+        .map(|j| means[j])
+        .fold(f32::NAN, f32::max);
     let offset = best as i32 - V_SHIFT as i32;
     SyncResult {
         offset_frames: offset,
         offset_ms: offset * 40,
         confidence: means[best] - median,
+        prominence: means[best] - rival,
         mean_scores: means,
         windows: n,
     }
@@ -156,6 +171,14 @@ mod tests {
         let s = estimate(&rows);
         assert_eq!((s.offset_frames, s.offset_ms), (3, 120));
         assert_eq!(s.confidence, 2.0);
+        // The best rival more than 2 frames away is 0 (candidate 17, one frame off, is a shoulder).
+        assert_eq!(s.prominence, 2.0);
+        let mut rows = rows;
+        rows[0][3] = 31.0; // window 0's candidate 3 is padding: it does not count
+        rows[20][3] = 31.0; // over the 28 windows (12..40) where candidate 3 lies inside the audio
+        let s = estimate(&rows);
+        assert_eq!(s.offset_frames, 3);
+        assert_eq!(s.prominence, 2.0 - 31.0 / 28.0);
     }
 
     #[test]

@@ -83,6 +83,8 @@ pub struct Estimate {
     pub offset_ms: Option<i32>,
     /// Best − median of the averaged scores.
     pub confidence: Option<f32>,
+    /// Best − the best rival more than 2 frames away ([`super::SyncResult::prominence`]).
+    pub prominence: Option<f32>,
     /// Wall time from the input that completed the newest window to this line, ms.
     pub latency_ms: Option<f64>,
     /// Whether this is the line written at the end of the stream.
@@ -391,6 +393,7 @@ impl<'m> StreamScorer<'m> {
                 offset_frames: None,
                 offset_ms: None,
                 confidence: None,
+                prominence: None,
                 latency_ms: None,
                 last,
             };
@@ -405,6 +408,7 @@ impl<'m> StreamScorer<'m> {
             offset_frames: Some(r.offset_frames),
             offset_ms: Some(r.offset_ms),
             confidence: Some(r.confidence),
+            prominence: Some(r.prominence),
             latency_ms: Some(newest.elapsed().as_secs_f64() * 1e3),
             last,
         }
