@@ -78,6 +78,14 @@ else
   echo "bench: skipped the LSE row: $SN absent"
 fi
 
+# Issue #18: live scoring (`evaluator sync --stream`) per preset on 1 and 2 threads: windows/s,
+# time per stage, the hop that keeps up with 25 fps and the latency of a paced run at that hop.
+if [ -d "$GRID" ]; then
+  "$BIN/evaluator" bench-stream --video "$GRID/raw/bbaf2n.mpg" --presets mtdvocalist,micro --threads 1,2 --seconds 8
+else
+  echo "bench: skipped the stream bench: $GRID absent"
+fi
+
 # Issue #15: `preprocess import` against the Python loaders, on a Wav2Lip-layout corpus made from
 # the GRID samples (8 utterances, face crops of 24–420 px) repeated 16 times (8,288 frames).
 if [ -d "$GRID" ]; then
