@@ -26,8 +26,10 @@ fn evaluator(args: &[&str]) -> String {
 }
 
 fn shards(corpus: &Path, out: &Path, shift: Option<&Path>) {
-    let mut params = preprocess::process::Params::default();
-    params.shift_audio = shift.map(|p| preprocess::shift::AudioShift::read(p).unwrap());
+    let params = preprocess::process::Params {
+        shift_audio: shift.map(|p| preprocess::shift::AudioShift::read(p).unwrap()),
+        ..Default::default()
+    };
     let cfg = preprocess::run::RunConfig {
         lrs2_root: corpus.to_path_buf(),
         splits: shards::Split::ALL.to_vec(),
