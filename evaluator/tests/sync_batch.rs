@@ -30,18 +30,7 @@ fn shards(corpus: &Path, out: &Path, shift: Option<&Path>) {
         shift_audio: shift.map(|p| preprocess::shift::AudioShift::read(p).unwrap()),
         ..Default::default()
     };
-    let cfg = preprocess::run::RunConfig {
-        lrs2_root: corpus.to_path_buf(),
-        splits: shards::Split::ALL.to_vec(),
-        out: out.to_path_buf(),
-        jobs: 2,
-        utts_per_shard: 4,
-        task: preprocess::layout::Task { index: 0, count: 1 },
-        resume: false,
-        quiet: true,
-        params,
-    };
-    let report = preprocess::run::run(&cfg, &|_| {}).unwrap();
+    let report = lipsync_tests::preprocess_corpus(corpus, shards::Split::ALL.to_vec(), out, params);
     assert_eq!(report.skipped, 0, "every synthetic clip preprocesses");
 }
 

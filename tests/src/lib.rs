@@ -64,19 +64,31 @@ pub fn ffmpeg(args: &[&str]) {
 /// Preprocesses the GRID samples (`test` split, 7 utterances) into `out`; None where
 /// `../shared/grid_samples` is absent.
 pub fn grid_shards(out: &Path) -> Option<()> {
+    let root = shared("grid_samples/lrs2_layout")?;
+    preprocess_corpus(&root, vec![shards::Split::Test], out, Default::default());
+    Some(())
+}
+
+/// `preprocess run` of `splits` of the LRS2-layout corpus `root` into `out` (2 workers, 4
+/// utterances per shard, one task, quiet) with `params`.
+pub fn preprocess_corpus(
+    root: &Path,
+    splits: Vec<shards::Split>,
+    out: &Path,
+    params: preprocess::process::Params,
+) -> preprocess::run::RunReport {
     let cfg = preprocess::run::RunConfig {
-        lrs2_root: shared("grid_samples/lrs2_layout")?,
-        splits: vec![shards::Split::Test],
+        lrs2_root: root.to_path_buf(),
+        splits,
         out: out.to_path_buf(),
         jobs: 2,
         utts_per_shard: 4,
         task: preprocess::layout::Task { index: 0, count: 1 },
         resume: false,
         quiet: true,
-        params: Default::default(),
+        params,
     };
-    preprocess::run::run(&cfg, &|_| {}).expect("GRID samples preprocess");
-    Some(())
+    preprocess::run::run(&cfg, &|_| {}).unwrap_or_else(|e| panic!("preprocess {}: {e}", root.display()))
 }
 
 /// Test clips made from a real talking-face clip `src` (or from nothing), for bad-input tests.
