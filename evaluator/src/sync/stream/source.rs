@@ -53,7 +53,8 @@ impl FfmpegSource {
             cmd.arg("-nostdin");
         }
         if follow {
-            cmd.args(["-follow", "1"]);
+            // A growing file may hold less than ffmpeg's default 5 MB probe for a long while.
+            cmd.args(["-follow", "1", "-probesize", "65536", "-analyzeduration", "1000000"]);
         }
         let input =
             if follow && !source.contains(':') { format!("file:{source}") } else { source.to_string() };
