@@ -7,8 +7,8 @@
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use features::{frames_shape, mel_shape, FRAME_INPUT_LEN as FRAME_IN, MEL_INPUT_LEN as MEL_IN};
-use features::{SAMPLES_PER_FRAME, WINDOW_FRAMES};
-use shards::window::{mel_window, visual_window};
+use features::{MEL_WINDOW, N_MELS, SAMPLES_PER_FRAME, WINDOW_FRAMES};
+use shards::window::{mel_window, mel_window_start, visual_window};
 use shards::Utterance;
 use trainer::model::{InputConvention, SyncTransformer};
 
@@ -33,27 +33,44 @@ pub enum Exclusion {
     MelShort(usize),
 }
 
-/// One video's model inputs: N windows of frames and the N matching mel windows.
-pub struct VideoInput {
+/// One video's model inputs: N windows of frames and the N matching mel windows, built a chunk
+/// at a time from the utterance ([`VideoInput::frames`], [`VideoInput::mels`]) so that memory
+/// does not grow with the video (issue #20 point 9: all windows as floats took 276 KB per frame).
+pub struct VideoInput<'u> {
     /// Utterance id.
     pub utt_id: String,
     /// Number of windows N.
     pub n: usize,
-    /// `[N, 15, 48, 96]` in the model's input convention.
-    pub frames: Vec<f32>,
-    /// `[N, 1, 80, 16]`.
-    pub mels: Vec<f32>,
+    utt: &'u Utterance,
+    conv: InputConvention,
+}
+
+impl VideoInput<'_> {
+    /// Windows `s..e` as `[e − s, 15, 48, 96]` in the model's input convention.
+    pub fn frames(&self, s: usize, e: usize) -> Vec<f32> {
+        let mut f = Vec::with_capacity((e - s) * FRAME_IN);
+        for i in s..e {
+            f.extend(self.conv.window_to_input(visual_window(self.utt, i).expect("i + 5 ≤ frames")));
+        }
+        f
+    }
+
+    /// Mel windows `s..e` as `[e − s, 1, 80, 16]`.
+    pub fn mels(&self, s: usize, e: usize) -> Vec<f32> {
+        let (mel, frames) = (&self.utt.mel, self.utt.mel_frames as usize);
+        (s..e).flat_map(|i| mel_window(mel, frames, i).expect("prepare checked every mel window")).collect()
+    }
 }
 
 /// Builds the inputs the reference builds: `N = min(frames, ⌊samples/640⌋) − 5` windows; window
 /// i is frames i..i+4 and mel frames ⌊3.2i⌋..+16 of the whole-utterance mel. An utterance with
 /// a faceless frame among those used is excluded (the reference needs contiguous frames, SPEC
 /// §6.1), as is one with N < 1. `max_windows` truncates N (verification runs only).
-pub fn prepare(
-    utt: &Utterance,
+pub fn prepare<'u>(
+    utt: &'u Utterance,
     conv: &InputConvention,
     max_windows: Option<usize>,
-) -> Result<VideoInput, Exclusion> {
+) -> Result<VideoInput<'u>, Exclusion> {
     let frames = utt.num_frames as usize;
     let usable = frames.min(utt.pcm.len() / SAMPLES_PER_FRAME);
     let n = usable
@@ -64,14 +81,11 @@ pub fn prepare(
         return Err(Exclusion::NoFace(t));
     }
     let n = max_windows.map_or(n, |m| n.min(m.max(1)));
-    let mut f = Vec::with_capacity(n * FRAME_IN);
-    let mut m = Vec::with_capacity(n * MEL_IN);
-    for i in 0..n {
-        f.extend(conv.window_to_input(visual_window(utt, i).expect("i + 5 ≤ frames")));
-        let w = mel_window(&utt.mel, utt.mel_frames as usize, i).ok_or(Exclusion::MelShort(i))?;
-        m.extend(w);
+    let mel_ok = utt.mel.len() == N_MELS * utt.mel_frames as usize;
+    if let Some(i) = (0..n).find(|&i| !mel_ok || mel_window_start(i) + MEL_WINDOW > utt.mel_frames as usize) {
+        return Err(Exclusion::MelShort(i));
     }
-    Ok(VideoInput { utt_id: utt.utt_id.clone(), n, frames: f, mels: m })
+    Ok(VideoInput { utt_id: utt.utt_id.clone(), n, utt, conv: *conv })
 }
 
 fn tensor4(data: Vec<f32>, shape: [usize; 4], device: &Device) -> Tensor<4> {
@@ -108,8 +122,8 @@ pub fn score_fast(
     let mut auds = vec![model.embed_audio(Tensor::zeros(mel_shape(1), device))];
     for s in (0..v.n).step_by(chunk) {
         let e = (s + chunk).min(v.n);
-        let f = tensor4(v.frames[s * FRAME_IN..e * FRAME_IN].to_vec(), frames_shape(e - s), device);
-        let m = tensor4(v.mels[s * MEL_IN..e * MEL_IN].to_vec(), mel_shape(e - s), device);
+        let f = tensor4(v.frames(s, e), frames_shape(e - s), device);
+        let m = tensor4(v.mels(s, e), mel_shape(e - s), device);
         vids.push(model.embed_video(f));
         auds.push(model.embed_audio(m));
     }
@@ -134,13 +148,13 @@ pub fn score_naive(model: &SyncTransformer, v: &VideoInput, device: &Device) -> 
     let zero = vec![0.0f32; MEL_IN];
     let mut scores = Vec::with_capacity(v.n * CANDIDATES);
     for i in 0..v.n {
-        let window = &v.frames[i * FRAME_IN..(i + 1) * FRAME_IN];
+        let window = &v.frames(i, i + 1);
         let mut f = Vec::with_capacity(CANDIDATES * FRAME_IN);
         let mut m = Vec::with_capacity(CANDIDATES * MEL_IN);
         for j in 0..CANDIDATES {
             f.extend_from_slice(window);
             let a = padded_index(i, j, v.n);
-            m.extend_from_slice(if a == 0 { &zero } else { &v.mels[(a - 1) * MEL_IN..a * MEL_IN] });
+            m.extend(if a == 0 { zero.clone() } else { v.mels(a - 1, a) });
         }
         let logits = model
             .forward(tensor4(f, frames_shape(CANDIDATES), device), tensor4(m, mel_shape(CANDIDATES), device));

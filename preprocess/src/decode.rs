@@ -252,13 +252,115 @@ pub fn decode_av(path: &Path, stream: usize) -> Result<(Video, Audio), DecodeErr
     }
 }
 
+/// [`decode_av`] with the frames left where the joint decode put them, in its temporary file,
+/// to be read one at a time ([`Frames::read`]): a worker then holds one frame, not the whole
+/// video (issue #20 point 9: 1080p costs ~155 MB per second of clip held in memory). Where the
+/// joint decode fails, the separate decodes run as in [`decode_av`] and the frames are in memory.
+pub fn decode_av_frames(path: &Path, stream: usize) -> Result<(Frames, Audio), DecodeError> {
+    match decode_joint_frames(path, stream) {
+        Ok(av) => Ok(av),
+        Err(_) => {
+            let v = decode_video(path)?;
+            let audio = decode_audio(path, stream)?;
+            let len = v.frames.len();
+            let store = Store::Memory(v.frames);
+            Ok((
+                Frames { width: v.width, height: v.height, source_fps: v.source_fps, store, start: 0, len },
+                audio,
+            ))
+        }
+    }
+}
+
+/// Decoded rgb24 frames at 25 fps, read one at a time: from the joint decode's temporary file
+/// (no name, removed with the last handle) or from memory.
+#[derive(Debug)]
+pub struct Frames {
+    /// Frame width.
+    pub width: usize,
+    /// Frame height.
+    pub height: usize,
+    /// Source frame rate as ffmpeg reported it.
+    pub source_fps: f32,
+    store: Store,
+    /// The first frame kept (after [`Frames::trim`]) and how many are kept.
+    start: usize,
+    len: usize,
+}
+
+#[derive(Debug)]
+enum Store {
+    File(std::fs::File),
+    Memory(Vec<Vec<u8>>),
+}
+
+impl Frames {
+    /// Frames kept.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no frame is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes per frame.
+    pub fn frame_bytes(&self) -> usize {
+        self.width * self.height * 3
+    }
+
+    /// Reads frame `i` (of those kept) into `buf`, resized to one frame.
+    pub fn read(&self, i: usize, buf: &mut Vec<u8>) -> Result<(), DecodeError> {
+        assert!(i < self.len, "frame {i} of {}", self.len);
+        let j = self.start + i;
+        match &self.store {
+            Store::Memory(f) => {
+                buf.clear();
+                buf.extend_from_slice(&f[j]);
+            }
+            Store::File(file) => {
+                buf.resize(self.frame_bytes(), 0);
+                let at = (j * self.frame_bytes()) as u64;
+                std::os::unix::fs::FileExt::read_exact_at(file, buf, at).map_err(DecodeError::ReadBack)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps the frames [`crate::shift::trim_frames`] keeps for a shift of `k` frames.
+    pub fn trim(&mut self, k: i32) {
+        let mut kept: Vec<usize> = (self.start..self.start + self.len).collect();
+        crate::shift::trim_frames(&mut kept, k);
+        self.start = kept.first().copied().unwrap_or(self.start);
+        self.len = kept.len();
+    }
+
+    /// Every kept frame in memory.
+    pub fn into_video(self) -> Result<Video, DecodeError> {
+        let mut frames = Vec::with_capacity(self.len);
+        for i in 0..self.len {
+            let mut f = Vec::new();
+            self.read(i, &mut f)?;
+            frames.push(f);
+        }
+        Ok(Video { width: self.width, height: self.height, source_fps: self.source_fps, frames })
+    }
+}
+
 /// The joint decode of [`decode_av`] without its fallback (an error names no precise reason).
 pub fn decode_joint(path: &Path, stream: usize) -> Result<(Video, Audio), DecodeError> {
+    let (frames, audio) = decode_joint_frames(path, stream)?;
+    Ok((frames.into_video()?, audio))
+}
+
+/// [`decode_joint`] with the frames left in the temporary file.
+fn decode_joint_frames(path: &Path, stream: usize) -> Result<(Frames, Audio), DecodeError> {
     // The frames go to a temporary file that has no name (O_TMPFILE, or created and unlinked),
     // which ffmpeg opens through /proc/<our pid>/fd/<n>: no signal, not even SIGKILL, can leave
     // it behind (issue #20 point 9: named `lipsync-video-*.rgb` files of up to 1.9 GB survived
     // SIGINT/SIGTERM). Where /proc is not usable ffmpeg fails and the separate decodes run.
-    let mut raw = tempfile::tempfile().map_err(DecodeError::TempFile)?;
+    let raw = tempfile::tempfile().map_err(DecodeError::TempFile)?;
     let target = format!("/proc/{}/fd/{}", std::process::id(), std::os::fd::AsRawFd::as_raw_fd(&raw));
     let mut cmd = FfmpegCommand::new();
     // Audio is output #0, on stdout: ffmpeg-sidecar 2.7 matches stdout streams to outputs by the
@@ -282,22 +384,13 @@ pub fn decode_joint(path: &Path, stream: usize) -> Result<(Video, Audio), Decode
         return Err(DecodeError::StreamMissing);
     };
     let samples = int16_le(&r.bytes);
-    // Read frame by frame into the frames' own buffers (no second copy of the whole video).
     let frame = width * height * 3;
     let len = raw.metadata().map_err(DecodeError::ReadBack)?.len() as usize;
     if samples.is_empty() || frame == 0 || len == 0 || !len.is_multiple_of(frame) {
         return Err(DecodeError::Incomplete);
     }
-    std::io::Seek::rewind(&mut raw).map_err(DecodeError::ReadBack)?;
-    let mut file = std::io::BufReader::new(&raw);
-    let frames = (0..len / frame)
-        .map(|_| {
-            let mut f = vec![0u8; frame];
-            std::io::Read::read_exact(&mut file, &mut f).map(|()| f)
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(DecodeError::ReadBack)?;
-    check_complete(frames.len(), r.duration)?;
+    check_complete(len / frame, r.duration)?;
     let streams = audio_stream_count(&r.streams);
-    Ok((Video { width, height, source_fps, frames }, Audio { sample_rate, channels, samples, streams }))
+    let frames = Frames { width, height, source_fps, store: Store::File(raw), start: 0, len: len / frame };
+    Ok((frames, Audio { sample_rate, channels, samples, streams }))
 }

@@ -169,10 +169,12 @@ pub fn process(item: &Item, params: &Params, det: &mut FaceDetector, mel: &MelEx
         };
         let sha = manifests::sha256_file(&item.video)?;
         let t = Instant::now();
-        let (mut video, audio) = decode::decode_av(&item.video, params.audio_stream)?;
+        // Frames are read one at a time from the decoder's temporary file: a worker holds one
+        // frame and the crops, whatever the clip's length and resolution (issue #20 point 9).
+        let (mut video, audio) = decode::decode_av_frames(&item.video, params.audio_stream)?;
         times.decode = t.elapsed();
-        crate::shift::trim_frames(&mut video.frames, shift);
-        let n = video.frames.len();
+        video.trim(shift);
+        let n = video.len();
         video_seconds = n as f64 / FPS as f64;
         if n < WINDOW_FRAMES {
             return Err(Skip::TooShort(n));
@@ -190,13 +192,14 @@ pub fn process(item: &Item, params: &Params, det: &mut FaceDetector, mel: &MelEx
 
         let t = Instant::now();
         let stride = params.detect.detect_every.max(1);
-        let detected: Vec<Option<FaceBox>> = (0..n)
-            .map(|i| {
-                (i % stride == 0 || i == n - 1)
-                    .then(|| det.detect(&video.frames[i], video.width, video.height))
-                    .flatten()
-            })
-            .collect();
+        let mut frame = Vec::with_capacity(video.frame_bytes());
+        let mut detected: Vec<Option<FaceBox>> = vec![None; n];
+        for (i, d) in detected.iter_mut().enumerate() {
+            if i % stride == 0 || i == n - 1 {
+                video.read(i, &mut frame)?;
+                *d = det.detect(&frame, video.width, video.height);
+            }
+        }
         let boxes = smooth(&fill_gaps(&detected, stride), params.detect.smooth_radius);
         times.detect = t.elapsed();
         let found = boxes.iter().filter(|b| b.is_some()).count();
@@ -211,7 +214,8 @@ pub fn process(item: &Item, params: &Params, det: &mut FaceDetector, mel: &MelEx
 
         let t = Instant::now();
         let mut frames = Vec::with_capacity(n * Utterance::FRAME_BYTES);
-        for (i, frame) in video.frames.iter().enumerate() {
+        for i in 0..n {
+            video.read(i, &mut frame)?;
             // Frames without a face are kept (flagged) and cropped with the nearest box.
             let b = boxes[i].or_else(|| {
                 (1..n).find_map(|d| {
@@ -219,7 +223,7 @@ pub fn process(item: &Item, params: &Params, det: &mut FaceDetector, mel: &MelEx
                 })
             });
             let b = b.expect("at least one face was found");
-            frames.extend_from_slice(&mouth_crop(frame, video.width, video.height, &b, &params.adjust));
+            frames.extend_from_slice(&mouth_crop(&frame, video.width, video.height, &b, &params.adjust));
         }
         times.crop = t.elapsed();
 

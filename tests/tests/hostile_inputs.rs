@@ -106,3 +106,77 @@ fn temp_files_a_kill_left_are_removed_by_the_next_run() {
     left.sort();
     assert_eq!(left, ["lse.csv", "lse.jsonl", "lse.parquet", "summary.json"]);
 }
+
+/// Peak resident memory (`VmHWM`, kB) of `cmd`, read from /proc while it runs (the high-water
+/// mark only grows, so the last reading before it exits is its peak up to then).
+fn peak_rss_kb(mut cmd: Command) -> u64 {
+    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    while child.try_wait().unwrap().is_none() {
+        let hwm = std::fs::read_to_string(&status).ok().and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
+        });
+        peak = peak.max(hwm.unwrap_or(0));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    peak
+}
+
+/// A worker's memory does not grow with the clip (issue #20 point 9: whole clips were decoded
+/// into memory, ~155 MB per second of 1080p per worker): `preprocess run` on a 3 s and a 24 s
+/// 640×480 clip peaks within 80 MB of each other, where holding the 24 s clip's frames alone
+/// would take 553 MB more. The shards hold every frame's crop.
+#[test]
+fn preprocess_memory_does_not_grow_with_clip_length() {
+    let Some(src) = lipsync_tests::shared("grid_samples/raw/bbaf2n.mpg") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut peaks = Vec::new();
+    for (name, loops) in [("short", "0"), ("long", "7")] {
+        let root = tmp.path().join(name);
+        let main = root.join("mvlrs_v1/main/clip");
+        std::fs::create_dir_all(&main).unwrap();
+        let clip = main.join("00001.mp4");
+        let s = |p: &Path| p.to_str().unwrap().to_string();
+        lipsync_tests::ffmpeg(&[
+            "-stream_loop",
+            loops,
+            "-i",
+            &s(&src),
+            "-vf",
+            "scale=640:480",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+            &s(&clip),
+        ]);
+        std::fs::write(root.join("mvlrs_v1/test.txt"), "clip/00001\n").unwrap();
+        let out = tmp.path().join(format!("{name}-out"));
+        let mut cmd = Command::new(bin("preprocess"));
+        cmd.args([
+            "run",
+            "--lrs2-root",
+            &s(&root),
+            "--splits",
+            "test",
+            "--jobs",
+            "1",
+            "--quiet",
+            "--out",
+            &s(&out),
+        ]);
+        peaks.push(peak_rss_kb(cmd));
+        let m = manifests::Manifest::read(&out.join("manifest.json")).unwrap();
+        let rows: usize = m.shards.iter().map(|e| e.utterances.len()).sum();
+        assert_eq!((rows, m.skipped.len()), (1, 0), "{name}: {m:?}");
+    }
+    let (short, long) = (peaks[0], peaks[1]);
+    assert!(long < short + 80_000, "peak RSS {short} kB on 3 s, {long} kB on 24 s of 640x480");
+}
