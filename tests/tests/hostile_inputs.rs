@@ -3,7 +3,7 @@
 //! (`trainer/tests/train.rs`: exact resume after `kill -9`, mid-epoch too, one writer per run,
 //! corrupt resume state; `evaluator/tests/run.rs`, `scores_keyed.rs`, `lse_batch.rs`;
 //! `preprocess/tests/bad_input.rs`, `resume.rs`; `manifests` unit tests); these are the ones
-//! about signals and what a kill leaves behind.
+//! about signals, what a kill leaves behind, and memory on long clips.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
