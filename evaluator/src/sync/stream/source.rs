@@ -48,7 +48,9 @@ impl FfmpegSource {
         let target = format!("/proc/{}/fd/{}", std::process::id(), std::os::fd::AsRawFd::as_raw_fd(&audio_w));
         let on_stdin = source == "pipe:0";
         let mut cmd = Command::new("ffmpeg");
-        cmd.args(["-hide_banner", "-loglevel", "info", "-threads", "1"]);
+        // No progress lines: they end in '\r', so over a long stream they would pile up into one
+        // ever-growing line on stderr.
+        cmd.args(["-hide_banner", "-nostats", "-loglevel", "info", "-threads", "1"]);
         if !on_stdin {
             cmd.arg("-nostdin");
         }
