@@ -1,5 +1,8 @@
-//! Line charts for the toolkit's figures (training curves, learned weights, Fig. 2 size vs
-//! accuracy, Fig. 4 loss ratios), written as SVG and PNG with plotters.
+//! Charts for the toolkit's figures, written as SVG and PNG with plotters: line charts
+//! (training curves, learned weights), small multiples of line charts sharing their axes
+//! ([`SmallMultiples`]: Fig. 4's loss ratios, one panel per measure) and point charts with error
+//! bars ([`PointChart`]: Fig. 2's size vs accuracy, measured and published points in distinct
+//! styles).
 //!
 //! Text is drawn with DejaVu Sans, vendored in `assets/` (its licence is beside it), so PNGs look
 //! the same on every machine and nothing depends on system fonts.
@@ -10,6 +13,12 @@ use std::sync::Once;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
+
+mod panels;
+mod points;
+
+pub use panels::SmallMultiples;
+pub use points::{Point, PointChart, PointSeries};
 
 const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 static REGISTER: Once = Once::new();
@@ -58,7 +67,17 @@ pub struct LineChart {
     pub log_x: bool,
 }
 
-fn colour(i: usize) -> RGBColor {
+/// Registers the vendored font once (before any drawing).
+fn register_font() {
+    REGISTER.call_once(|| {
+        if plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_err() {
+            unreachable!("the vendored DejaVu Sans parses");
+        }
+    });
+}
+
+/// Palette colour `i` (Tableau 10, repeating).
+pub(crate) fn colour(i: usize) -> RGBColor {
     const C: [RGBColor; 10] = [
         RGBColor(31, 119, 180),
         RGBColor(255, 127, 14),
@@ -74,7 +93,7 @@ fn colour(i: usize) -> RGBColor {
     C[i % C.len()]
 }
 
-fn bounds(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+pub(crate) fn bounds(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     let (lo, hi) = values
         .filter(|v| v.is_finite())
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(v), h.max(v)));
@@ -85,27 +104,63 @@ fn bounds(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     Some((lo - pad, hi + pad))
 }
 
+/// Axis ranges of one chart or panel.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Ranges {
+    pub(crate) x: (f64, f64),
+    pub(crate) y: (f64, f64),
+}
+
+impl Ranges {
+    /// The smallest ranges holding both.
+    pub(crate) fn union(self, other: Ranges) -> Ranges {
+        Ranges {
+            x: (self.x.0.min(other.x.0), self.x.1.max(other.x.1)),
+            y: (self.y.0.min(other.y.0), self.y.1.max(other.y.1)),
+        }
+    }
+}
+
 impl LineChart {
     fn finite(&self) -> impl Iterator<Item = &(f64, f64)> {
         self.series.iter().flat_map(|s| s.points.iter()).filter(|(x, y)| x.is_finite() && y.is_finite())
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>, path: &Path) -> Result<(), PlotError> {
-        let err = |e: String| PlotError::Draw { path: path.to_path_buf(), detail: e };
+    /// The axis ranges that fit every finite point (with 5 % padding).
+    pub(crate) fn ranges(&self, path: &Path) -> Result<Ranges, PlotError> {
         let empty = || PlotError::Empty(path.to_path_buf());
-        let (x0, x1) = if self.log_x && self.finite().all(|p| p.0 > 0.0) {
+        let x = if self.log_x && self.finite().all(|p| p.0 > 0.0) {
             // Multiplicative padding keeps a log axis positive.
             let (lo, hi) = bounds(self.finite().map(|p| p.0.ln())).ok_or_else(empty)?;
             ((lo - 0.3).exp(), (hi + 0.3).exp())
         } else {
             bounds(self.finite().map(|p| p.0)).ok_or_else(empty)?
         };
-        let (y0, y1) =
-            bounds(self.finite().map(|p| p.1)).ok_or_else(|| PlotError::Empty(path.to_path_buf()))?;
+        let y = bounds(self.finite().map(|p| p.1)).ok_or_else(empty)?;
+        Ok(Ranges { x, y })
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>, path: &Path) -> Result<(), PlotError> {
+        let err = |e: String| PlotError::Draw { path: path.to_path_buf(), detail: e };
         root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
-        let mut builder = ChartBuilder::on(&root);
+        self.draw_in(&root, path, self.ranges(path)?, true, 20)?;
+        root.present().map_err(|e| err(e.to_string()))
+    }
+
+    /// Draws the chart into `root` with the given axis ranges; the legend only when `legend`.
+    pub(crate) fn draw_in<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        path: &Path,
+        ranges: Ranges,
+        legend: bool,
+        title_size: u32,
+    ) -> Result<(), PlotError> {
+        let err = |e: String| PlotError::Draw { path: path.to_path_buf(), detail: e };
+        let Ranges { x: (x0, x1), y: (y0, y1) } = ranges;
+        let mut builder = ChartBuilder::on(root);
         builder
-            .caption(&self.title, ("sans-serif", 20))
+            .caption(&self.title, ("sans-serif", title_size))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(60);
@@ -127,8 +182,11 @@ impl LineChart {
                     let line = chart
                         .draw_series(LineSeries::new(pts.clone(), c.stroke_width(width)))
                         .map_err(|e| err(e.to_string()))?;
-                    line.label(s.name.as_str())
-                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+                    if legend {
+                        line.label(s.name.as_str()).legend(move |(x, y)| {
+                            PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
+                        });
+                    }
                     if s.reference {
                         chart
                             .draw_series(pts.iter().map(|&p| Cross::new(p, 5, c.stroke_width(2))))
@@ -138,6 +196,9 @@ impl LineChart {
                             .draw_series(pts.iter().map(|&p| Circle::new(p, 3, c.filled())))
                             .map_err(|e| err(e.to_string()))?;
                     }
+                }
+                if !legend {
+                    return Ok(());
                 }
                 chart
                     .configure_series_labels()
@@ -156,16 +217,12 @@ impl LineChart {
         } else {
             body!(builder.build_cartesian_2d(x0..x1, y0..y1).map_err(|e| err(e.to_string()))?);
         }
-        root.present().map_err(|e| err(e.to_string()))
+        Ok(())
     }
 
     /// Writes `<stem>.svg` and `<stem>.png` (900×560) and returns both paths.
     pub fn write(&self, stem: &Path) -> Result<[PathBuf; 2], PlotError> {
-        REGISTER.call_once(|| {
-            if plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_err() {
-                unreachable!("the vendored DejaVu Sans parses");
-            }
-        });
+        register_font();
         let svg = stem.with_extension("svg");
         let png = stem.with_extension("png");
         let size = (900, 560);

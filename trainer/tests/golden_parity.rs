@@ -102,4 +102,9 @@ fn parameter_counts_are_exact() {
     assert_eq!(Preset::Mtdvocalist.config().init(&device).param_count(), 13_280_961);
     assert_eq!(Preset::Vocalist.config().init(&device).param_count(), 80_106_561);
     assert_eq!(Preset::Tiny.config().init(&device).param_count(), 1_739_665);
+    // The embedded study's pair (issue #17): the student is at most 1/5 of its teacher.
+    let teacher = Preset::Micro.config().init(&device).param_count();
+    let student = Preset::MicroStudent.config().init(&device).param_count();
+    assert_eq!((teacher, student), (440_553, 84_121));
+    assert!(5 * student <= teacher, "micro-student is {student} of {teacher} parameters, more than 1/5");
 }
