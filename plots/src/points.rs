@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::{bounds, colour, register_font, PlotError};
+use crate::{bounds, colour, register_font, PlotError, Ranges};
 
 /// One point: its position and, for measured points, the half-height of its error bar.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -62,7 +62,7 @@ impl PointChart {
             .filter(|p| p.x.is_finite() && p.y.is_finite() && (!self.log_x || p.x > 0.0))
     }
 
-    fn ranges(&self, path: &Path) -> Result<((f64, f64), (f64, f64)), PlotError> {
+    fn ranges(&self, path: &Path) -> Result<Ranges, PlotError> {
         let empty = || PlotError::Empty(path.to_path_buf());
         let x = if self.log_x {
             let (lo, hi) = bounds(self.all().map(|p| p.x.ln())).ok_or_else(empty)?;
@@ -75,12 +75,12 @@ impl PointChart {
             [p.y - e, p.y + e]
         }))
         .ok_or_else(empty)?;
-        Ok((x, y))
+        Ok(Ranges { x, y })
     }
 
     fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>, path: &Path) -> Result<(), PlotError> {
         let err = |e: String| PlotError::Draw { path: path.to_path_buf(), detail: e };
-        let ((x0, x1), (y0, y1)) = self.ranges(path)?;
+        let Ranges { x: (x0, x1), y: (y0, y1) } = self.ranges(path)?;
         root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
         let root = root.titled(&self.title, ("sans-serif", 22)).map_err(|e| err(e.to_string()))?;
         let (w, _) = root.dim_in_pixel();
@@ -215,7 +215,7 @@ mod tests {
             panels: vec![("K=15".into(), vec![measured, published])],
             note: vec!["mean ± std over 3 seeds".into()],
         };
-        let ((x0, x1), (y0, y1)) = chart.ranges(Path::new("x")).unwrap();
+        let Ranges { x: (x0, x1), y: (y0, y1) } = chart.ranges(Path::new("x")).unwrap();
         assert!(x0 < 0.08 && x1 > 80.1 && y0 < 37.0 && y1 > 99.8);
         let dir = tempfile::tempdir().unwrap();
         let [svg, png] = chart.write(&dir.path().join("p")).unwrap();
