@@ -7,12 +7,21 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${BIN:-$ROOT/target/release}
 DATA=${DATA:-$ROOT/data}
 SEED=${SEED:-1}
+# Every student is trained once per seed in SEEDS (the same seeds for every loss); the teacher once,
+# with SEED. Table 1 reports each student's mean ± std over these seeds (issue #17).
+read -r -a STUDENT_SEEDS <<< "${SEEDS:-1 2 3}"
+[ "${#STUDENT_SEEDS[@]}" -ge 1 ] || { echo "reproduce: SEEDS must list at least one seed" >&2; exit 2; }
+for s in "${STUDENT_SEEDS[@]}"; do
+  [[ "$s" =~ ^[0-9]+$ ]] || { echo "reproduce: SEEDS must be non-negative integers, got '$s'" >&2; exit 2; }
+done
 DEVICE=${DEVICE:-cpu}
 
 # Knobs for reduced runs (the CI test uses them; empty by default):
 #   SYNTH_ARGS  extra `preprocess synth` arguments, e.g. "--speakers 6 --utterances-per-speaker 4"
 #   TRAIN_SET   extra `trainer train` arguments for every run, e.g. "--set epochs=1 --set steps_per_epoch=2"
-#   EVAL_ARGS   extra `evaluator run` arguments, e.g. "--limit 2"
+#   EVAL_ARGS   extra `evaluator run` arguments, e.g. "--limit 2"; the embedded default scores the
+#               first 12 windows of each test video (--max-windows 12), which fits the 25 evaluations
+#               (teacher + 8 students × 3 seeds) into the budget; an LRS2 study runs the full protocol
 #   SHARDS      a shard set made elsewhere (e.g. on a cluster): step 2 only verifies it
 #   JOBS        students trained / models evaluated at once (default: 2 on CPU, 1 on CUDA); each
 #               gets OMP_NUM_THREADS = cores / JOBS, since libtorch's OpenMP threads spin when
@@ -21,7 +30,8 @@ DEVICE=${DEVICE:-cpu}
 # the study fits 30 minutes on 2 cores; SYNTH_ARGS, when set, replaces these arguments.
 read -r -a SYNTH_EXTRA <<< "${SYNTH_ARGS-"--utterances-per-speaker 10"}"
 read -r -a TRAIN_EXTRA <<< "${TRAIN_SET:-}"
-read -r -a EVAL_EXTRA <<< "${EVAL_ARGS:-}"
+if [ -n "${LRS2_ROOT:-}" ]; then EVAL_DEFAULT=""; else EVAL_DEFAULT="--max-windows 12"; fi
+read -r -a EVAL_EXTRA <<< "${EVAL_ARGS-$EVAL_DEFAULT}"
 CORES=$(nproc)
 if [ "$DEVICE" = cpu ]; then JOBS=${JOBS:-2}; else JOBS=${JOBS:-1}; fi
 [ "$JOBS" -ge 1 ] 2>/dev/null || { echo "reproduce: JOBS must be a positive integer, got '$JOBS'" >&2; exit 2; }
@@ -154,7 +164,7 @@ eval_model() { # name checkpoint
   fi
 }
 
-say "step 4: distil the students (same seed and budget each; $JOBS at a time, logs in $RUNS/*.log);"
+say "step 4: distil the students (seeds ${STUDENT_SEEDS[*]}, the same budget each; $JOBS at a time, logs in $RUNS/*.log);"
 say "  the teacher's evaluation (step 5) shares this queue"
 MODELS=("teacher|$TEACHER_CKPT")
 eval_model teacher "$TEACHER_CKPT"
@@ -168,19 +178,24 @@ STUDENTS=(
   "mtd_uw13|--set loss.kind=\"mtd\" --set loss.weighting=\"uw13\""
   "mtd_uw25|--set loss.kind=\"mtd\" --set loss.weighting=\"uw25\""
 )
-for entry in "${STUDENTS[@]}"; do
-  name=${entry%%|*}
-  eval "extra=(${entry#*|})"
-  QUEUED=1 train_run "student_$name" "$CONF/student.toml" --set "teacher.checkpoint=\"$TEACHER_CKPT\"" "${extra[@]}"
+for seed in "${STUDENT_SEEDS[@]}"; do
+  for entry in "${STUDENTS[@]}"; do
+    name=${entry%%|*}
+    eval "extra=(${entry#*|})"
+    QUEUED=1 train_run "student_${name}_s$seed" "$CONF/student.toml" \
+      --set "teacher.checkpoint=\"$TEACHER_CKPT\"" "${extra[@]}" --set "seed=$seed"
+  done
 done
 drain
 timed "4 students"
 
 say "step 5: evaluate every model (±15-frame protocol, split test) into $RESULTS"
-for entry in "${STUDENTS[@]}"; do
-  name=${entry%%|*}
-  MODELS+=("student_$name|$RUNS/student_$name/best.safetensors")
-  eval_model "student_$name" "$RUNS/student_$name/best.safetensors"
+for seed in "${STUDENT_SEEDS[@]}"; do
+  for entry in "${STUDENTS[@]}"; do
+    run_name="student_${entry%%|*}_s$seed"
+    MODELS+=("$run_name|$RUNS/$run_name/best.safetensors")
+    eval_model "$run_name" "$RUNS/$run_name/best.safetensors"
+  done
 done
 drain
 timed "5 evaluation"
@@ -208,6 +223,32 @@ if [ -z "${DRY_RUN:-}" ]; then
       echo "**Reduced run** (not the embedded default): SYNTH_ARGS='${SYNTH_ARGS:-}'" \
         "TRAIN_SET='${TRAIN_SET:-}' EVAL_ARGS='${EVAL_ARGS:-}'."
     fi
+    echo
+    echo "## Study design"
+    echo
+    python3 - "$RUNS" "$RESULTS" "${STUDENT_SEEDS[*]}" "${EVAL_EXTRA[*]}" <<'PY'
+import json, sys, pathlib, tomllib
+runs, results, seeds, eval_args = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3], sys.argv[4]
+def cfg(name):
+    p = runs / name / "config.toml"
+    return tomllib.loads(p.read_text()) if p.is_file() else None
+def params(name):
+    p = results / name / "provenance.json"
+    return json.loads(p.read_text()).get("parameters") if p.is_file() else None
+first = seeds.split()[0]
+t, s = cfg("teacher"), cfg(f"student_mtd_uw13_s{first}")
+tp, sp = params("teacher"), params(f"student_mtd_uw13_s{first}")
+def budget(c):
+    return f"{c['epochs'] * c['steps_per_epoch']} iterations of batch {c['batch_size']} at lr {c['lr']:g}"
+if t and s and tp and sp:
+    print(f"- Teacher: preset `{t['model']['preset']}`, {tp:,} parameters, trained once from scratch with BCE "
+          f"({budget(t)}).")
+    print(f"- Students: preset `{s['model']['preset']}`, {sp:,} parameters ({100 * sp / tp:.1f} % of the teacher; "
+          f"MTDVocaLiST is 16.6 % of VocaLiST), one per loss, each trained with seeds {seeds.replace(' ', ', ')} "
+          f"({budget(s)}); the same seeds for every loss.")
+print(f"- Evaluation: the ±15-frame protocol on the test split"
+      + (f", with `{eval_args}` (each test video's first windows only, to fit the time budget)." if eval_args else "."))
+PY
     echo
     echo "## Table 1 shape (accuracy %, ±15-frame retrieval, test split)"
     echo

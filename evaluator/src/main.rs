@@ -33,7 +33,8 @@ enum Command {
         naive: bool,
         #[command(flatten)]
         device: DeviceArgs,
-        /// Verification only: truncate every video to this many windows (not the protocol).
+        /// Score only the first N windows of every video (not the full protocol: for verification, and
+        /// for the embedded `make reproduce` study, which uses 12 to fit its time budget).
         #[arg(long)]
         max_windows: Option<usize>,
         /// Verification only: score only the first N utterances.

@@ -8,10 +8,12 @@ mod error;
 mod hash;
 mod lock;
 mod manifest;
+mod runs;
 mod split;
 
 pub use error::{describe_error, Error, Result};
 pub use hash::{sha256_bytes, sha256_file};
 pub use lock::DirLock;
 pub use manifest::{atomic_write, Manifest, ShardEntry, SkippedItem, MANIFEST_FILE, MANIFEST_VERSION};
+pub use runs::split_seed;
 pub use split::{known_lrs2_split, parse_split_list, KnownSplit, SplitEntry, UttId, LRS2_V1_SPLITS};

@@ -1,12 +1,16 @@
-//! `trainer plot`: figures from one or more run directories' `metrics.jsonl`, as SVG and PNG:
-//! - `train_loss` and `val_f1`: the training curves, one line per run, per epoch;
+//! `trainer plot`: figures from one or more run directories' `metrics.jsonl`, as SVG and PNG.
+//! Runs named `<model>_s<seed>` are one model trained with several seeds
+//! ([`manifests::split_seed`]): the curves show their mean per epoch, one line per model.
+//! - `train_loss` and `val_f1`: the training curves, one line per model, per epoch;
 //! - `weights_<run>`: the learned loss weights over the logged steps (runs with UW/AW weights);
-//! - `loss_ratio`: Fig. 4 — each run's validation MTD, Last-MTD and FitNets losses (runs with a
-//!   teacher), each normalised by its maximum over the epochs (the paper's "loss ratio", SPEC §A).
+//! - `loss_ratio`: Fig. 4 as small multiples — one panel per distillation measure (validation
+//!   MTD, Last-MTD, FitNets; runs with a teacher), one line per model, each run's curve
+//!   normalised by its maximum over the epochs (the paper's "loss ratio", SPEC §A) and then
+//!   averaged over the model's seeds; the panels share their axes.
 
 use std::path::{Path, PathBuf};
 
-use plots::{LineChart, PlotError, Series};
+use plots::{LineChart, PlotError, Series, SmallMultiples};
 use serde_json::Value;
 
 use crate::loss::{pair_name, PAIRS};
@@ -81,6 +85,48 @@ fn per_epoch(r: &RunMetrics, f: impl Fn(&EpochLine) -> Option<f64>) -> Vec<(f64,
     r.epochs.iter().filter_map(|e| Some((e.epoch as f64, finite(f(e)?)?))).collect()
 }
 
+/// Runs grouped by model (`<model>_s<seed>` → `<model>`), in the order each model first appears.
+fn by_model(runs: &[RunMetrics]) -> Vec<(String, Vec<&RunMetrics>)> {
+    let mut groups: Vec<(String, Vec<&RunMetrics>)> = Vec::new();
+    for r in runs {
+        let model = manifests::split_seed(&r.name).0.to_string();
+        match groups.iter_mut().find(|g| g.0 == model) {
+            Some(g) => g.1.push(r),
+            None => groups.push((model, vec![r])),
+        }
+    }
+    groups
+}
+
+/// The mean over curves of the points at each x that every curve has (seeds of one model log
+/// the same epochs; an epoch missing from one of them is left out rather than biased).
+fn mean_curve(curves: &[Vec<(f64, f64)>]) -> Vec<(f64, f64)> {
+    let Some(first) = curves.first() else { return Vec::new() };
+    first
+        .iter()
+        .filter_map(|&(x, _)| {
+            let ys: Vec<f64> =
+                curves.iter().filter_map(|c| c.iter().find(|p| p.0 == x).map(|p| p.1)).collect();
+            (ys.len() == curves.len()).then(|| (x, ys.iter().sum::<f64>() / ys.len() as f64))
+        })
+        .collect()
+}
+
+/// A model's label: its name, and how many seeds its curve averages.
+fn label(model: &str, runs: &[&RunMetrics]) -> String {
+    if runs.len() > 1 {
+        format!("{model} (mean of {})", runs.len())
+    } else {
+        model.to_string()
+    }
+}
+
+/// `y / max(y)` over the curve (None when the maximum is not positive).
+fn normalised(pts: Vec<(f64, f64)>) -> Option<Vec<(f64, f64)>> {
+    let max = pts.iter().map(|p| p.1).filter(|v| v.is_finite()).fold(f64::NEG_INFINITY, f64::max);
+    (max.is_finite() && max > 0.0).then(|| pts.iter().map(|&(x, y)| (x, y / max)).collect())
+}
+
 /// Draws every figure for `runs` into `out`; returns the written files.
 pub fn plot(runs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, FigureError> {
     std::fs::create_dir_all(out).map_err(|source| FigureError::Out { path: out.to_path_buf(), source })?;
@@ -94,22 +140,34 @@ pub fn plot(runs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, FigureError> {
         Ok(())
     };
     let line = |name: String, points| Series { name, points, reference: false, colour: None };
+    let models = by_model(&runs);
+    let seeded = models.iter().any(|(_, r)| r.len() > 1);
+    let per_model = |f: fn(&EpochLine) -> Option<f64>| -> Vec<Series> {
+        models
+            .iter()
+            .map(|(model, rs)| {
+                let curves: Vec<_> = rs.iter().map(|r| per_epoch(r, f)).collect();
+                line(label(model, rs), mean_curve(&curves))
+            })
+            .collect()
+    };
+    let over_seeds = if seeded { ", mean over seeds" } else { "" };
     write(
         LineChart {
-            title: "Training loss (mean over the epoch)".into(),
+            title: format!("Training loss (mean over the epoch{over_seeds})"),
             x_label: "epoch".into(),
             y_label: "loss".into(),
-            series: runs.iter().map(|r| line(r.name.clone(), per_epoch(r, |e| Some(e.train_loss)))).collect(),
+            series: per_model(|e| Some(e.train_loss)),
             log_x: false,
         },
         "train_loss",
     )?;
     write(
         LineChart {
-            title: "Validation weighted F1 (logit > 0.5)".into(),
+            title: format!("Validation weighted F1 (logit > 0.5{over_seeds})"),
             x_label: "epoch".into(),
             y_label: "F1".into(),
-            series: runs.iter().map(|r| line(r.name.clone(), per_epoch(r, |e| Some(e.val.f1)))).collect(),
+            series: per_model(|e| Some(e.val.f1)),
             log_x: false,
         },
         "val_f1",
@@ -141,30 +199,40 @@ pub fn plot(runs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, FigureError> {
             &format!("weights_{}", r.name),
         )?;
     }
-    let mut ratio = Vec::new();
-    for r in &runs {
-        type Measure = fn(&Validation) -> Option<f64>;
-        let measures: [(Measure, &str); 3] =
-            [(|v| v.mtd, "MTD"), (|v| v.last_mtd, "Last-MTD"), (|v| v.fitnets, "FitNets")];
-        for (measure, label) in measures {
-            let pts = per_epoch(r, |e| measure(&e.val));
-            let max = pts.iter().map(|p| p.1).filter(|v| v.is_finite()).fold(f64::NEG_INFINITY, f64::max);
-            if max.is_finite() && max > 0.0 {
-                let scaled = pts.iter().map(|&(x, y)| (x, y / max)).collect();
-                ratio.push(line(format!("{}: {label}", r.name), scaled));
+    type Measure = fn(&Validation) -> Option<f64>;
+    let measures: [(Measure, &str); 3] =
+        [(|v| v.mtd, "MTD"), (|v| v.last_mtd, "Last-MTD"), (|v| v.fitnets, "FitNets")];
+    let mut panels = Vec::new();
+    for (measure, title) in measures {
+        let mut series = Vec::new();
+        for (i, (model, rs)) in models.iter().enumerate() {
+            let curves: Option<Vec<_>> =
+                rs.iter().map(|r| normalised(per_epoch(r, |e| measure(&e.val)))).collect();
+            if let Some(curves) = curves {
+                series.push(Series {
+                    name: label(model, rs),
+                    points: mean_curve(&curves),
+                    reference: false,
+                    colour: Some(i),
+                });
             }
         }
-    }
-    write(
-        LineChart {
-            title: "Validation loss ratio (Fig. 4)".into(),
+        panels.push(LineChart {
+            title: format!("validation {title} loss"),
             x_label: "epoch".into(),
             y_label: "loss / its maximum".into(),
-            series: ratio,
+            series,
             log_x: false,
-        },
-        "loss_ratio",
-    )?;
+        });
+    }
+    if panels.iter().any(|p| p.series.iter().any(|s| !s.points.is_empty())) {
+        let chart = SmallMultiples {
+            title: format!("Validation loss ratio (Fig. 4){}", if seeded { ": mean over seeds" } else { "" }),
+            panels,
+            columns: 3,
+        };
+        written.extend(chart.write(&out.join("loss_ratio"))?);
+    }
     Ok(written)
 }
 
