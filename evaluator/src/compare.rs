@@ -357,7 +357,7 @@ pub fn to_json(rows: &[Row]) -> String {
 /// Fig. 2: parameters (log scale) vs accuracy at the shortest and the longest context, one panel
 /// each. Measured models are coloured dots at their real sizes with mean ± std error bars; models
 /// of the same size (the students) are spread sideways around it so each stays visible.
-/// Published rows are hollow black squares labelled in place.
+/// Published rows are hollow black markers, one shape per model, named in the legend.
 pub fn figure(rows: &[Row]) -> PointChart {
     let measured: Vec<&Row> = rows.iter().filter(|r| !r.published).collect();
     let ks = [0, CONTEXTS.len() - 1];
@@ -367,7 +367,7 @@ pub fn figure(rows: &[Row]) -> PointChart {
         for (i, r) in measured.iter().enumerate() {
             let same: Vec<&&Row> = measured.iter().filter(|m| m.parameters == r.parameters).collect();
             let j = same.iter().position(|m| m.name == r.name).unwrap_or(0) as f64;
-            let dodge = (0.05 * (j - (same.len() as f64 - 1.0) / 2.0)).exp();
+            let dodge = (0.08 * (j - (same.len() as f64 - 1.0) / 2.0)).exp();
             let point = r.acc[k].map(|y| Point { x: r.parameters as f64 / 1e6 * dodge, y, err: r.std[k] });
             series.push(PointSeries {
                 name: r.name.clone(),
@@ -379,7 +379,7 @@ pub fn figure(rows: &[Row]) -> PointChart {
         for r in rows.iter().filter(|r| r.published) {
             let point = r.acc[k].map(|y| Point { x: r.parameters as f64 / 1e6, y, err: None });
             series.push(PointSeries {
-                name: r.name.replace(" (published, LRS2)", ""),
+                name: r.name.clone(),
                 points: point.into_iter().collect(),
                 reference: true,
                 colour: None,
@@ -398,8 +398,8 @@ pub fn figure(rows: &[Row]) -> PointChart {
         note.push("sideways around it to stay visible.".into());
     }
     if rows.iter().any(|r| r.published) {
-        note.push("Squares: published LRS2 figures,".into());
-        note.push("not measured by this run.".into());
+        note.push("Hollow black markers: published LRS2".into());
+        note.push("figures, not measured by this run.".into());
     }
     PointChart {
         title: "Model size vs sync accuracy (Fig. 2)".into(),
@@ -408,6 +408,7 @@ pub fn figure(rows: &[Row]) -> PointChart {
         log_x: true,
         panels,
         note,
+        y_limits: Some((0.0, 100.0)),
     }
 }
 

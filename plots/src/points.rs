@@ -1,6 +1,6 @@
 //! Point charts with error bars: measured points as filled, coloured dots with ± error bars, and
-//! reference (published) points as hollow black squares labelled in place, in one or more panels
-//! that share their axes.
+//! reference (published) points as hollow black markers, one shape per reference series, named in
+//! the legend; in one or more panels that share their axes.
 
 use std::path::{Path, PathBuf};
 
@@ -23,11 +23,12 @@ pub struct Point {
 /// Points of one model (or one published model).
 #[derive(Debug, Clone)]
 pub struct PointSeries {
-    /// Legend label (reference points are also labelled beside the point).
+    /// Legend label.
     pub name: String,
     /// Its points.
     pub points: Vec<Point>,
-    /// Published figures: hollow black squares, labelled in place.
+    /// Published figures: hollow black markers (square, triangle, diamond, circle, cross, in
+    /// the order the reference series come).
     pub reference: bool,
     /// Palette index of measured points (default: the series' position).
     pub colour: Option<usize>,
@@ -46,12 +47,30 @@ pub struct PointChart {
     pub log_x: bool,
     /// (panel title, its series).
     pub panels: Vec<(String, Vec<PointSeries>)>,
-    /// A line of small print under the legend (how to read the figure).
+    /// Lines of small print under the legend (how to read the figure).
     pub note: Vec<String>,
+    /// Limits the y axis never goes beyond (e.g. 0–100 for accuracy in %), whatever the bars.
+    pub y_limits: Option<(f64, f64)>,
+}
+
+/// The hollow black marker of the `i`-th reference series, centred on the origin.
+fn marker(i: usize) -> Vec<(i32, i32)> {
+    match i % 5 {
+        0 => vec![(-5, -5), (5, -5), (5, 5), (-5, 5), (-5, -5)],
+        1 => vec![(0, -6), (6, 5), (-6, 5), (0, -6)],
+        2 => vec![(0, -7), (7, 0), (0, 7), (-7, 0), (0, -7)],
+        3 => (0..=16)
+            .map(|k| {
+                let a = k as f64 * std::f64::consts::PI / 8.0;
+                ((6.0 * a.cos()).round() as i32, (6.0 * a.sin()).round() as i32)
+            })
+            .collect(),
+        _ => vec![(-5, -5), (5, 5), (0, 0), (5, -5), (-5, 5)],
+    }
 }
 
 const LEGEND_WIDTH: u32 = 300;
-const PANEL: (u32, u32) = (520, 460);
+const PANEL: (u32, u32) = (520, 520);
 
 impl PointChart {
     fn all(&self) -> impl Iterator<Item = &Point> {
@@ -66,7 +85,7 @@ impl PointChart {
         let empty = || PlotError::Empty(path.to_path_buf());
         let x = if self.log_x {
             let (lo, hi) = bounds(self.all().map(|p| p.x.ln())).ok_or_else(empty)?;
-            ((lo - 0.4).exp(), (hi + 1.2).exp()) // room on the right for the published labels
+            ((lo - 0.4).exp(), (hi + 0.4).exp())
         } else {
             bounds(self.all().map(|p| p.x)).ok_or_else(empty)?
         };
@@ -75,6 +94,10 @@ impl PointChart {
             [p.y - e, p.y + e]
         }))
         .ok_or_else(empty)?;
+        let y = match self.y_limits {
+            Some((lo, hi)) => (y.0.max(lo), y.1.min(hi)),
+            None => y,
+        };
         Ok(Ranges { x, y })
     }
 
@@ -99,11 +122,14 @@ impl PointChart {
                         .label_style(("sans-serif", 13))
                         .draw()
                         .map_err(|e| err(e.to_string()))?;
+                    let mut nth_reference = 0;
                     for (i, s) in series.iter().enumerate() {
                         let c = colour(s.colour.unwrap_or(i));
+                        let shape = marker(nth_reference);
+                        nth_reference += usize::from(s.reference);
                         for p in s.points.iter().filter(|p| p.x.is_finite() && p.y.is_finite()) {
                             if let Some(e) = p.err.filter(|e| e.is_finite() && *e > 0.0) {
-                                let bar = [(p.x, p.y - e), (p.x, p.y + e)];
+                                let bar = [(p.x, (p.y - e).max(y0)), (p.x, (p.y + e).min(y1))];
                                 chart
                                     .draw_series([PathElement::new(bar.to_vec(), c.stroke_width(2))])
                                     .map_err(|e| err(e.to_string()))?;
@@ -117,8 +143,7 @@ impl PointChart {
                             if s.reference {
                                 chart
                                     .draw_series([EmptyElement::at((p.x, p.y))
-                                        + Rectangle::new([(-5, -5), (5, 5)], BLACK.stroke_width(2))
-                                        + Text::new(s.name.clone(), (9, -6), ("sans-serif", 12).into_font())])
+                                        + PathElement::new(shape.clone(), BLACK.stroke_width(2))])
                                     .map_err(|e| err(e.to_string()))?;
                             } else {
                                 chart
@@ -137,37 +162,33 @@ impl PointChart {
                 body!(builder.build_cartesian_2d(x0..x1, y0..y1).map_err(|e| err(e.to_string()))?);
             }
         }
-        // Legend: each measured series once (in panel order), then the published style.
+        // Legend: each series once, in panel order, with its marker.
         let font = ("sans-serif", 14).into_font();
         let mut seen: Vec<&str> = Vec::new();
         let mut y = 40;
-        let mut reference = false;
         for (_, series) in &self.panels {
+            let mut nth_reference = 0;
             for (i, s) in series.iter().enumerate() {
-                if s.reference {
-                    reference = true;
-                    continue;
-                }
+                let shape = marker(nth_reference);
+                nth_reference += usize::from(s.reference);
                 if seen.contains(&s.name.as_str()) {
                     continue;
                 }
                 seen.push(&s.name);
-                let c = colour(s.colour.unwrap_or(i));
-                legend.draw(&Circle::new((20, y), 5, c.filled())).map_err(|e| err(e.to_string()))?;
+                if s.reference {
+                    let at: Vec<(i32, i32)> = shape.iter().map(|&(dx, dy)| (20 + dx, y + dy)).collect();
+                    legend
+                        .draw(&PathElement::new(at, BLACK.stroke_width(2)))
+                        .map_err(|e| err(e.to_string()))?;
+                } else {
+                    let c = colour(s.colour.unwrap_or(i));
+                    legend.draw(&Circle::new((20, y), 5, c.filled())).map_err(|e| err(e.to_string()))?;
+                }
                 legend
                     .draw(&Text::new(s.name.clone(), (34, y - 8), font.clone()))
                     .map_err(|e| err(e.to_string()))?;
                 y += 24;
             }
-        }
-        if reference {
-            legend
-                .draw(&Rectangle::new([(15, y - 5), (25, y + 5)], BLACK.stroke_width(2)))
-                .map_err(|e| err(e.to_string()))?;
-            legend
-                .draw(&Text::new("published (LRS2)", (34, y - 8), font.clone()))
-                .map_err(|e| err(e.to_string()))?;
-            y += 24;
         }
         let small = ("sans-serif", 12).into_font();
         for line in &self.note {
@@ -214,13 +235,14 @@ mod tests {
             log_x: true,
             panels: vec![("K=15".into(), vec![measured, published])],
             note: vec!["mean ± std over 3 seeds".into()],
+            y_limits: Some((0.0, 100.0)),
         };
         let Ranges { x: (x0, x1), y: (y0, y1) } = chart.ranges(Path::new("x")).unwrap();
-        assert!(x0 < 0.08 && x1 > 80.1 && y0 < 37.0 && y1 > 99.8);
+        assert!(x0 < 0.08 && x1 > 80.1 && y0 < 37.0 && y1 == 100.0);
         let dir = tempfile::tempdir().unwrap();
         let [svg, png] = chart.write(&dir.path().join("p")).unwrap();
         let text = std::fs::read_to_string(svg).unwrap();
-        assert!(text.contains("VocaLiST") && text.contains("published (LRS2)") && text.contains("3 seeds"));
+        assert!(text.contains("VocaLiST") && text.contains("student") && text.contains("3 seeds"));
         assert_eq!(&std::fs::read(png).unwrap()[1..4], b"PNG");
         let empty = PointChart { panels: vec![], ..chart };
         assert!(matches!(empty.write(&dir.path().join("e")), Err(PlotError::Empty(_))));

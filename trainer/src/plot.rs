@@ -112,12 +112,11 @@ fn mean_curve(curves: &[Vec<(f64, f64)>]) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// A model's label: its name, and how many seeds its curve averages.
-fn label(model: &str, runs: &[&RunMetrics]) -> String {
-    if runs.len() > 1 {
-        format!("{model} (mean of {})", runs.len())
-    } else {
-        model.to_string()
+/// How many seeds the models' curves average, for the titles ("" when every model has one run).
+fn over_seeds(models: &[(String, Vec<&RunMetrics>)]) -> String {
+    match models.iter().map(|(_, r)| r.len()).max() {
+        Some(n) if n > 1 => format!(", mean over {n} seeds"),
+        _ => String::new(),
     }
 }
 
@@ -141,17 +140,16 @@ pub fn plot(runs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, FigureError> {
     };
     let line = |name: String, points| Series { name, points, reference: false, colour: None };
     let models = by_model(&runs);
-    let seeded = models.iter().any(|(_, r)| r.len() > 1);
     let per_model = |f: fn(&EpochLine) -> Option<f64>| -> Vec<Series> {
         models
             .iter()
             .map(|(model, rs)| {
                 let curves: Vec<_> = rs.iter().map(|r| per_epoch(r, f)).collect();
-                line(label(model, rs), mean_curve(&curves))
+                line(model.clone(), mean_curve(&curves))
             })
             .collect()
     };
-    let over_seeds = if seeded { ", mean over seeds" } else { "" };
+    let over_seeds = over_seeds(&models);
     write(
         LineChart {
             title: format!("Training loss (mean over the epoch{over_seeds})"),
@@ -210,7 +208,7 @@ pub fn plot(runs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, FigureError> {
                 rs.iter().map(|r| normalised(per_epoch(r, |e| measure(&e.val)))).collect();
             if let Some(curves) = curves {
                 series.push(Series {
-                    name: label(model, rs),
+                    name: model.clone(),
                     points: mean_curve(&curves),
                     reference: false,
                     colour: Some(i),
@@ -227,7 +225,7 @@ pub fn plot(runs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, FigureError> {
     }
     if panels.iter().any(|p| p.series.iter().any(|s| !s.points.is_empty())) {
         let chart = SmallMultiples {
-            title: format!("Validation loss ratio (Fig. 4){}", if seeded { ": mean over seeds" } else { "" }),
+            title: format!("Validation loss ratio (Fig. 4){over_seeds}"),
             panels,
             columns: 3,
         };
