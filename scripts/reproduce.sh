@@ -20,7 +20,8 @@ DEVICE=${DEVICE:-cpu}
 #   SYNTH_ARGS  extra `preprocess synth` arguments, e.g. "--speakers 6 --utterances-per-speaker 4"
 #   TRAIN_SET   extra `trainer train` arguments for every run, e.g. "--set epochs=1 --set steps_per_epoch=2"
 #   EVAL_ARGS   extra `evaluator run` arguments, e.g. "--limit 2"; the embedded default scores the
-#               first 12 windows of each test video (--max-windows 12), which fits the 25 evaluations
+#               first 24 windows of each test video (--max-windows 24, about half of each; more than
+#               the 15 of the longest context K15), which fits the 25 evaluations
 #               (teacher + 8 students × 3 seeds) into the budget; an LRS2 study runs the full protocol
 #   SHARDS      a shard set made elsewhere (e.g. on a cluster): step 2 only verifies it
 #   JOBS        students trained / models evaluated at once (default: 2 on CPU, 1 on CUDA); each
@@ -30,7 +31,7 @@ DEVICE=${DEVICE:-cpu}
 # the study fits 30 minutes on 2 cores; SYNTH_ARGS, when set, replaces these arguments.
 read -r -a SYNTH_EXTRA <<< "${SYNTH_ARGS-"--utterances-per-speaker 10"}"
 read -r -a TRAIN_EXTRA <<< "${TRAIN_SET:-}"
-if [ -n "${LRS2_ROOT:-}" ]; then EVAL_DEFAULT=""; else EVAL_DEFAULT="--max-windows 12"; fi
+if [ -n "${LRS2_ROOT:-}" ]; then EVAL_DEFAULT=""; else EVAL_DEFAULT="--max-windows 24"; fi
 read -r -a EVAL_EXTRA <<< "${EVAL_ARGS-$EVAL_DEFAULT}"
 CORES=$(nproc)
 if [ "$DEVICE" = cpu ]; then JOBS=${JOBS:-2}; else JOBS=${JOBS:-1}; fi
@@ -204,8 +205,9 @@ say "step 6: tables and figures in $RESULTS"
 DIRS=()
 for m in "${MODELS[@]}"; do DIRS+=("$RESULTS/${m%%|*}"); done
 run "$BIN/evaluator" compare "${DIRS[@]}" --published --out "$RESULTS"
+# In the order of Table 1 (teacher, then the students by loss), so every figure colours a model alike.
 RUN_DIRS=()
-for d in "$RUNS"/teacher "$RUNS"/student_*; do [ -d "$d" ] && RUN_DIRS+=("$d"); done
+for m in "${MODELS[@]}"; do d=$RUNS/${m%%|*}; [ -d "$d" ] && RUN_DIRS+=("$d"); done
 if [ ${#RUN_DIRS[@]} -gt 0 ]; then run "$BIN/trainer" plot "${RUN_DIRS[@]}" --out "$RESULTS/plots"; fi
 timed "6 tables and figures"
 if [ -z "${DRY_RUN:-}" ]; then

@@ -212,11 +212,11 @@ fn seeded(rows: &[Row]) -> Vec<&Row> {
 }
 
 /// A short paragraph on which differences between the seeded models are larger than the seed
-/// spread: at the shortest and longest context, two models differ beyond their spread when their
-/// means are further apart than the sum of their standard deviations (their mean ± std intervals
-/// do not overlap). Every model is compared with the first seeded one (the BCE student, trained
-/// without distillation, in `make reproduce`), and the best model at the longest context with
-/// each other one.
+/// spread. Two models differ beyond their spread at a context K when their means are further
+/// apart than the sum of their standard deviations (their mean ± std intervals do not overlap).
+/// Pairs are sorted by that test at the longest context (K15), and each line names every K where
+/// it holds. Every model is compared with the first seeded one (the BCE student, trained without
+/// distillation, in `make reproduce`), and the best model at the longest context with each other.
 pub fn summary(rows: &[Row]) -> String {
     let models = seeded(rows);
     let (Some(base), true) = (models.first(), models.len() > 1) else {
@@ -224,25 +224,37 @@ pub fn summary(rows: &[Row]) -> String {
     };
     let n = base.runs.len();
     let last = CONTEXTS.len() - 1;
-    let ks = [0, last];
+    // (line, beyond the spread at the longest context)
     let verdict = |a: &Row, b: &Row| -> Option<(String, bool)> {
-        let mut parts = Vec::new();
-        let mut beyond_all = true;
-        for &k in &ks {
-            let (ma, mb) = (a.acc[k]?, b.acc[k]?);
-            let spread = a.std[k].unwrap_or(0.0) + b.std[k].unwrap_or(0.0);
-            let diff = ma - mb;
-            let beyond = diff.abs() > spread;
-            beyond_all &= beyond;
-            parts.push(format!("{diff:+.1} at K{} (spread {spread:.1})", CONTEXTS[k]));
-        }
-        Some((parts.join(", "), beyond_all))
+        let (ma, mb) = (a.acc[last]?, b.acc[last]?);
+        let spread = a.std[last].unwrap_or(0.0) + b.std[last].unwrap_or(0.0);
+        let beyond: Vec<String> = (0..CONTEXTS.len())
+            .filter(|&k| match (a.acc[k], b.acc[k]) {
+                (Some(x), Some(y)) => (x - y).abs() > a.std[k].unwrap_or(0.0) + b.std[k].unwrap_or(0.0),
+                _ => false,
+            })
+            .map(|k| format!("K{}", CONTEXTS[k]))
+            .collect();
+        let at = if beyond.is_empty() {
+            "within the spread at every K".to_string()
+        } else if beyond.len() == CONTEXTS.len() {
+            "beyond the spread at every K".to_string()
+        } else {
+            format!("beyond the spread at {}", beyond.join(", "))
+        };
+        let line = format!(
+            "{} − {}: {:+.1} points at K{} (spread {spread:.1}); {at}",
+            a.name,
+            b.name,
+            ma - mb,
+            CONTEXTS[last]
+        );
+        Some((line, (ma - mb).abs() > spread))
     };
     let mut larger = Vec::new();
     let mut within = Vec::new();
     let mut place = |a: &Row, b: &Row| {
-        if let Some((text, beyond)) = verdict(a, b) {
-            let line = format!("{} − {}: {text}", a.name, b.name);
+        if let Some((line, beyond)) = verdict(a, b) {
             if beyond {
                 larger.push(line);
             } else {
@@ -262,15 +274,15 @@ pub fn summary(rows: &[Row]) -> String {
         }
     }
     let mut s = format!(
-        "**Seed spread.** Over {n} seeds, a difference counts as larger than the seed spread when \
-         the two means are further apart than the sum of the two standard deviations, at both K{} \
-         and K{} (differences in accuracy points). Compared with {} (no distillation), and the best \
-         model at K{} ({}) with the others:\n\n",
-        CONTEXTS[0],
-        CONTEXTS[last],
+        "**Seed spread.** With {n} seeds per model, a difference counts as larger than the seed \
+         spread when the two means are further apart than the sum of the two standard deviations \
+         (their mean ± std intervals do not overlap). Each model is compared with {} (no \
+         distillation), and the best model at K{} ({}) with the others; the lists sort the pairs \
+         at K{}, and each line names the contexts where the difference is beyond the spread.\n\n",
         base.name,
         CONTEXTS[last],
         best.map(|b| b.name.as_str()).unwrap_or("none"),
+        CONTEXTS[last],
     );
     let list = |title: &str, items: &[String]| -> String {
         if items.is_empty() {
@@ -279,8 +291,11 @@ pub fn summary(rows: &[Row]) -> String {
             format!("- {title}:\n{}", items.iter().map(|l| format!("  - {l}\n")).collect::<String>())
         }
     };
-    s.push_str(&list("Larger than the seed spread", &larger));
-    s.push_str(&list("Within the seed spread (not distinguishable with these seeds)", &within));
+    s.push_str(&list(&format!("Larger than the seed spread at K{}", CONTEXTS[last]), &larger));
+    s.push_str(&list(
+        &format!("Within the seed spread at K{} (not distinguishable with these seeds)", CONTEXTS[last]),
+        &within,
+    ));
     s
 }
 
@@ -496,18 +511,19 @@ mod tests {
         assert!(md.contains("| student_mtd | 84.1k | 3 | 21.00 ± 1.00 |"), "{md}");
         assert!(md.contains("*MTDVocaLiST (published, LRS2)* | 13.28M |  | 91.46"));
         assert!(md.contains("not measured by this run"));
-        // MTD − BCE: +10 at K5 (spread 2), +26 at K15 (spread 3): beyond. KD − BCE: within at K5.
+        // MTD − BCE: +10 at K5 (spread 2), +26 at K15 (spread 3): beyond at both. KD − BCE: +4 at
+        // K15 within a spread of 11; MTD − KD: +22 at K15 beyond a spread of 12.
         let para = summary(&rows);
-        assert!(
-            para.contains("student_mtd − student_bce: +10.0 at K5 (spread 2.0), +26.0 at K15 (spread 3.0)"),
-            "{para}"
-        );
-        let (larger, within) = para.split_once("Within").unwrap();
+        let want =
+            "student_mtd − student_bce: +26.0 points at K15 (spread 3.0); beyond the spread at K5, K15";
+        assert!(para.contains(want), "{para}");
+        let (larger, within) = para.split_once("- Within").unwrap();
         assert!(
             larger.contains("student_mtd − student_bce") && larger.contains("student_mtd − student_kd"),
             "{para}"
         );
-        assert!(within.contains("student_kd − student_bce"), "{para}");
+        let want = "student_kd − student_bce: +4.0 points at K15 (spread 11.0); within the spread at every K";
+        assert!(within.contains(want), "{para}");
         let csv = to_csv(&rows);
         assert!(csv.starts_with("model,row,run,seed,parameters,published,K5,K7,K9,K11,K13,K15\n"));
         assert!(csv.contains("student_mtd,seed,student_mtd_s2,2,84121,false,22,,,,,44\n"), "{csv}");

@@ -34,7 +34,7 @@ enum Command {
         #[command(flatten)]
         device: DeviceArgs,
         /// Score only the first N windows of every video (not the full protocol: for verification, and
-        /// for the embedded `make reproduce` study, which uses 12 to fit its time budget).
+        /// for the embedded `make reproduce` study, which uses 24 to fit its time budget).
         #[arg(long)]
         max_windows: Option<usize>,
         /// Verification only: score only the first N utterances.
