@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use plots::{LineChart, PlotError, Series, SmallMultiples};
 use serde_json::Value;
 
-use crate::loss::{pair_name, PAIRS};
+use crate::loss::{pair_name, Block, LAYERS, PAIRS};
 use crate::train::validate::{EpochLine, Validation};
 
 /// Why the figures could not be drawn.
@@ -170,22 +170,24 @@ pub fn plot(runs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, FigureError> {
         },
         "val_f1",
     )?;
+    let mut by_block = Vec::new();
     for r in &runs {
         let n = r.steps.iter().filter_map(|s| s["weights"].as_array().map(Vec::len)).max().unwrap_or(0);
         if n == 0 {
             continue;
         }
+        let weight = |i: usize| -> Vec<(f64, f64)> {
+            r.steps
+                .iter()
+                .filter_map(|s| Some((s["step"].as_f64()?, s["weights"].get(i)?.as_f64()?)))
+                .collect()
+        };
+        if let Some(chart) = weight_panels(&r.name, n, weight) {
+            by_block.push((chart, format!("weights_{}", r.name)));
+            continue;
+        }
         let names = weight_names(n);
-        let series = (0..n)
-            .map(|i| {
-                let pts = r
-                    .steps
-                    .iter()
-                    .filter_map(|s| Some((s["step"].as_f64()?, s["weights"].get(i)?.as_f64()?)))
-                    .collect();
-                line(names[i].clone(), pts)
-            })
-            .collect();
+        let series = (0..n).map(|i| line(names[i].clone(), weight(i))).collect();
         write(
             LineChart {
                 title: format!("Learned loss weights: {}", r.name),
@@ -196,6 +198,11 @@ pub fn plot(runs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, FigureError> {
             },
             &format!("weights_{}", r.name),
         )?;
+    }
+    for (chart, stem) in by_block {
+        if chart.panels.iter().any(|p| p.series.iter().any(|s| !s.points.is_empty())) {
+            written.extend(chart.write(&out.join(stem))?);
+        }
     }
     type Measure = fn(&Validation) -> Option<f64>;
     let measures: [(Measure, &str); 3] =
@@ -234,6 +241,56 @@ pub fn plot(runs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, FigureError> {
     Ok(written)
 }
 
+/// The learned weights of UW/AW-13D (bce + one per (block, layer) pair) or 25D (bce + CAD and
+/// VR per pair) as one panel per block (fusion, A→V, V→A) on shared axes: one line per layer (and
+/// behaviour), coloured alike in every panel, and the BCE weight in each panel for scale. None for
+/// other weight counts.
+fn weight_panels(run: &str, n: usize, weight: impl Fn(usize) -> Vec<(f64, f64)>) -> Option<SmallMultiples> {
+    let behaviours: &[&str] = if n == 1 + PAIRS {
+        &[""]
+    } else if n == 1 + 2 * PAIRS {
+        &["CAD ", "VR "]
+    } else {
+        return None;
+    };
+    let panels = Block::ALL
+        .iter()
+        .enumerate()
+        .map(|(b, block)| {
+            let mut series = Vec::new();
+            for (v, behaviour) in behaviours.iter().enumerate() {
+                for layer in 0..LAYERS {
+                    series.push(Series {
+                        name: format!("{behaviour}layer {}", layer + 1),
+                        points: weight(1 + v * PAIRS + b * LAYERS + layer),
+                        reference: false,
+                        colour: Some(v * LAYERS + layer),
+                    });
+                }
+            }
+            series.push(Series { name: "BCE".into(), points: weight(0), reference: true, colour: Some(8) });
+            LineChart {
+                title: format!(
+                    "{} block ({}1–{}{})",
+                    match block {
+                        Block::Fus => "fusion",
+                        Block::Av => "A→V",
+                        Block::Va => "V→A",
+                    },
+                    block.figure_prefix(),
+                    block.figure_prefix(),
+                    LAYERS
+                ),
+                x_label: "iteration".into(),
+                y_label: "weight".into(),
+                series,
+                log_x: false,
+            }
+        })
+        .collect();
+    Some(SmallMultiples { title: format!("Learned loss weights: {run}"), panels, columns: 3 })
+}
+
 /// Names of the learned weights: `w_bce`, then per pair (`F1`, …) for 13, CAD and VR for 25/49.
 pub fn weight_names(n: usize) -> Vec<String> {
     (0..n)
@@ -245,4 +302,28 @@ pub fn weight_names(n: usize) -> Vec<String> {
             i => format!("unused {i}"),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_are_drawn_one_panel_per_block() {
+        // Each weight's curve is its index, so a panel's lines name the weights they show.
+        let curve = |i: usize| vec![(1.0, i as f64)];
+        let uw25 = weight_panels("r", 1 + 2 * PAIRS, curve).expect("25 weights");
+        assert_eq!(uw25.panels.len(), 3);
+        let av = &uw25.panels[1];
+        assert!(av.title.starts_with("A→V block"), "{}", av.title);
+        let shown: Vec<(String, f64)> = av.series.iter().map(|s| (s.name.clone(), s.points[0].1)).collect();
+        assert_eq!(shown[0], ("CAD layer 1".to_string(), 5.0)); // 1 + pair AV1 (4)
+        assert_eq!(shown[7], ("VR layer 4".to_string(), 20.0)); // 1 + 12 + pair AV4 (7)
+        assert_eq!(shown[8], ("BCE".to_string(), 0.0));
+        let uw13 = weight_panels("r", 1 + PAIRS, curve).expect("13 weights");
+        let va = &uw13.panels[2];
+        assert_eq!(va.series.len(), 5);
+        assert_eq!((va.series[3].name.as_str(), va.series[3].points[0].1), ("layer 4", 12.0));
+        assert!(weight_panels("r", 7, curve).is_none());
+    }
 }
