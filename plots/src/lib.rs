@@ -76,6 +76,26 @@ fn register_font() {
     });
 }
 
+/// A chart that draws itself on any plotters backend.
+pub(crate) trait Figure {
+    /// Draws the whole figure into `root` (`path` names the output in errors).
+    fn render<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>, path: &Path) -> Result<(), PlotError>;
+}
+
+/// Writes `fig` as `<stem>.svg` and `<stem>.png` of `size` pixels; returns both paths.
+pub(crate) fn write_figure(
+    fig: &impl Figure,
+    stem: &Path,
+    size: (u32, u32),
+) -> Result<[PathBuf; 2], PlotError> {
+    register_font();
+    let svg = stem.with_extension("svg");
+    let png = stem.with_extension("png");
+    fig.render(SVGBackend::new(&svg, size).into_drawing_area(), &svg)?;
+    fig.render(BitMapBackend::new(&png, size).into_drawing_area(), &png)?;
+    Ok([svg, png])
+}
+
 /// Palette colour `i` (Tableau 10, repeating).
 pub(crate) fn colour(i: usize) -> RGBColor {
     const C: [RGBColor; 10] = [
@@ -222,13 +242,14 @@ impl LineChart {
 
     /// Writes `<stem>.svg` and `<stem>.png` (900×560) and returns both paths.
     pub fn write(&self, stem: &Path) -> Result<[PathBuf; 2], PlotError> {
-        register_font();
-        let svg = stem.with_extension("svg");
-        let png = stem.with_extension("png");
         let size = (900, 560);
-        self.draw(SVGBackend::new(&svg, size).into_drawing_area(), &svg)?;
-        self.draw(BitMapBackend::new(&png, size).into_drawing_area(), &png)?;
-        Ok([svg, png])
+        write_figure(self, stem, size)
+    }
+}
+
+impl Figure for LineChart {
+    fn render<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>, path: &Path) -> Result<(), PlotError> {
+        self.draw(root, path)
     }
 }
 

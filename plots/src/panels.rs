@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::{colour, register_font, LineChart, PlotError, Ranges};
+use crate::{colour, write_figure, Figure, LineChart, PlotError, Ranges};
 
 /// A row (or grid) of panels that share both axes, so they compare at a glance; each series
 /// keeps its palette colour across panels and is named once, in a legend column at the right.
@@ -77,14 +77,15 @@ impl SmallMultiples {
 
     /// Writes `<stem>.svg` and `<stem>.png` and returns both paths.
     pub fn write(&self, stem: &Path) -> Result<[PathBuf; 2], PlotError> {
-        register_font();
         let (rows, columns) = self.grid();
         let size = (PANEL.0 * columns as u32 + LEGEND_WIDTH, PANEL.1 * rows as u32 + 40);
-        let svg = stem.with_extension("svg");
-        let png = stem.with_extension("png");
-        self.draw(SVGBackend::new(&svg, size).into_drawing_area(), &svg)?;
-        self.draw(BitMapBackend::new(&png, size).into_drawing_area(), &png)?;
-        Ok([svg, png])
+        write_figure(self, stem, size)
+    }
+}
+
+impl Figure for SmallMultiples {
+    fn render<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>, path: &Path) -> Result<(), PlotError> {
+        self.draw(root, path)
     }
 }
 

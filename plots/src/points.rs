@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::{bounds, colour, register_font, PlotError, Ranges};
+use crate::{bounds, colour, write_figure, Figure, PlotError, Ranges};
 
 /// One point: its position and, for measured points, the half-height of its error bar.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -200,13 +200,14 @@ impl PointChart {
 
     /// Writes `<stem>.svg` and `<stem>.png` and returns both paths.
     pub fn write(&self, stem: &Path) -> Result<[PathBuf; 2], PlotError> {
-        register_font();
         let size = (PANEL.0 * self.panels.len().max(1) as u32 + LEGEND_WIDTH, PANEL.1 + 40);
-        let svg = stem.with_extension("svg");
-        let png = stem.with_extension("png");
-        self.draw(SVGBackend::new(&svg, size).into_drawing_area(), &svg)?;
-        self.draw(BitMapBackend::new(&png, size).into_drawing_area(), &png)?;
-        Ok([svg, png])
+        write_figure(self, stem, size)
+    }
+}
+
+impl Figure for PointChart {
+    fn render<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>, path: &Path) -> Result<(), PlotError> {
+        self.draw(root, path)
     }
 }
 
