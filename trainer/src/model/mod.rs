@@ -5,7 +5,7 @@ mod config;
 mod conv;
 pub(crate) use conv::batch_norm;
 mod encoder;
-mod native_conv;
+mod native;
 
 pub use attention::{AttentionTaps, MultiheadAttention};
 pub use config::{ChannelOrder, InputConvention, ModelConfig, ModelConfigError, Preset};
