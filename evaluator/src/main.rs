@@ -445,6 +445,7 @@ fn print_sync_batch(
 }
 
 fn main() -> ExitCode {
+    trainer::heap::keep_freed_memory();
     run(Command::parse()).unwrap_or_else(|err| {
         eprintln!("evaluator: error: {}", manifests::describe_error(err.as_ref()));
         ExitCode::FAILURE

@@ -129,8 +129,7 @@ pub fn score_fast(
     }
     let vid = Tensor::cat(vids, 0); // [N, d, 5]
     let aud = Tensor::cat(auds, 0); // [N + 1, d, 16], row 0 = zero window
-    let pairs: Vec<(usize, usize)> =
-        (0..v.n).flat_map(|i| (0..CANDIDATES).map(move |j| (i, padded_index(i, j, v.n)))).collect();
+    let (pairs, slots) = distinct_pairs(v.n);
     let mut scores = Vec::with_capacity(pairs.len());
     for batch in pairs.chunks(pair_batch.max(1)) {
         let iv: Vec<i64> = batch.iter().map(|p| p.0 as i64).collect();
@@ -140,7 +139,36 @@ pub fn score_fast(
         let logits = model.forward_embeddings(vid.clone().select(0, iv), aud.clone().select(0, ia));
         scores.extend(host(logits));
     }
-    rows(scores)
+    rows(slots.into_iter().map(|k| scores[k]).collect())
+}
+
+/// The distinct (window, padded audio index) pairs of a video of `n` windows, and for each
+/// (window i, candidate j) in row-major order the position of its pair. The pairs differ except
+/// where several candidates of one window fall outside the video and share the zero window (a
+/// deterministic forward of the same inputs, computed once). A 3 s clip (70 windows) has 240
+/// such candidates of 2,170, in 30 windows: 210 fewer forwards (10 %); a 1 s clip (20 windows)
+/// 240 of 620, all 20 windows: 220 fewer (35 %).
+fn distinct_pairs(n: usize) -> (Vec<(usize, usize)>, Vec<usize>) {
+    let mut pairs = Vec::with_capacity(n * CANDIDATES);
+    let mut slots = Vec::with_capacity(n * CANDIDATES);
+    for i in 0..n {
+        let mut zero = None;
+        for j in 0..CANDIDATES {
+            let a = padded_index(i, j, n);
+            let slot = match (a, zero) {
+                (0, Some(k)) => k,
+                _ => {
+                    pairs.push((i, a));
+                    pairs.len() - 1
+                }
+            };
+            if a == 0 {
+                zero = Some(slot);
+            }
+            slots.push(slot);
+        }
+    }
+    (pairs, slots)
 }
 
 /// Naive path: the full model on (window i × 31, candidate mels), exactly as `calc_pdist`.
@@ -166,6 +194,26 @@ pub fn score_naive(model: &SyncTransformer, v: &VideoInput, device: &Device) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn distinct_pairs_cover_every_candidate_once() {
+        for n in [1, 3, 20, 70] {
+            let (pairs, slots) = distinct_pairs(n);
+            assert_eq!(slots.len(), n * CANDIDATES);
+            for (k, &slot) in slots.iter().enumerate() {
+                let (i, j) = (k / CANDIDATES, k % CANDIDATES);
+                assert_eq!(pairs[slot], (i, padded_index(i, j, n)), "n {n}, window {i}, candidate {j}");
+            }
+            let mut seen = pairs.clone();
+            seen.sort_unstable();
+            seen.dedup();
+            assert_eq!(seen.len(), pairs.len(), "n {n}: a pair twice");
+        }
+        // A 3 s clip (70 windows): 240 padded candidates in 30 windows, one zero pair each.
+        assert_eq!(distinct_pairs(70).0.len(), 70 * CANDIDATES - 240 + 30);
+        // A 1 s clip (20 windows): 240 padded candidates, in every window.
+        assert_eq!(distinct_pairs(20).0.len(), 20 * CANDIDATES - 240 + 20);
+    }
 
     #[test]
     fn padding_indices() {

@@ -1,7 +1,7 @@
 //! The trainer library: the VocaLiST / MTDVocaLiST models ([`model`]), checkpoints
 //! ([`checkpoint`], [`export`]), the losses of the paper ([`loss`]), the data pipeline
 //! ([`data`], [`sampling`]), the training loop ([`train`], [`schedule`]), and the tools around
-//! them ([`bench`], [`predict`], [`plot`], [`tensor_io`], [`device`]). The signal constants and
+//! them ([`bench`], [`predict`], [`plot`], [`tensor_io`], [`device`], [`heap`]). The signal constants and
 //! the mel come from the `features` crate; nothing here decodes media.
 
 pub mod bench;
@@ -9,6 +9,7 @@ pub mod checkpoint;
 pub mod data;
 pub mod device;
 pub mod export;
+pub mod heap;
 pub mod loss;
 pub mod model;
 pub mod plot;

@@ -231,6 +231,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
+    trainer::heap::keep_freed_memory();
     run(Command::parse()).unwrap_or_else(|err| {
         eprintln!("trainer: error: {}", manifests::describe_error(err.as_ref()));
         ExitCode::FAILURE
