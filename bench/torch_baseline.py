@@ -7,12 +7,18 @@ compare the same computation.
 usage:
   python torch_baseline.py parity GOLDEN_DIR            -> JSON of max differences (exit 1 if over tolerance)
   python torch_baseline.py bench [--batch 16] [--threads 2] [--iters 3] [--teacher PTH] [--student PTH]
-                                                        -> JSON of seconds per path
+                                [--paths train|eval]    -> JSON of seconds per path, and the process's
+                                                           peak RSS (MB) after each (`*_peak_rss_mb`)
+
+`--paths train` times the teacher forward, the student step and the MTD step, in that order (the
+order of `trainer bench`, so the peaks compare); `--paths eval` only the evaluation window, in a
+process of its own, so that its peak is the evaluation's alone.
 """
 
 import argparse
 import json
 import math
+import resource
 import sys
 import time
 import warnings
@@ -262,7 +268,9 @@ def timed(fn, iters):
 def bench(args):
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    teacher = (load(args.teacher, TEACHER_CHANNELS, TEACHER_D) if args.teacher else SyncTransformer(TEACHER_CHANNELS, TEACHER_D)).eval()
+    teacher = None
+    if args.paths == "train":  # the evaluation's peak is the student's alone
+        teacher = (load(args.teacher, TEACHER_CHANNELS, TEACHER_D) if args.teacher else SyncTransformer(TEACHER_CHANNELS, TEACHER_D)).eval()
     student = load(args.student, STUDENT_CHANNELS, STUDENT_D) if args.student else SyncTransformer(STUDENT_CHANNELS, STUDENT_D)
     b = args.batch
     frames, mel = torch.rand(b, 15, 48, 96), torch.rand(b, 1, 80, 16) * 8 - 4
@@ -300,11 +308,12 @@ def bench(args):
         with torch.no_grad():
             student(eval_frames, eval_mel)
 
-    out = {"batch": b, "threads": args.threads, "torch": torch.__version__,
-           "eval_window_s": timed(eval_window, args.iters),
-           "teacher_forward_s": timed(teacher_forward, args.iters),
-           "student_step_s": timed(student_step, args.iters),
-           "mtd_step_s": timed(mtd_step, args.iters)}
+    out = {"batch": b, "threads": args.threads, "torch": torch.__version__, "paths": args.paths}
+    paths = {"train": [("teacher_forward", teacher_forward), ("student_step", student_step), ("mtd_step", mtd_step)],
+             "eval": [("eval_window", eval_window)]}[args.paths]
+    for name, fn in paths:
+        out[f"{name}_s"] = timed(fn, args.iters)
+        out[f"{name}_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # KB on Linux
     print(json.dumps(out))
     return 0
 
@@ -319,4 +328,5 @@ if __name__ == "__main__":
     p.add_argument("--iters", type=int, default=3)
     p.add_argument("--teacher")
     p.add_argument("--student")
+    p.add_argument("--paths", choices=["train", "eval"], default="train")
     sys.exit(bench(p.parse_args()))

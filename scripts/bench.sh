@@ -18,37 +18,43 @@ trap 'rm -rf "$work"' EXIT
 
 echo "bench: batch $BATCH, $THREADS threads, $ITERS timed iterations after one warm-up, CPU"
 "$BIN/trainer" bench --batch "$BATCH" --iters "$ITERS" --json > "$work/ours.json"
-"$PYTHON" "$ROOT/bench/torch_baseline.py" bench --batch "$BATCH" --iters "$ITERS" --threads "$THREADS" > "$work/torch.json"
+"$PYTHON" "$ROOT/bench/torch_baseline.py" bench --paths train --batch "$BATCH" --iters "$ITERS" --threads "$THREADS" > "$work/torch.json"
 "$PYTHON" - "$work/ours.json" "$work/torch.json" <<'PY'
 import json, sys
 ours = json.load(open(sys.argv[1]))
 torch = json.load(open(sys.argv[2]))
-rows = [("teacher forward (VocaLiST 80.1M)", ours[0]["s_per_iter"], torch["teacher_forward_s"]),
-        ("student BCE step: fwd+bwd+Adam (MTDVocaLiST 13.3M)", ours[1]["s_per_iter"], torch["student_step_s"]),
-        ("full MTD step: teacher fwd + student fwd/bwd + UW-13D + Adam", ours[2]["s_per_iter"], torch["mtd_step_s"])]
-print(f"| path (batch {torch['batch']}, {torch['threads']} threads, torch {torch['torch']}) | ours s/iter | PyTorch s/iter | ours ÷ PyTorch |")
-print("|---|---:|---:|---:|")
-for name, a, b in rows:
-    print(f"| {name} | {a:.3f} | {b:.3f} | {a / b:.2f}× |")
+rows = [("teacher forward (VocaLiST 80.1M)", ours[0], "teacher_forward"),
+        ("student BCE step: fwd+bwd+Adam (MTDVocaLiST 13.3M)", ours[1], "student_step"),
+        ("full MTD step: teacher fwd + student fwd/bwd + UW-13D + Adam", ours[2], "mtd_step")]
+print(f"| path (batch {torch['batch']}, {torch['threads']} threads, torch {torch['torch']}) | ours s/iter | PyTorch s/iter | ours ÷ PyTorch | peak RSS so far, ours / PyTorch |")
+print("|---|---:|---:|---:|---:|")
+for name, o, key in rows:
+    a, b = o["s_per_iter"], torch[f"{key}_s"]
+    rss = f"{o['peak_rss_mb'] / 1e3:.2f} / {torch[f'{key}_peak_rss_mb'] / 1e3:.2f} GB" if o.get("peak_rss_mb") else "n/a"
+    print(f"| {name} | {a:.3f} | {b:.3f} | {a / b:.2f}× | {rss} |")
 PY
 
 GRID=$ROOT/../shared/grid_samples
 
 # Evaluation (issue #16): seconds per 5-frame window, `evaluator run` (fast path) on the GRID
 # samples with the MTDVocaLiST architecture (golden random weights) against test_stu.py's cost,
-# one batch-31 student forward per window in PyTorch (eval_window_s above).
+# one batch-31 student forward per window in PyTorch (`--paths eval`: a process of its own, so
+# the peak RSS columns compare the evaluation alone).
 GOLDEN=$ROOT/../shared/golden
 if [ -d "$GRID" ] && [ -f "$GOLDEN/mtdvocalist_rand.pth" ]; then
+  "$PYTHON" "$ROOT/bench/torch_baseline.py" bench --paths eval --iters "$ITERS" --threads "$THREADS" > "$work/torch-eval.json"
   "$BIN/preprocess" run --lrs2-root "$GRID/lrs2_layout" --splits test --out "$work/grid-shards" --quiet > /dev/null
   said=$("$BIN/evaluator" run --model "$GOLDEN/mtdvocalist_rand.pth" --shards "$work/grid-shards" --out "$work/eval" --quiet)
-  "$PYTHON" - "$work/eval/scores.parquet" "$work/torch.json" "$said" <<'PY'
+  "$PYTHON" - "$work/eval/scores.parquet" "$work/torch-eval.json" "$said" <<'PY'
 import json, re, sys
 import pyarrow.parquet as pq
 windows = pq.read_metadata(sys.argv[1]).num_rows
-seconds = float(re.search(r"([0-9.]+) s \(fast path\)", sys.argv[3]).group(1))
-ref = json.load(open(sys.argv[2]))["eval_window_s"]
+seconds = float(re.search(r"([0-9.]+) s \(fast path", sys.argv[3]).group(1))
+rss = re.search(r"peak RSS ([0-9]+) MB", sys.argv[3])
+ref = json.load(open(sys.argv[2]))
 ours = seconds / windows
-print(f"| evaluation, per 5-frame window (MTDVocaLiST, {windows} windows) | {ours * 1000:.1f} ms | {ref * 1000:.1f} ms (31 forwards) | {ours / ref:.3f}× ({ref / ours:.0f}× faster) |")
+mem = f"{int(rss.group(1)) / 1e3:.2f} / {ref['eval_window_peak_rss_mb'] / 1e3:.2f} GB" if rss else "n/a"
+print(f"| evaluation, per 5-frame window (MTDVocaLiST, {windows} windows; PyTorch: one batch-31 forward) | {ours * 1000:.1f} ms | {ref['eval_window_s'] * 1000:.1f} ms | {ours / ref['eval_window_s']:.3f}× ({ref['eval_window_s'] / ours:.0f}× faster) | {mem} |")
 PY
 else
   echo "bench: skipped the evaluation row: GRID samples or golden checkpoints absent"

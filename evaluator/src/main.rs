@@ -247,12 +247,14 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 );
             }
             let p = &e.provenance;
+            let rss = trainer::heap::peak_rss_bytes().map(|b| format!(", peak RSS {:.0} MB", b as f64 / 1e6));
             println!(
-                "{} videos scored, {} excluded, {:.1} s ({} path); results in {}",
+                "{} videos scored, {} excluded, {:.1} s ({} path{}); results in {}",
                 p.videos,
                 p.excluded.len(),
                 p.wall_s,
                 p.path,
+                rss.unwrap_or_default(),
                 out.display()
             );
         }
@@ -445,7 +447,7 @@ fn print_sync_batch(
 }
 
 fn main() -> ExitCode {
-    trainer::heap::keep_freed_memory();
+    trainer::heap::keep_freed_memory(true); // see trainer::heap
     run(Command::parse()).unwrap_or_else(|err| {
         eprintln!("evaluator: error: {}", manifests::describe_error(err.as_ref()));
         ExitCode::FAILURE

@@ -27,6 +27,9 @@ pub struct BenchResult {
     pub samples_per_s: f64,
     /// Mean seconds per iteration.
     pub s_per_iter: f64,
+    /// The process's peak resident set size after this path, in MB (the paths run in order, so
+    /// each figure covers the ones before it too); None where the OS does not say.
+    pub peak_rss_mb: Option<f64>,
 }
 
 fn time(iters: usize, batch: usize, name: &str, mut f: impl FnMut()) -> BenchResult {
@@ -36,7 +39,8 @@ fn time(iters: usize, batch: usize, name: &str, mut f: impl FnMut()) -> BenchRes
         f();
     }
     let s = start.elapsed().as_secs_f64() / iters as f64;
-    BenchResult { name: name.to_string(), samples_per_s: batch as f64 / s, s_per_iter: s }
+    let peak_rss_mb = crate::heap::peak_rss_bytes().map(|b| b as f64 / 1e6);
+    BenchResult { name: name.to_string(), samples_per_s: batch as f64 / s, s_per_iter: s, peak_rss_mb }
 }
 
 /// Random inputs of the real shapes: frames in [0, 1), mels in [−4, 4), fair labels.
@@ -143,6 +147,7 @@ pub fn run_all(
             ),
             samples_per_s: rate,
             s_per_iter: batch as f64 / rate,
+            peak_rss_mb: crate::heap::peak_rss_bytes().map(|b| b as f64 / 1e6),
         });
     }
     Ok(results)

@@ -7,26 +7,36 @@
 //! activation then costs page faults and zeroed pages. Measured with `perf` on `evaluator run`
 //! (MTDVocaLiST, GRID clips, 2 threads), 12.7 % of the time was in the kernel, most of it page
 //! faults and page clearing. [`keep_freed_memory`] raises both thresholds to 1 GiB, so freed
-//! blocks stay in the process for the next step. Measured: `evaluator run` on the seven GRID
-//! clips 40.6 s → 34.0 s (peak RSS 0.80 → 1.14 GB); the MTDVocaLiST BCE step at batch 16
-//! 1.96–2.06 s → 1.90–1.98 s (peak RSS 1.80–1.88 → 1.66–1.71 GB). Eager PyTorch keeps glibc's
-//! defaults.
+//! blocks stay in the process for the next forward.
+//!
+//! It is a trade of memory for time, measured (2 threads):
+//! - `evaluator run`, seven GRID clips: 40.6–41.5 s → 34.0–37.5 s, peak RSS 0.80–0.88 →
+//!   1.05–1.27 GB. On by default in `evaluator`.
+//! - MTDVocaLiST BCE step at batch 16: 1.96–2.06 s → 1.90–1.98 s, peak RSS 1.80–1.88 →
+//!   1.66–1.71 GB; at batch 128: 20.45 s → 18.36 s, but peak RSS 4.38 → 6.42 GB (7.86 GB with
+//!   the MTD step), as blocks of many sizes stay in the heap and fragment it. PyTorch's peak there
+//!   is 4.77 GB, so `trainer` leaves glibc's defaults unless asked.
+//!
+//! `LIPSYNC_KEEP_FREED_MEMORY=1` turns it on and `=0` off in either binary.
 
-/// The environment variable that turns it off (`LIPSYNC_KEEP_FREED_MEMORY=0`), for a machine
-/// where the higher peak of a long evaluation matters more than its speed.
+/// The environment variable that overrides a binary's default: `1` keeps freed memory, `0`
+/// leaves glibc's defaults.
 pub const ENV: &str = "LIPSYNC_KEEP_FREED_MEMORY";
 
 /// Both thresholds: larger than any one activation of the models at batch 128.
 const THRESHOLD: libc::c_int = 1 << 30;
 
-/// Keeps freed tensor memory in the process (see the module doc). Call it first in `main`,
-/// before libtorch allocates. Returns whether the setting took effect: false when turned off by
-/// [`ENV`], or where the C library is not glibc (the setting is glibc's).
-pub fn keep_freed_memory() -> bool {
-    if std::env::var(ENV).is_ok_and(|v| v == "0") {
-        return false;
-    }
-    set_thresholds()
+/// Keeps freed tensor memory in the process (see the module doc) when [`ENV`] says `1`, or when
+/// it is unset and `default` is true. Call it first in `main`, before libtorch allocates.
+/// Returns whether the setting took effect (false also where the C library is not glibc, whose
+/// setting it is).
+pub fn keep_freed_memory(default: bool) -> bool {
+    let on = match std::env::var(ENV).as_deref() {
+        Ok("1") => true,
+        Ok("0") => false,
+        _ => default,
+    };
+    on && set_thresholds()
 }
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -41,4 +51,21 @@ fn set_thresholds() -> bool {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn set_thresholds() -> bool {
     false
+}
+
+/// This process's peak resident set size so far in bytes (`getrusage`), None where unknown.
+pub fn peak_rss_bytes() -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+        // SAFETY: getrusage writes one rusage into the buffer it is given.
+        let ok = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) } == 0;
+        // SAFETY: initialised by the successful call (and zeroed before it).
+        let kb = unsafe { usage.assume_init() }.ru_maxrss;
+        (ok && kb > 0).then(|| kb as u64 * 1024) // kilobytes on Linux
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
 }

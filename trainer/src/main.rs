@@ -219,8 +219,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             } else {
                 println!("batch {batch}, {iters} timed iterations, device {device:?}");
                 for r in &results {
+                    let rss = r.peak_rss_mb.map(|m| format!(", peak RSS {m:.0} MB")).unwrap_or_default();
                     println!(
-                        "{:<58} {:>9.1} samples/s  ({:.3} s/iter)",
+                        "{:<58} {:>9.1} samples/s  ({:.3} s/iter{rss})",
                         r.name, r.samples_per_s, r.s_per_iter
                     );
                 }
@@ -231,7 +232,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
-    trainer::heap::keep_freed_memory();
+    trainer::heap::keep_freed_memory(false); // see trainer::heap
     run(Command::parse()).unwrap_or_else(|err| {
         eprintln!("trainer: error: {}", manifests::describe_error(err.as_ref()));
         ExitCode::FAILURE
