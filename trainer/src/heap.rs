@@ -15,7 +15,9 @@
 //! - MTDVocaLiST BCE step at batch 16: 1.96–2.06 s → 1.90–1.98 s, peak RSS 1.80–1.88 →
 //!   1.66–1.71 GB; at batch 128: 20.45 s → 18.36 s, but peak RSS 4.38 → 6.42 GB (7.86 GB with
 //!   the MTD step), as blocks of many sizes stay in the heap and fragment it. PyTorch's peak there
-//!   is 4.77 GB, so `trainer` leaves glibc's defaults unless asked.
+//!   is 4.77 GB, so `trainer` leaves glibc's defaults unless asked. (A 16 MiB mmap threshold
+//!   kept the batch-128 peak at 4.28 GB and the step at 19.0 s, but slowed `evaluator run` to
+//!   37.7–38.5 s; one setting per binary is simpler to state.)
 //!
 //! `LIPSYNC_KEEP_FREED_MEMORY=1` turns it on and `=0` off in either binary.
 
