@@ -247,7 +247,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 );
             }
             let p = &e.provenance;
-            let rss = trainer::heap::peak_rss_bytes().map(|b| format!(", peak RSS {:.0} MB", b as f64 / 1e6));
+            let rss = trainer::heap::peak_rss_mb().map(|mb| format!(", peak RSS {mb:.0} MB"));
             println!(
                 "{} videos scored, {} excluded, {:.1} s ({} path{}); results in {}",
                 p.videos,

@@ -55,8 +55,9 @@ fn set_thresholds() -> bool {
     false
 }
 
-/// This process's peak resident set size so far in bytes (`getrusage`), None where unknown.
-pub fn peak_rss_bytes() -> Option<u64> {
+/// This process's peak resident set size so far in MB (10⁶ bytes; `getrusage`), None where
+/// unknown.
+pub fn peak_rss_mb() -> Option<f64> {
     #[cfg(target_os = "linux")]
     {
         let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
@@ -64,7 +65,7 @@ pub fn peak_rss_bytes() -> Option<u64> {
         let ok = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) } == 0;
         // SAFETY: initialised by the successful call (and zeroed before it).
         let kb = unsafe { usage.assume_init() }.ru_maxrss;
-        (ok && kb > 0).then(|| kb as u64 * 1024) // kilobytes on Linux
+        (ok && kb > 0).then(|| kb as f64 * 1024.0 / 1e6) // kilobytes on Linux
     }
     #[cfg(not(target_os = "linux"))]
     {
