@@ -10,7 +10,7 @@ use features::{frames_shape, mel_shape, FRAME_INPUT_LEN as FRAME_IN, MEL_INPUT_L
 use features::{MEL_WINDOW, N_MELS, SAMPLES_PER_FRAME, WINDOW_FRAMES};
 use shards::window::{mel_window, mel_window_start, visual_window};
 use shards::Utterance;
-use trainer::model::{InputConvention, SyncTransformer};
+use trainer::model::{InputConvention, SyncTransformer, WindowKeys};
 
 use crate::protocol::{CANDIDATES, V_SHIFT};
 
@@ -110,7 +110,8 @@ fn padded_index(i: usize, j: usize, n: usize) -> usize {
     }
 }
 
-/// Fast path: prenets once per window, transformers per pair in batches of `pair_batch`.
+/// Fast path: prenets, and the transformer parts that depend on one modality alone
+/// ([`WindowKeys`]), once per window; the rest per pair in batches of `pair_batch`.
 pub fn score_fast(
     model: &SyncTransformer,
     v: &VideoInput,
@@ -119,16 +120,16 @@ pub fn score_fast(
 ) -> Vec<[f32; CANDIDATES]> {
     let chunk = 64;
     let mut vids = Vec::new();
-    let mut auds = vec![model.embed_audio(Tensor::zeros(mel_shape(1), device))];
+    let mut auds = vec![model.audio_keys(model.embed_audio(Tensor::zeros(mel_shape(1), device)))];
     for s in (0..v.n).step_by(chunk) {
         let e = (s + chunk).min(v.n);
         let f = tensor4(v.frames(s, e), frames_shape(e - s), device);
         let m = tensor4(v.mels(s, e), mel_shape(e - s), device);
-        vids.push(model.embed_video(f));
-        auds.push(model.embed_audio(m));
+        vids.push(model.video_keys(model.embed_video(f)));
+        auds.push(model.audio_keys(model.embed_audio(m)));
     }
-    let vid = Tensor::cat(vids, 0); // [N, d, 5]
-    let aud = Tensor::cat(auds, 0); // [N + 1, d, 16], row 0 = zero window
+    let vid = WindowKeys::cat(vids); // N rows
+    let aud = WindowKeys::cat(auds); // N + 1 rows, row 0 = the zero window
     let (pairs, slots) = distinct_pairs(v.n);
     let mut scores = Vec::with_capacity(pairs.len());
     for batch in pairs.chunks(pair_batch.max(1)) {
@@ -136,8 +137,7 @@ pub fn score_fast(
         let ia: Vec<i64> = batch.iter().map(|p| p.1 as i64).collect();
         let iv = Tensor::<1, Int>::from_data(TensorData::new(iv, [batch.len()]), device);
         let ia = Tensor::<1, Int>::from_data(TensorData::new(ia, [batch.len()]), device);
-        let logits = model.forward_embeddings(vid.clone().select(0, iv), aud.clone().select(0, ia));
-        scores.extend(host(logits));
+        scores.extend(host(model.score_pairs(&vid, &aud, iv, ia)));
     }
     rows(slots.into_iter().map(|k| scores[k]).collect())
 }

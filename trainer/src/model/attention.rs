@@ -3,7 +3,9 @@
 use burn::module::{Module, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::softmax;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Int, Tensor};
+
+use super::native;
 
 /// Multi-head attention with the reference's parameter layout: `in_proj_weight` (3d, d) packs
 /// [W_q; W_k; W_v] row-wise, `in_proj_bias` (3d), `out_proj` Linear(d, d).
@@ -59,8 +61,21 @@ impl MultiheadAttention {
         let [b, l, d] = x.dims();
         let w = self.in_proj_weight.val().slice([part * d..(part + 1) * d, 0..d]); // [d_out, d_in]
         let bias = self.in_proj_bias.val().narrow(0, part * d, d);
-        let y = x.reshape([b * l, d]).matmul(w.transpose()) + bias.unsqueeze_dim(0); // [B·L, d]
+        let x = x.reshape([b * l, d]);
+        let y = match native::linear(&x, w.clone(), bias.clone()) {
+            Some(y) => y,
+            None => x.matmul(w.transpose()) + bias.unsqueeze_dim(0),
+        }; // [B·L, d]
         y.reshape([b, l, self.heads, d / self.heads]).swap_dims(1, 2) // [B, H, L, hd]
+    }
+
+    /// The key and value projections of a key sequence (one modality only, so the evaluator
+    /// computes them once per window instead of once per candidate pair).
+    ///
+    /// # Shapes
+    /// key/value `[B, Lk, d]` → k, v `[B, H, Lk, hd]`
+    pub fn key_values(&self, key: Tensor<3>, value: Tensor<3>) -> KeyValues {
+        KeyValues { k: self.project(key, 1), v: self.project(value, 2) }
     }
 
     /// Attention of `query` over `key`/`value` with an additive `mask` `[Lq, Lk]`.
@@ -75,17 +90,31 @@ impl MultiheadAttention {
         mask: Tensor<2>,
         want_taps: bool,
     ) -> (Tensor<3>, Option<AttentionTaps>) {
+        self.attend(query, self.key_values(key, value), mask, want_taps)
+    }
+
+    /// Attention of `query` over projected keys and values (SPEC §2.5: q scaled by hd^-0.5,
+    /// logits plus mask, softmax over keys, P·v, out_proj).
+    ///
+    /// # Shapes
+    /// query `[B, Lq, d]`, kv `[B, H, Lk, hd]` → `[B, Lq, d]`
+    pub fn attend(
+        &self,
+        query: Tensor<3>,
+        kv: KeyValues,
+        mask: Tensor<2>,
+        want_taps: bool,
+    ) -> (Tensor<3>, Option<AttentionTaps>) {
         let [b, lq, d] = query.dims();
         let hd = d / self.heads;
         // head_dim ** -0.5 in double precision, applied as an f32 scalar (L86-89).
         let scaling = (hd as f64).powf(-0.5);
         let q = self.project(query, 0) * scaling;
-        let k = self.project(key, 1);
-        let v = self.project(value, 2);
+        let KeyValues { k, v } = kv;
         let logits = q.matmul(k.swap_dims(2, 3)) + mask.unsqueeze::<4>(); // [B, H, Lq, Lk]
         let probs = softmax(logits.clone(), 3);
         let ctx = probs.matmul(v.clone()); // [B, H, Lq, hd]
-        let out = self.out_proj.forward(ctx.swap_dims(1, 2).reshape([b, lq, d])); // [B, Lq, d]
+        let out = native::apply(&self.out_proj, ctx.swap_dims(1, 2).reshape([b, lq, d])); // [B, Lq, d]
         let taps = want_taps.then(|| {
             let lk = v.dims()[2];
             let v = v.reshape([b * self.heads, lk, hd]);
@@ -96,5 +125,21 @@ impl MultiheadAttention {
             }
         });
         (out, taps)
+    }
+}
+
+/// One attention layer's projected keys and values, `[B, H, Lk, hd]` each.
+#[derive(Debug, Clone)]
+pub struct KeyValues {
+    /// `key·W_kᵀ + b_k`, split into heads.
+    pub k: Tensor<4>,
+    /// `value·W_vᵀ + b_v`, split into heads.
+    pub v: Tensor<4>,
+}
+
+impl KeyValues {
+    /// The rows `index` of the batch (the evaluator's gather of cached windows).
+    pub fn select(&self, index: Tensor<1, Int>) -> Self {
+        Self { k: self.k.clone().select(0, index.clone()), v: self.v.clone().select(0, index) }
     }
 }

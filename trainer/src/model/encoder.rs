@@ -5,7 +5,8 @@ use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
-use super::attention::{AttentionTaps, MultiheadAttention};
+use super::attention::{AttentionTaps, KeyValues, MultiheadAttention};
+use super::native;
 
 /// Dropout that is active only on an autodiff (training) device, like the reference's
 /// `F.dropout(..., training=self.training)` and like burn's BatchNorm train/eval switch.
@@ -97,17 +98,33 @@ impl EncoderLayer {
         want_taps: bool,
     ) -> (Tensor<3>, Option<AttentionTaps>) {
         let ln0 = &self.layer_norms[0];
-        let (a, taps) = self.self_attn.forward(
-            ln0.forward(x.clone()),
-            ln0.forward(x_k),
-            ln0.forward(x_v),
-            mask,
-            want_taps,
-        );
+        let kv = self.self_attn.key_values(ln0.forward(x_k), ln0.forward(x_v));
+        self.forward_kv(x, kv, mask, want_taps)
+    }
+
+    /// The layer from its keys and values already projected ([`EncoderLayer::key_values`]).
+    ///
+    /// # Shapes
+    /// x `[B, Lq, d]`, kv `[B, H, Lk, hd]`, mask `[Lq, Lk]` → `[B, Lq, d]`
+    pub fn forward_kv(
+        &self,
+        x: Tensor<3>,
+        kv: KeyValues,
+        mask: Tensor<2>,
+        want_taps: bool,
+    ) -> (Tensor<3>, Option<AttentionTaps>) {
+        let (a, taps) = self.self_attn.attend(self.layer_norms[0].forward(x.clone()), kv, mask, want_taps);
         let x = x + dropout(a, self.res_dropout);
-        let h = relu(self.fc1.forward(self.layer_norms[1].forward(x.clone())));
-        let h = self.fc2.forward(dropout(h, self.relu_dropout));
+        let h = relu(native::apply(&self.fc1, self.layer_norms[1].forward(x.clone())));
+        let h = native::apply(&self.fc2, dropout(h, self.relu_dropout));
         (x + dropout(h, self.res_dropout), taps)
+    }
+
+    /// Keys and values from an embedded key sequence that serves as both key and value (the
+    /// inference case: no embedding dropout), normalised by LN0 once.
+    pub fn key_values(&self, x_kv: Tensor<3>) -> KeyValues {
+        let n = self.layer_norms[0].forward(x_kv);
+        self.self_attn.key_values(n.clone(), n)
     }
 }
 
@@ -178,6 +195,44 @@ impl TransformerEncoder {
             }
         }
         (self.layer_norm.forward(x), taps)
+    }
+
+    /// The query input embedded (`x·√d + PE`), the first half of [`TransformerEncoder::forward`]
+    /// that depends on the query modality alone. Inference only (no embedding dropout).
+    ///
+    /// # Shapes
+    /// `[B, Lq, d]` → `[B, Lq, d]`
+    pub fn embed_queries(&self, x_in: Tensor<3>) -> Tensor<3> {
+        let d = x_in.dims()[2];
+        embed(x_in, (d as f64).sqrt())
+    }
+
+    /// Every layer's keys and values of a key sequence: the part of the block that depends on the
+    /// key modality alone (all layers attend to the same embedded input, SPEC §2.5). Inference
+    /// only (no embedding dropout).
+    ///
+    /// # Shapes
+    /// `[B, Lk, d]` → per layer `[B, H, Lk, hd]`
+    pub fn key_values(&self, x_in_kv: Tensor<3>) -> Vec<KeyValues> {
+        let kv = self.embed_queries(x_in_kv);
+        self.layers.iter().map(|layer| layer.key_values(kv.clone())).collect()
+    }
+
+    /// The block from embedded queries ([`TransformerEncoder::embed_queries`]) and each layer's
+    /// keys and values ([`TransformerEncoder::key_values`]); equals [`TransformerEncoder::forward`]
+    /// in inference up to float reassociation.
+    ///
+    /// # Shapes
+    /// x `[B, Lq, d]`, kv per layer `[B, H, Lk, hd]` → `[B, Lq, d]`
+    pub fn forward_cached(&self, x: Tensor<3>, kv: Vec<KeyValues>) -> Tensor<3> {
+        let lq = x.dims()[1];
+        let lk = kv.first().map_or(lq, |kv| kv.k.dims()[2]);
+        let mask = future_mask(lq, lk, &x.device());
+        let mut x = x;
+        for (layer, kv) in self.layers.iter().zip(kv) {
+            x = layer.forward_kv(x, kv, mask.clone(), false).0;
+        }
+        self.layer_norm.forward(x)
     }
 }
 
