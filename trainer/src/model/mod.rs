@@ -113,14 +113,6 @@ impl SyncTransformer {
         x.reshape([b, d, t]) // squeeze F = 1
     }
 
-    /// The transformer part from prenet embeddings (what the evaluator batches over candidates).
-    ///
-    /// # Shapes
-    /// vid `[B, d, 5]`, aud `[B, d, 16]` → `[B]`
-    pub fn forward_embeddings(&self, vid: Tensor<3>, aud: Tensor<3>) -> Tensor<1> {
-        self.head(vid, aud, false).0
-    }
-
     fn forward_impl(&self, frames: Tensor<4>, mel: Tensor<4>, want: bool) -> (Tensor<1>, Option<Taps>) {
         let vid = self.embed_video(frames);
         let aud = self.embed_audio(mel);
@@ -241,6 +233,21 @@ impl WindowKeys {
     /// Whether there are no windows.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Windows `start..start + len`.
+    pub fn rows(&self, start: usize, len: usize) -> WindowKeys {
+        WindowKeys {
+            queries: self.queries.clone().narrow(0, start, len),
+            kv: self
+                .kv
+                .iter()
+                .map(|kv| KeyValues {
+                    k: kv.k.clone().narrow(0, start, len),
+                    v: kv.v.clone().narrow(0, start, len),
+                })
+                .collect(),
+        }
     }
 
     /// The windows of `parts`, in order.

@@ -31,7 +31,7 @@ pub use live::{run, stream, StreamSettings};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use features::{
     frames_shape, mel_shape, MelExtractor, FRAME_INPUT_LEN, MEL_WINDOW, N_MELS, SAMPLES_PER_FRAME,
 };
@@ -41,7 +41,7 @@ use preprocess::face::FaceDetector;
 use serde::Serialize;
 use shards::window::mel_window_start;
 use shards::FaceBox;
-use trainer::model::{InputConvention, SyncTransformer};
+use trainer::model::{InputConvention, SyncTransformer, WindowKeys};
 
 use self::framing::Packet;
 use super::estimate_masked;
@@ -131,11 +131,11 @@ pub struct StreamScorer<'m> {
     /// Mel columns from `mel_start` on.
     mel_cols: VecDeque<[f32; N_MELS]>,
     mel_start: usize,
-    /// Audio-window embeddings from `aud_start` on, each `[1, d, 16]`, with the time each was
+    /// Audio windows' per-window transformer parts from `aud_start` on, one row each, with the time each was
     /// complete.
-    aud: VecDeque<(Tensor<3>, Instant)>,
+    aud: VecDeque<(WindowKeys, Instant)>,
     aud_start: usize,
-    zero_aud: Tensor<3>,
+    zero_aud: WindowKeys,
     next_window: usize,
     rows: VecDeque<ScoredRow>,
     /// Windows scored in all.
@@ -155,7 +155,7 @@ impl<'m> StreamScorer<'m> {
         cfg: StreamConfig,
     ) -> crate::Result<Self> {
         let params = preprocess::process::Params::default();
-        let zero_aud = model.embed_audio(Tensor::zeros(mel_shape(1), device));
+        let zero_aud = model.audio_keys(model.embed_audio(Tensor::zeros(mel_shape(1), device)));
         Ok(Self {
             model,
             conv,
@@ -229,9 +229,9 @@ impl<'m> StreamScorer<'m> {
         }
         if count > 0 {
             let mel = Tensor::from_data(TensorData::new(m, mel_shape(count)), &self.device);
-            let emb = self.model.embed_audio(mel); // [count, d, 16]
+            let keys = self.model.audio_keys(self.model.embed_audio(mel)); // count rows
             for k in 0..count {
-                self.aud.push_back((emb.clone().narrow(0, k, 1), now));
+                self.aud.push_back((keys.rows(k, 1), now));
             }
         }
         self.times.audio += now.elapsed();
@@ -324,21 +324,31 @@ impl<'m> StreamScorer<'m> {
         let v = self.model.embed_video(f); // [W, d, 5]
         let after_video = Instant::now();
         self.times.video += after_video - start;
-        let mut vids = Vec::with_capacity(kept.len() * CANDIDATES);
-        let mut auds = Vec::with_capacity(kept.len() * CANDIDATES);
+        let video = self.model.video_keys(v);
+        // The distinct audio windows of the batch (row 0: the zero window) and each pair's rows.
+        let mut table = vec![self.zero_aud.clone()];
+        let mut row_of = std::collections::HashMap::new();
+        let mut iv = Vec::with_capacity(kept.len() * CANDIDATES);
+        let mut ia = Vec::with_capacity(kept.len() * CANDIDATES);
         for (w, (i, mask, _)) in kept.iter().enumerate() {
-            let vw = v.clone().narrow(0, w, 1);
             for (j, m) in mask.iter().enumerate() {
-                let a = *i as isize - V_SHIFT as isize + j as isize;
-                auds.push(if *m {
-                    self.aud[a as usize - self.aud_start].0.clone()
+                let a = (*i + j).wrapping_sub(V_SHIFT);
+                ia.push(if *m {
+                    *row_of.entry(a).or_insert_with(|| {
+                        table.push(self.aud[a - self.aud_start].0.clone());
+                        table.len() as i64 - 1
+                    })
                 } else {
-                    self.zero_aud.clone()
+                    0
                 });
-                vids.push(vw.clone());
+                iv.push(w as i64);
             }
         }
-        let logits = self.model.forward_embeddings(Tensor::cat(vids, 0), Tensor::cat(auds, 0));
+        let index = |v: Vec<i64>| {
+            let n = v.len();
+            Tensor::<1, Int>::from_data(TensorData::new(v, [n]), &self.device)
+        };
+        let logits = self.model.score_pairs(&video, &WindowKeys::cat(table), index(iv), index(ia));
         let scores: Vec<f32> =
             logits.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 after convert");
         let done = Instant::now();
