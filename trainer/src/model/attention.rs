@@ -111,12 +111,23 @@ impl MultiheadAttention {
         let scaling = (hd as f64).powf(-0.5);
         let q = self.project(query, 0) * scaling;
         let KeyValues { k, v } = kv;
+        let lk = k.dims()[2];
+        if lk < lq && !want_taps && !q.device().is_autodiff() {
+            // Inference with fewer keys than queries (A→V and fusion: 16 queries, 5 keys): the
+            // logits transposed, `[B, H, Lk, Lq]`, so the softmax runs over a non-last axis.
+            // ATen's last-axis softmax vectorises along the 5 keys and took 3.3 ms for 496
+            // pairs; across the 16 queries it takes 0.17 ms (and k·qᵀ 0.6 ms against q·kᵀ's
+            // 1.4 ms). The same sums in another order: equal to float rounding.
+            let logits_t = k.matmul(q.swap_dims(2, 3)) + mask.transpose().unsqueeze::<4>(); // [B, H, Lk, Lq]
+            let probs_t = softmax(logits_t, 2);
+            let ctx = probs_t.swap_dims(2, 3).matmul(v); // [B, H, Lq, hd]
+            return (native::apply(&self.out_proj, ctx.swap_dims(1, 2).reshape([b, lq, d])), None);
+        }
         let logits = q.matmul(k.swap_dims(2, 3)) + mask.unsqueeze::<4>(); // [B, H, Lq, Lk]
         let probs = softmax(logits.clone(), 3);
         let ctx = probs.matmul(v.clone()); // [B, H, Lq, hd]
         let out = native::apply(&self.out_proj, ctx.swap_dims(1, 2).reshape([b, lq, d])); // [B, Lq, d]
         let taps = want_taps.then(|| {
-            let lk = v.dims()[2];
             let v = v.reshape([b * self.heads, lk, hd]);
             AttentionTaps {
                 logits: logits.reshape([b * self.heads, lq, lk]),
@@ -141,5 +152,30 @@ impl KeyValues {
     /// The rows `index` of the batch (the evaluator's gather of cached windows).
     pub fn select(&self, index: Tensor<1, Int>) -> Self {
         Self { k: self.k.clone().select(0, index.clone()), v: self.v.clone().select(0, index) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::Distribution;
+
+    use super::*;
+
+    /// The inference layout for fewer keys than queries (logits transposed, softmax over a
+    /// non-last axis) gives the attention that the tapped (reference-layout) path gives.
+    #[test]
+    fn transposed_logits_give_the_same_attention() {
+        let device = crate::device::DeviceSpec::Cpu.device();
+        device.seed(11);
+        let attn = MultiheadAttention::new(64, 8, &device);
+        let x = |l: usize| Tensor::<3>::random([6, l, 64], Distribution::Normal(0.0, 1.0), &device);
+        let (query, key) = (x(16), x(5));
+        let mask = Tensor::<2>::zeros([16, 5], &device);
+        let fast = attn.forward(query.clone(), key.clone(), key.clone(), mask.clone(), false).0;
+        let (reference, taps) = attn.forward(query, key.clone(), key, mask, true);
+        assert!(taps.is_some(), "the tapped call takes the reference layout");
+        let worst: f32 = (fast - reference.clone()).abs().max().into_scalar();
+        let scale: f32 = reference.abs().max().into_scalar();
+        assert!(worst <= 1e-5 * scale, "worst difference {worst} of {scale}");
     }
 }
