@@ -96,6 +96,12 @@ fn rows(logits: Vec<f32>) -> Vec<[f32; CANDIDATES]> {
     logits.chunks_exact(CANDIDATES).map(|c| c.try_into().expect("31 scores")).collect()
 }
 
+/// Row indices as a tensor, for `select`-style gathers of cached windows.
+pub(crate) fn index(rows: Vec<i64>, device: &Device) -> Tensor<1, Int> {
+    let n = rows.len();
+    Tensor::from_data(TensorData::new(rows, [n]), device)
+}
+
 fn host(t: Tensor<1>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 after convert")
 }
@@ -135,9 +141,7 @@ pub fn score_fast(
     for batch in pairs.chunks(pair_batch.max(1)) {
         let iv: Vec<i64> = batch.iter().map(|p| p.0 as i64).collect();
         let ia: Vec<i64> = batch.iter().map(|p| p.1 as i64).collect();
-        let iv = Tensor::<1, Int>::from_data(TensorData::new(iv, [batch.len()]), device);
-        let ia = Tensor::<1, Int>::from_data(TensorData::new(ia, [batch.len()]), device);
-        scores.extend(host(model.score_pairs(&vid, &aud, iv, ia)));
+        scores.extend(host(model.score_pairs(&vid, &aud, index(iv, device), index(ia, device))));
     }
     rows(slots.into_iter().map(|k| scores[k]).collect())
 }

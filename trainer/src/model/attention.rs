@@ -149,6 +149,11 @@ pub struct KeyValues {
 }
 
 impl KeyValues {
+    /// Rows `start..start + len` of the batch.
+    pub fn narrow(&self, start: usize, len: usize) -> Self {
+        Self { k: self.k.clone().narrow(0, start, len), v: self.v.clone().narrow(0, start, len) }
+    }
+
     /// The rows `index` of the batch (the evaluator's gather of cached windows).
     pub fn select(&self, index: Tensor<1, Int>) -> Self {
         Self { k: self.k.clone().select(0, index.clone()), v: self.v.clone().select(0, index) }

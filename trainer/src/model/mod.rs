@@ -239,14 +239,7 @@ impl WindowKeys {
     pub fn rows(&self, start: usize, len: usize) -> WindowKeys {
         WindowKeys {
             queries: self.queries.clone().narrow(0, start, len),
-            kv: self
-                .kv
-                .iter()
-                .map(|kv| KeyValues {
-                    k: kv.k.clone().narrow(0, start, len),
-                    v: kv.v.clone().narrow(0, start, len),
-                })
-                .collect(),
+            kv: self.kv.iter().map(|kv| kv.narrow(start, len)).collect(),
         }
     }
 

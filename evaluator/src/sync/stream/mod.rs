@@ -31,7 +31,7 @@ pub use live::{run, stream, StreamSettings};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use features::{
     frames_shape, mel_shape, MelExtractor, FRAME_INPUT_LEN, MEL_WINDOW, N_MELS, SAMPLES_PER_FRAME,
 };
@@ -46,6 +46,7 @@ use trainer::model::{InputConvention, SyncTransformer, WindowKeys};
 use self::framing::Packet;
 use super::estimate_masked;
 use crate::protocol::{CANDIDATES, V_SHIFT};
+use crate::scoring::index;
 
 /// Why a stream could not be read or scored, in one line.
 #[derive(Debug, thiserror::Error)]
@@ -344,11 +345,8 @@ impl<'m> StreamScorer<'m> {
                 iv.push(w as i64);
             }
         }
-        let index = |v: Vec<i64>| {
-            let n = v.len();
-            Tensor::<1, Int>::from_data(TensorData::new(v, [n]), &self.device)
-        };
-        let logits = self.model.score_pairs(&video, &WindowKeys::cat(table), index(iv), index(ia));
+        let (iv, ia) = (index(iv, &self.device), index(ia, &self.device));
+        let logits = self.model.score_pairs(&video, &WindowKeys::cat(table), iv, ia);
         let scores: Vec<f32> =
             logits.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 after convert");
         let done = Instant::now();
