@@ -51,46 +51,8 @@ timed() { # label: closes the step that just ran
   T_STEP=$now
 }
 
-# Runs the queued commands, up to $JOBS at once (then quietly, each logging to its own file, with
-# its lines relayed here as they come), and fails if any failed. Usage: queue LOG cmd...; drain.
-QUEUE=()
-queue() { QUEUE+=("$(printf '%q ' "$@")"); }
-relay() { # prints the lines of each log not yet shown, prefixed with the log's name
-  local log n shown
-  for log in "$@"; do
-    [ -f "$log" ] || continue
-    n=$(wc -l < "$log"); shown=${SHOWN[$log]:-0}
-    if [ "$n" -gt "$shown" ]; then
-      sed -n "$((shown + 1)),${n}p" "$log" | sed "s|^|  [$(basename "$log" .log)] |"
-      SHOWN[$log]=$n
-    fi
-  done
-}
-declare -A SHOWN
-drain() {
-  local c log
-  if [ -n "${DRY_RUN:-}" ] || [ "$JOBS" -le 1 ]; then
-    for c in "${QUEUE[@]}"; do eval "set -- $c"; shift; run "$@"; done
-    QUEUE=(); return
-  fi
-  local logs=() pids=() failed=0 p
-  for c in "${QUEUE[@]}"; do
-    eval "set -- $c"; log=$1; shift
-    while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do sleep 2; relay "${logs[@]}"; done
-    mkdir -p "$(dirname "$log")"
-    : > "$log"
-    say "  started: $(basename "$log" .log) (log: $log)"
-    OMP_NUM_THREADS=$THREADS "$@" --quiet > "$log" 2>&1 &
-    pids+=($!); logs+=("$log")
-  done
-  while [ "$(jobs -rp | wc -l)" -gt 0 ]; do sleep 2; relay "${logs[@]}"; done
-  relay "${logs[@]}"
-  for p in "${!pids[@]}"; do
-    wait "${pids[$p]}" || { say "  FAILED: see ${logs[$p]}"; failed=1; }
-  done
-  QUEUE=()
-  [ "$failed" = 0 ] || { echo "reproduce: a step failed (logs above)" >&2; exit 1; }
-}
+# The job queue (queue, drain): up to $JOBS at once, each logged to its own file.
+source "$ROOT/scripts/lib/jobs.sh"
 
 if [ -n "${LRS2_ROOT:-}" ]; then
   say "LRS2 study: corpus at $LRS2_ROOT"

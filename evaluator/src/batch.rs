@@ -5,6 +5,12 @@
 //!   job loses at most the items in flight. The journal's first line records the settings; a
 //!   journal of other settings is refused (use another `--out`). A last line cut by a kill is
 //!   dropped (its item runs again); any other bad line is an error.
+//! - Journal rows are trusted only as far as they check out (issue #33 point 6): each line carries
+//!   the stamp of its input (a video's size and modification time; nothing for a shard, whose
+//!   manifest's sha256 is in the header), and a row whose input changed since is scored again; a
+//!   row that contradicts itself ([`Row::check`]: a score vector of the wrong length, an offset
+//!   that is not its scores' peak, a value that is not finite) or a key with two different rows is
+//!   dropped with a warning and scored again. A user's edit can cost time, never a wrong result.
 //! - `jobs` workers take items in input order from one counter; each owns its state (a model
 //!   handle, a face detector), made once on its thread by `make_worker`.
 //! - The rows come back in input order whatever order the workers finished in.
@@ -16,7 +22,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressStyle;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -28,6 +34,22 @@ pub trait Row: Serialize + DeserializeOwned + Send {
     fn key(&self) -> &str;
     /// Why the item has no score.
     fn reason(&self) -> Option<&str>;
+    /// Whether the row agrees with itself (a journal line is checked before it is reused); the
+    /// error says what does not.
+    fn check(&self) -> std::result::Result<(), String>;
+}
+
+/// The journal field that holds an input's stamp.
+const STAMP: &str = "input_stamp";
+
+/// The stamp of an input file: its size and modification time (ns), or `missing`. A video
+/// replaced under the same name gets a new stamp, so its journal row is not reused.
+pub fn file_stamp(path: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata(path) {
+        Ok(m) => format!("size {} mtime {}.{:09}", m.len(), m.mtime(), m.mtime_nsec()),
+        Err(_) => "missing".into(),
+    }
 }
 
 /// A batch job's fixed parts.
@@ -42,43 +64,127 @@ pub struct Batch<'a, H> {
     pub quiet: bool,
     /// What the progress bar counts ("videos", "utterances").
     pub unit: &'a str,
+    /// Each key's input stamp ([`file_stamp`]; empty where the header pins the input).
+    pub stamps: &'a [String],
 }
 
 fn results_err(path: &Path, detail: impl ToString) -> EvalError {
     EvalError::Results { path: path.to_path_buf(), detail: detail.to_string() }
 }
 
-/// Reads the rows of an earlier run with the same settings (none when there is no journal).
-pub fn read_journal<H, R>(path: &Path, header: &H) -> Result<Vec<R>>
+/// A journal's reusable rows, and what was dropped from it, one line each.
+pub struct Journal<R> {
+    /// Rows by key, each with the stamp it was written with.
+    pub rows: Vec<(R, String)>,
+    /// Why lines were not reused.
+    pub dropped: Vec<String>,
+}
+
+/// Reads the rows of an earlier run with the same settings (none when there is no journal):
+/// every row that parses and passes [`Row::check`], except keys with two different rows.
+pub fn read_journal<H, R>(path: &Path, header: &H) -> Result<Journal<R>>
 where
     H: Serialize + DeserializeOwned + PartialEq,
     R: Row,
 {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(io(path)(e)),
-    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse_journal(&text, path, header),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok(Journal { rows: Vec::new(), dropped: Vec::new() })
+        }
+        Err(e) => Err(io(path)(e)),
+    }
+}
+
+/// [`read_journal`] of a journal's text (`path` names it in errors).
+pub fn parse_journal<H, R>(text: &str, path: &Path, header: &H) -> Result<Journal<R>>
+where
+    H: Serialize + DeserializeOwned + PartialEq,
+    R: Row,
+{
+    let mut out = Journal { rows: Vec::new(), dropped: Vec::new() };
     let mut lines = text.lines();
-    let Some(first) = lines.next() else { return Ok(Vec::new()) };
+    let Some(first) = lines.next() else { return Ok(out) };
     let old: H = serde_json::from_str(first)
         .map_err(|e| results_err(path, format!("not a journal of this command ({e}); use an empty --out")))?;
     if &old != header {
+        let (old, new) = (serde_json::to_value(&old), serde_json::to_value(header));
+        let (old, new) = (old.expect("serialisable"), new.expect("serialisable"));
         return Err(results_err(
             path,
-            format!("holds results of other settings ({first}); use another --out"),
+            format!("holds results of other settings ({}); use another --out", differences(&old, &new)),
         ));
     }
     let all: Vec<&str> = lines.collect();
-    let mut rows = Vec::new();
+    let mut by_key: std::collections::HashMap<String, usize> = Default::default();
+    let mut conflicting = std::collections::BTreeSet::new();
     for (i, line) in all.iter().enumerate() {
-        match serde_json::from_str::<R>(line) {
-            Ok(r) => rows.push(r),
-            Err(_) if i + 1 == all.len() && !text.ends_with('\n') => {}
-            Err(e) => return Err(results_err(path, format!("line {}: {e}", i + 2))),
+        let n = i + 2;
+        let cut = i + 1 == all.len() && !text.ends_with('\n');
+        let parsed =
+            serde_json::from_str::<serde_json::Value>(line).map_err(|e| e.to_string()).and_then(|mut v| {
+                let stamp = v.as_object_mut().and_then(|o| o.remove(STAMP));
+                let stamp = stamp.and_then(|s| s.as_str().map(str::to_string)).unwrap_or_default();
+                let row = serde_json::from_value::<R>(v).map_err(|e| e.to_string())?;
+                row.check()?;
+                Ok((row, stamp))
+            });
+        match parsed {
+            Ok((row, stamp)) => match by_key.get(row.key()) {
+                Some(&j) => {
+                    let same = serde_json::to_value(&out.rows[j].0).ok() == serde_json::to_value(&row).ok()
+                        && out.rows[j].1 == stamp;
+                    if !same {
+                        out.dropped.push(format!(
+                            "line {n}: a second, different row for {}; scored again",
+                            row.key()
+                        ));
+                        conflicting.insert(row.key().to_string());
+                    }
+                }
+                None => {
+                    by_key.insert(row.key().to_string(), out.rows.len());
+                    out.rows.push((row, stamp));
+                }
+            },
+            Err(_) if cut => {}
+            Err(e) => out.dropped.push(format!("line {n}: {e}; scored again")),
         }
     }
-    Ok(rows)
+    out.rows.retain(|(r, _)| !conflicting.contains(r.key()));
+    Ok(out)
+}
+
+/// The settings that differ between two headers, as `key: old → new` (nested keys dotted): the
+/// one line a user needs instead of both headers in full.
+fn differences(old: &serde_json::Value, new: &serde_json::Value) -> String {
+    fn walk(prefix: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<String>) {
+        match (a, b) {
+            (serde_json::Value::Object(x), serde_json::Value::Object(y)) => {
+                let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+                for k in keys {
+                    let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    let null = serde_json::Value::Null;
+                    walk(&p, x.get(k).unwrap_or(&null), y.get(k).unwrap_or(&null), out);
+                }
+            }
+            _ if a != b => {
+                let short = |v: &serde_json::Value| {
+                    let s = v.to_string();
+                    if s.chars().count() > 80 {
+                        format!("{}…", s.chars().take(80).collect::<String>())
+                    } else {
+                        s
+                    }
+                };
+                out.push(format!("{prefix}: {} → {}", short(a), short(b)));
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk("", old, new, &mut out);
+    out.join("; ")
 }
 
 /// Runs `score(worker, i)` for every item `keys[i]` without a journal row yet, `jobs` at a time,
@@ -94,20 +200,37 @@ where
     R: Row,
 {
     let path = batch.journal;
-    let mut done: std::collections::HashMap<String, R> =
-        read_journal::<H, R>(path, batch.header)?.into_iter().map(|r| (r.key().to_string(), r)).collect();
-    // Rewrite the journal with the kept rows only (drops a cut last line and rows of items no
-    // longer asked for), then append.
+    assert_eq!(keys.len(), batch.stamps.len(), "one stamp per key");
+    let journal = read_journal::<H, R>(path, batch.header)?;
+    for why in &journal.dropped {
+        eprintln!("{}: {why}", path.display());
+    }
+    let stamp_of: std::collections::HashMap<&str, &str> =
+        keys.iter().map(String::as_str).zip(batch.stamps.iter().map(String::as_str)).collect();
+    let mut done: std::collections::HashMap<String, R> = std::collections::HashMap::new();
+    for (row, stamp) in journal.rows {
+        match stamp_of.get(row.key()) {
+            Some(&now) if now == stamp => {
+                done.insert(row.key().to_string(), row);
+            }
+            Some(_) => {
+                eprintln!("{}: {} changed since it was scored; scoring it again", path.display(), row.key())
+            }
+            None => {}
+        }
+    }
+    // Rewrite the journal with the kept rows only (drops a cut last line, rows that failed their
+    // checks and rows of items no longer asked for), then append.
     let mut text = serde_json::to_string(batch.header).expect("serialisable") + "\n";
-    for k in keys {
+    for (k, stamp) in keys.iter().zip(batch.stamps) {
         if let Some(r) = done.get(k) {
-            text += &(serde_json::to_string(r).expect("serialisable") + "\n");
+            text += &(line(r, stamp) + "\n");
         }
     }
     manifests::atomic_write(path, text.as_bytes())?;
     let todo: Vec<usize> = (0..keys.len()).filter(|&i| !done.contains_key(&keys[i])).collect();
     let journal = Mutex::new(std::fs::OpenOptions::new().append(true).open(path).map_err(io(path))?);
-    let bar = if batch.quiet { ProgressBar::hidden() } else { ProgressBar::new(keys.len() as u64) };
+    let bar = progress::Progress::new(keys.len() as u64, batch.unit, batch.quiet);
     bar.set_style(
         ProgressStyle::with_template(&format!(
             "{{bar:40}} {{pos}}/{{len}} {}  {{per_sec}}  ETA {{eta}}",
@@ -118,12 +241,14 @@ where
     bar.set_position((keys.len() - todo.len()) as u64);
     let jobs = batch.jobs.clamp(1, todo.len().max(1));
     let next = AtomicUsize::new(0);
+    let stamps = batch.stamps;
     let results: Mutex<Vec<R>> = Mutex::new(Vec::new());
     let failure: Mutex<Option<EvalError>> = Mutex::new(None);
     std::thread::scope(|s| {
         for _ in 0..jobs {
             let (next, todo, journal, results, failure, bar, score, make_worker) =
                 (&next, &todo, &journal, &results, &failure, &bar, &score, &make_worker);
+            let stamps: &[String] = stamps;
             s.spawn(move || {
                 let worker = make_worker();
                 loop {
@@ -133,7 +258,7 @@ where
                         break;
                     }
                     let row = score(&worker, i);
-                    let line = serde_json::to_string(&row).expect("serialisable") + "\n";
+                    let line = line(&row, &stamps[i]) + "\n";
                     let write = {
                         let mut f = journal.lock().expect("not poisoned");
                         f.write_all(line.as_bytes()).and_then(|_| f.sync_data())
@@ -151,7 +276,7 @@ where
             });
         }
     });
-    bar.finish_and_clear();
+    bar.finish();
     if let Some(e) = failure.into_inner().expect("not poisoned") {
         return Err(e);
     }
@@ -159,6 +284,15 @@ where
         done.insert(r.key().to_string(), r);
     }
     Ok(keys.iter().map(|k| done.remove(k).expect("every item has a row")).collect())
+}
+
+/// A journal line: the row with its input's stamp.
+fn line<R: Row>(row: &R, stamp: &str) -> String {
+    let mut v = serde_json::to_value(row).expect("serialisable");
+    if let Some(o) = v.as_object_mut() {
+        o.insert(STAMP.into(), serde_json::Value::String(stamp.into()));
+    }
+    v.to_string()
 }
 
 /// Quotes a CSV field when it needs it (RFC 4180).

@@ -14,13 +14,28 @@ fn is_video(p: &Path) -> bool {
         .is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+/// The file system's identity of a path, its target's where it is a symlink.
+fn identity(p: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Collects the videos under `dir`, sorted. Each directory is entered once, whatever the
+/// symlinks that lead to it (issue #33 point 3: `ln -s . dir/l1; ln -s . dir/l2` made the walk
+/// exponential, `ln -s .. dir/sub/loop` listed one video 19 times): `dirs` holds the (device,
+/// inode) of every directory entered.
+fn walk(dir: &Path, dirs: &mut std::collections::HashSet<(u64, u64)>, out: &mut Vec<PathBuf>) -> Result<()> {
+    if let Some(id) = identity(dir) {
+        if !dirs.insert(id) {
+            return Ok(());
+        }
+    }
     let mut entries: Vec<PathBuf> =
         std::fs::read_dir(dir).map_err(io(dir))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for p in entries {
         if p.is_dir() {
-            walk(&p, out)?;
+            walk(&p, dirs, out)?;
         } else if is_video(&p) {
             out.push(p);
         }
@@ -29,8 +44,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 /// Videos from the arguments, then the list (blank lines and `#` comments skipped; relative
-/// paths from the list's directory), then the directory (recursive, sorted, by extension). A
-/// video named twice is kept once, at its first place. No video at all is an error.
+/// paths from the list's directory), then the directory (recursive, sorted, by extension; each
+/// directory entered once however symlinks lead to it). A video named twice, or reached by two
+/// names (symlinks, hard links), is kept once, at its first place. No video at all is an error.
 pub fn collect(videos: &[PathBuf], list: Option<&Path>, dir: Option<&Path>) -> Result<Vec<PathBuf>> {
     let mut all: Vec<PathBuf> = videos.to_vec();
     if let Some(list) = list {
@@ -45,10 +61,13 @@ pub fn collect(videos: &[PathBuf], list: Option<&Path>, dir: Option<&Path>) -> R
         if !dir.is_dir() {
             return Err(EvalError::Results { path: dir.to_path_buf(), detail: "not a directory".into() });
         }
-        walk(dir, &mut all)?;
+        walk(dir, &mut std::collections::HashSet::new(), &mut all)?;
     }
+    // One place per file: the same path twice, or two names of one file (a symlink, a hard
+    // link), are scored once, at the first place (issue #33 point 3).
     let mut seen = std::collections::HashSet::new();
-    all.retain(|p| seen.insert(p.clone()));
+    let mut files = std::collections::HashSet::new();
+    all.retain(|p| seen.insert(p.clone()) && identity(p).is_none_or(|id| files.insert(id)));
     if all.is_empty() {
         let origin = list.or(dir).map_or_else(|| PathBuf::from("(command line)"), Path::to_path_buf);
         return Err(EvalError::Results {
@@ -72,6 +91,21 @@ pub fn utt_key(video: &Path, roots: &[&Path]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn symlink_loops_are_walked_once_and_each_file_kept_once() {
+        let d = tempfile::tempdir().expect("temp dir");
+        let root = d.path();
+        std::fs::create_dir_all(root.join("sub")).expect("mkdir");
+        std::fs::write(root.join("a.mp4"), b"x").expect("write");
+        std::fs::write(root.join("sub/b.mp4"), b"y").expect("write");
+        std::os::unix::fs::symlink(".", root.join("l1")).expect("symlink");
+        std::os::unix::fs::symlink(".", root.join("l2")).expect("symlink");
+        std::os::unix::fs::symlink("..", root.join("sub/loop")).expect("symlink");
+        std::os::unix::fs::symlink("a.mp4", root.join("c.mp4")).expect("symlink");
+        let got = collect(&[], None, Some(root)).expect("videos");
+        assert_eq!(got, vec![root.join("a.mp4"), root.join("sub/b.mp4")]);
+    }
 
     #[test]
     fn keys_are_paths_under_the_root_without_extension() {

@@ -71,8 +71,12 @@ enum Command {
         out: Option<PathBuf>,
         /// Utterances scored at once, each on one libtorch thread (default: one per core). The
         /// numbers do not depend on it.
-        #[arg(long)]
+        #[arg(long, value_parser = preprocess::cli::at_least_one)]
         jobs: Option<usize>,
+        /// Which audio stream of each video to use (0 = the first; a video with several gets a
+        /// warning naming the one used), as in `preprocess` and `lse`.
+        #[arg(long, default_value_t = 0)]
+        audio_stream: usize,
         /// Keep rule, e.g. 'abs(offset) <= 1 && prominence > 0.35': writes the kept ids as a split
         /// list (keep.txt) and the counts kept and dropped (clean.json).
         #[arg(long, requires = "out")]
@@ -153,10 +157,14 @@ enum Command {
         out: PathBuf,
         /// Videos scored at once, each on one libtorch thread (default: one per core). The
         /// numbers do not depend on it.
-        #[arg(long)]
+        #[arg(long, value_parser = preprocess::cli::at_least_one)]
         jobs: Option<usize>,
+        /// Which audio stream of each video to use (0 = the first; a video with several gets a
+        /// warning naming the one used), as in `preprocess` and `sync`.
+        #[arg(long, default_value_t = 0)]
+        audio_stream: usize,
         /// Windows per forward (the reference: 20).
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 20, value_parser = preprocess::cli::at_least_one)]
         batch: usize,
         /// Frames as the reference gets them (jpeg: ffmpeg MJPEG decoded as cv2.imread does) or
         /// ffmpeg's bgr24 frames without the JPEG round trip (direct; not the reference's numbers).
@@ -206,18 +214,30 @@ struct StreamArgs {
     /// Keep reading a file that is still being written (ffmpeg's `-follow 1`).
     #[arg(long, requires = "stream")]
     follow: bool,
-    /// Seconds of windows each estimate averages over.
-    #[arg(long, default_value_t = 10.0, requires = "stream")]
+    /// Seconds of windows each estimate averages over (more than 0, at most a day).
+    #[arg(long, default_value_t = 10.0, requires = "stream", value_parser = seconds)]
     window_s: f32,
     /// Detect faces every N frames (the last box is held between).
-    #[arg(long, default_value_t = 5, requires = "stream")]
+    #[arg(long, default_value_t = 5, requires = "stream", value_parser = preprocess::cli::at_least_one)]
     detect_every: usize,
     /// Score every N-th window (1: all); `bench-stream` says which N keeps up on this machine.
-    #[arg(long, default_value_t = 1, requires = "stream")]
+    /// At most --window-s × 25, so that every estimate has a window.
+    #[arg(long, default_value_t = 1, requires = "stream", value_parser = preprocess::cli::at_least_one)]
     hop: usize,
-    /// libtorch threads for the stream.
-    #[arg(long, default_value_t = 1, requires = "stream")]
+    /// libtorch threads for the stream (at most the cores: more are reduced to them).
+    #[arg(long, default_value_t = 1, requires = "stream", value_parser = preprocess::cli::at_least_one)]
     threads: usize,
+}
+
+/// `--window-s`: a finite number of seconds above 0, at most a day (issue #33 point 11: 0 and
+/// NaN were accepted and every estimate was null).
+fn seconds(s: &str) -> Result<f32, String> {
+    let v: f32 = s.trim().parse().map_err(|e| format!("{e}"))?;
+    if v.is_finite() && v > 0.0 && v <= 86_400.0 {
+        Ok(v)
+    } else {
+        Err(format!("{s} is not a number of seconds above 0 and at most 86400"))
+    }
 }
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -267,6 +287,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             model,
             out,
             jobs,
+            audio_stream,
             keep,
             task,
             device,
@@ -276,12 +297,20 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         } => {
             if let Some(source) = live.stream {
                 use evaluator::sync::stream::{StreamConfig, StreamSettings};
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                if live.threads > cores {
+                    eprintln!(
+                        "evaluator: --threads {} is more than the {cores} cores; using {cores}",
+                        live.threads
+                    );
+                }
                 let settings = StreamSettings {
                     source,
                     follow: live.follow,
                     model,
                     device: device.device,
-                    threads: live.threads,
+                    threads: live.threads.min(cores),
+                    audio_stream,
                     cfg: StreamConfig {
                         window_s: live.window_s,
                         detect_every: live.detect_every,
@@ -301,7 +330,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 if list.is_some() || dir.is_some() {
                     anyhow::bail!("--list and --dir need --out DIR");
                 }
-                print_sync(video, &evaluator::sync::sync(video, &model, device.device)?, json)?;
+                print_sync(video, &evaluator::sync::sync(video, &model, device.device, audio_stream)?, json)?;
                 return Ok(ExitCode::SUCCESS);
             };
             use evaluator::sync::batch::{Source, SyncBatchConfig};
@@ -325,6 +354,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 jobs,
                 task,
                 device: device.device,
+                audio_stream,
                 keep,
                 quiet,
             };
@@ -364,9 +394,25 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let rows = evaluator::sync::batch::read_table(&table)?;
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
             let report = evaluator::sync::batch::write_clean(&out, &rows, &keep)?;
-            print_sync_batch(&rows, Some(&report), &out);
+            // Nothing is rescored or rewritten here: name the table read, not one in --out.
+            let scored = rows.iter().filter(|r| r.result.is_some()).count();
+            println!("{scored} of {} utterances scored in {}", rows.len(), table.display());
+            print_clean(&report, &out);
         }
-        Command::Lse { videos, list, dir, syncnet, out, jobs, batch, frames, resize, device, quiet } => {
+        Command::Lse {
+            videos,
+            list,
+            dir,
+            syncnet,
+            out,
+            jobs,
+            audio_stream,
+            batch,
+            frames,
+            resize,
+            device,
+            quiet,
+        } => {
             let videos = evaluator::inputs::collect(&videos, list.as_deref(), dir.as_deref())?;
             let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let cfg = evaluator::lse::LseConfig {
@@ -378,6 +424,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 batch,
                 frames,
                 resize,
+                audio_stream,
                 quiet,
             };
             let (rows, s) = evaluator::lse::run(&cfg)?;
@@ -435,15 +482,19 @@ fn print_sync_batch(
         dir.display()
     );
     if let Some(r) = report {
-        let dropped: usize = r.dropped_by_rule.values().sum::<usize>() + r.unscorable.values().sum::<usize>();
-        println!(
-            "kept {} of {} ({dropped} dropped) by {:?}: {}",
-            r.kept,
-            r.total,
-            r.rule,
-            dir.join("keep.txt").display()
-        );
+        print_clean(r, dir);
     }
+}
+
+fn print_clean(r: &evaluator::sync::clean::CleanReport, dir: &std::path::Path) {
+    let dropped: usize = r.dropped_by_rule.values().sum::<usize>() + r.unscorable.values().sum::<usize>();
+    println!(
+        "kept {} of {} ({dropped} dropped) by {:?}: {}",
+        r.kept,
+        r.total,
+        r.rule,
+        dir.join("keep.txt").display()
+    );
 }
 
 fn main() -> ExitCode {

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressStyle;
 use manifests::{Manifest, ShardEntry, MANIFEST_FILE};
 use serde::Serialize;
 use trainer::checkpoint;
@@ -100,7 +100,7 @@ pub fn evaluate(cfg: &EvalConfig) -> Result<Evaluation> {
     let loaded = checkpoint::load(&cfg.model, None, &device)?;
     let (manifest_path, manifest, entries) = split_entries(&cfg.shards, std::slice::from_ref(&cfg.split))?;
     let total: usize = entries.iter().map(|e| e.rows).sum::<usize>().min(cfg.limit.unwrap_or(usize::MAX));
-    let bar = if cfg.quiet { ProgressBar::hidden() } else { ProgressBar::new(total as u64) };
+    let bar = progress::Progress::new(total as u64, "videos", cfg.quiet);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} videos  {per_sec}  ETA {eta}")
             .expect("valid template"),
@@ -128,7 +128,7 @@ pub fn evaluate(cfg: &EvalConfig) -> Result<Evaluation> {
             bar.inc(1);
         }
     }
-    bar.finish_and_clear();
+    bar.finish();
     if scores.is_empty() {
         return Err(EvalError::NothingScored { split: cfg.split.clone(), excluded: excluded.len() });
     }

@@ -65,7 +65,7 @@ fn syncnet_matches_the_reference() {
         let (dt, shape, b) = &raw[&format!("{name}.pcm")];
         assert_eq!(*dt, safetensors::Dtype::I16);
         let want_pcm: Vec<i16> = b.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect();
-        let pcm = media::pcm_16k(&video).unwrap();
+        let pcm = media::pcm_16k(&video, 0).unwrap();
         assert_eq!(pcm.len(), shape[0], "{name}: samples");
         assert!(pcm == want_pcm, "{name}: the 16 kHz samples differ from the reference's");
         // MFCC of the reference's samples: within 1e-6 relative (numpy `allclose(rtol=1e-6,
@@ -87,7 +87,7 @@ fn syncnet_matches_the_reference() {
         assert!(worst <= 1e-6, "{name}: MFCC max relative diff {worst:e}");
         eprintln!("{name}: MFCC max relative diff {worst:e}");
         // Embeddings, distances and the LSE terms, with the reference's frames and batch size.
-        let got = lse::evaluate(&video, &embedder, FrameSource::Jpeg, 20, false).unwrap();
+        let got = lse::evaluate(&video, &embedder, FrameSource::Jpeg, 20, false, 0).unwrap();
         let exp = &expected["videos"][name];
         assert_eq!(got.score.windows as u64, exp["num_windows"].as_u64().unwrap(), "{name}: windows");
         for (key, ours) in [("lip_feat", &got.lip), ("aud_feat", &got.aud)] {
@@ -176,9 +176,9 @@ fn resize_is_cv2s_and_other_sizes_need_it() {
     assert!(ours.data == want, "resized frame differs from cv2.resize");
 
     let embedder = golden_embedder(&dir);
-    let e = lse::evaluate(&small, &embedder, FrameSource::Jpeg, 20, false).unwrap_err().to_string();
+    let e = lse::evaluate(&small, &embedder, FrameSource::Jpeg, 20, false, 0).unwrap_err().to_string();
     assert!(e.contains("160×160") && e.contains("--resize"), "{e}");
-    let got = lse::evaluate(&small, &embedder, FrameSource::Jpeg, 20, true).unwrap();
+    let got = lse::evaluate(&small, &embedder, FrameSource::Jpeg, 20, true, 0).unwrap();
     assert_eq!(got.score.windows, 70);
     assert!(got.score.min_dist.is_finite() && got.score.confidence.is_finite());
 }

@@ -24,7 +24,7 @@ fn sync_finds_known_offsets_of_synthetic_clips() {
         let mut clips: Vec<_> = walk(&out.join("mvlrs_v1"));
         clips.sort();
         for clip in clips {
-            let r = evaluator::sync::sync(&clip, &model, DeviceSpec::Cpu).unwrap();
+            let r = evaluator::sync::sync(&clip, &model, DeviceSpec::Cpu, 0).unwrap();
             total += 1;
             if (r.offset_frames - k).abs() <= 1 {
                 hits += 1;

@@ -174,3 +174,57 @@ fn bench_stream_reports_every_row() {
     assert!(r["windows_per_s"].as_f64().unwrap() > 0.0 && r["hop"].as_u64().unwrap() >= 1, "{r}");
     assert!(r["latency_p50_ms"].as_f64().is_some() && r["behind_ms"].as_f64().is_some(), "{r}");
 }
+
+/// Issue #33 point 4: when one medium starves, memory stays flat. 60 s of audio without video
+/// held 0.66 MB per second before; 60 s of video without audio ~14 KB per frame. Now each side is
+/// held at most `MAX_LEAD_FRAMES` ahead of the other, and when both flow again windows are scored.
+#[test]
+fn a_starved_medium_holds_bounded_memory() {
+    use evaluator::sync::stream::MAX_LEAD_FRAMES;
+    let dev = trainer::device::DeviceSpec::Cpu.device();
+    let loaded = trainer::checkpoint::load(&model(), None, &dev).unwrap();
+    let new =
+        || StreamScorer::new(&loaded.model, loaded.config.input, &dev, StreamConfig::default()).unwrap();
+    let noise: Vec<i16> = (0..640).map(|i| ((i * 7919) % 2000) as i16 - 1000).collect();
+    let (w, h) = (64, 64);
+    let frame = vec![128u8; w * h * 3];
+
+    // Audio only for 60 s (1,500 frames' worth).
+    let mut s = new();
+    for _ in 0..1500 {
+        s.push_audio(&noise);
+    }
+    let (crops, aud) = s.held();
+    assert_eq!(crops, 0);
+    assert!(aud <= MAX_LEAD_FRAMES + 15, "audio windows held: {aud}");
+
+    // Video only for 60 s.
+    let mut s = new();
+    for _ in 0..1500 {
+        s.push_frame(&frame, w, h);
+    }
+    let (crops, aud) = s.held();
+    assert!(crops <= MAX_LEAD_FRAMES + 1, "crops held: {crops}");
+    assert_eq!(aud, 0);
+}
+
+/// Issue #33 point 11: settings that made every estimate null are refused.
+#[test]
+fn stream_settings_that_score_nothing_are_refused() {
+    let m = model();
+    let m = m.to_str().unwrap();
+    for (args, want) in [
+        (vec!["--window-s", "0"], "--window-s"),
+        (vec!["--window-s", "NaN"], "--window-s"),
+        (vec!["--hop", "0"], "--hop"),
+        (vec!["--hop", "4294967295"], "--hop 4294967295 must be from 1 to 250"),
+        (vec!["--threads", "0"], "--threads"),
+    ] {
+        let (ok, _, err) = evaluator(&[&["sync", "--stream", "-", "--model", m][..], &args].concat(), b"");
+        assert!(!ok, "{args:?} was accepted");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    // Point 9: more threads than cores are reduced to the cores, and said so.
+    let (_, _, err) = evaluator(&["sync", "--stream", "-", "--model", m, "--threads", "100000"], b"");
+    assert!(err.contains("--threads 100000 is more than the"), "{err}");
+}

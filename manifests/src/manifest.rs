@@ -100,8 +100,13 @@ impl Manifest {
             action: "read",
             source,
         })?;
+        Self::parse(&text, path)
+    }
+
+    /// [`Manifest::read`] of a manifest's text (`path` names it in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
         let m: Manifest =
-            serde_json::from_str(&text).map_err(|source| Error::Json { path: path.to_path_buf(), source })?;
+            serde_json::from_str(text).map_err(|source| Error::Json { path: path.to_path_buf(), source })?;
         if m.manifest_version != MANIFEST_VERSION {
             return Err(Error::Version {
                 path: path.to_path_buf(),

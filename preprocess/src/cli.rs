@@ -3,11 +3,21 @@
 use crate::layout::Task;
 use crate::process::Params;
 
+/// A count flag's parser: a whole number of at least 1 (issue #33 point 11: `--jobs 0` and
+/// `--utts-per-shard 0` were accepted, and ran nothing or everything in one shard).
+pub fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{e}")),
+    }
+}
+
 /// `--jobs N`.
 #[derive(clap::Args, Debug, Clone, Copy)]
 pub struct JobsArgs {
     /// Worker threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     pub jobs: Option<usize>,
 }
 
@@ -22,10 +32,10 @@ impl JobsArgs {
 #[derive(clap::Args, Debug, Clone, Copy)]
 pub struct DetectorArgs {
     /// Detect faces on every N-th frame and interpolate between.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = at_least_one)]
     pub detect_every: usize,
     /// Detect faces on frames shrunk by this factor.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = at_least_one)]
     pub detect_downscale: usize,
     /// Which audio stream of each file to use (0 = the first; a file with several gets a
     /// warning naming the one used).
@@ -72,7 +82,7 @@ pub struct OutputArgs {
     #[command(flatten)]
     pub jobs: JobsArgs,
     /// Utterances per shard.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = at_least_one)]
     pub utts_per_shard: usize,
     #[command(flatten)]
     pub task: TaskArgs,

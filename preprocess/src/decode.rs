@@ -71,8 +71,14 @@ pub enum DecodeError {
         why: Option<String>,
     },
     /// The file has no audio stream.
-    #[error("no audio stream")]
+    #[error("no audio stream (a video without sound cannot be synchronised)")]
     NoAudio,
+    /// The audio stream asked for (`--audio-stream`) is not in the file.
+    #[error("no audio stream {stream} (ffmpeg's 0:a:{stream} matches none): choose one the file has with --audio-stream")]
+    NoAudioStream {
+        /// The stream asked for.
+        stream: usize,
+    },
     /// The audio stream gave no sample.
     #[error("audio stream decoded to no samples")]
     NoSamples,
@@ -91,6 +97,22 @@ pub enum DecodeError {
     /// The joint decode's video file could not be read back.
     #[error("reading the decoded video: {0}")]
     ReadBack(std::io::Error),
+    /// ffmpeg made no progress for too long and was stopped (issue #33 point 2: a stuck decoder is
+    /// a recorded skip, never a stalled batch).
+    #[error(
+        "ffmpeg made no progress for {seconds} s and was stopped (a stalled input or decoder); \
+             re-encode the file, or raise LIPSYNC_DECODE_STALL_S if it is only slow"
+    )]
+    Stalled {
+        /// The stall limit.
+        seconds: u64,
+    },
+    /// Not a regular file (a FIFO, a device, a directory): reading it could block forever.
+    #[error("is {kind}, not a regular file: point at a video file")]
+    NotAFile {
+        /// What it is.
+        kind: &'static str,
+    },
     /// Far fewer frames than the container's duration implies (a cut download, a damaged file).
     #[error("truncated or damaged: {frames} frames decoded ({:.2} s at 25 fps) but the container says {seconds:.2} s; re-download or re-encode the file", *frames as f64 / 25.0)]
     Truncated {
@@ -116,42 +138,160 @@ fn channel_count(layout: &str) -> usize {
 
 struct Run {
     streams: Vec<StreamTypeSpecificData>,
-    frames: Vec<Vec<u8>>,
-    size: Option<(usize, usize)>,
+    /// The size of the rawvideo output, as ffmpeg described it (after autorotation).
+    out_size: Option<(usize, usize)>,
+    /// The PCM output's rate and channels: those of the audio stream chosen (`0:a:N`), which
+    /// need not be the first's.
+    out_audio: Option<(u32, usize)>,
     bytes: Vec<u8>,
     errors: Vec<String>,
     /// The input's duration from its header (`Duration:`), when ffmpeg prints one.
     duration: Option<f64>,
 }
 
+/// Seconds without any sign of progress (a stderr line, stdout bytes) after which a decode is
+/// stopped: `LIPSYNC_DECODE_STALL_S`, 120 by default. ffmpeg reports progress about twice a second
+/// while it decodes, so only a stuck process gets near this.
+pub fn stall_limit() -> std::time::Duration {
+    let secs = std::env::var("LIPSYNC_DECODE_STALL_S")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|&s| s > 0)
+        .unwrap_or(120);
+    std::time::Duration::from_secs(secs)
+}
+
+/// Kills a process that shows no progress for `limit` (see [`stall_limit`]). Progress is signalled
+/// with [`Watchdog::alive`]; [`Watchdog::stop`] ends the watch before the process is reaped, so
+/// the PID it may kill is always still ours.
+struct Watchdog {
+    last: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    done: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<bool>,
+    start: std::time::Instant,
+}
+
+impl Watchdog {
+    fn start(pid: u32, limit: std::time::Duration) -> Self {
+        use std::sync::atomic::Ordering;
+        let start = std::time::Instant::now();
+        let last = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (done, rx) = std::sync::mpsc::channel::<()>();
+        let seen = last.clone();
+        let thread = std::thread::spawn(move || loop {
+            let idle = start
+                .elapsed()
+                .saturating_sub(std::time::Duration::from_millis(seen.load(Ordering::Relaxed)));
+            if idle >= limit {
+                // SAFETY: kill(2) with a PID and a signal number; no memory is involved.
+                unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+                return true;
+            }
+            match rx.recv_timeout((limit - idle).min(std::time::Duration::from_millis(500))) {
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                _ => return false,
+            }
+        });
+        Self { last, done, thread, start }
+    }
+
+    fn alive(&self) {
+        let now = self.start.elapsed().as_millis() as u64;
+        self.last.store(now, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Ends the watch; whether it had stopped the process.
+    fn stop(self) -> bool {
+        let _ = self.done.send(());
+        self.thread.join().unwrap_or(false)
+    }
+}
+
 fn run(mut cmd: FfmpegCommand, what: &'static str) -> Result<Run, DecodeError> {
+    run_with(&mut cmd, what, stall_limit())
+}
+
+/// Runs ffmpeg, reading its stdout and its stderr at the same time, each on its own thread, from
+/// the start. ffmpeg-sidecar's iterator starts reading stdout only once ffmpeg has described
+/// every output; with two outputs, a file whose audio comes seconds before its first video
+/// packet (some LRS3 and TED mp4s) or 8-channel 384 kHz audio fills the stdout pipe before the
+/// video output is described, and both sides waited forever (issue #33 point 2).
+fn run_with(
+    cmd: &mut FfmpegCommand,
+    what: &'static str,
+    limit: std::time::Duration,
+) -> Result<Run, DecodeError> {
     let mut child = cmd.spawn().map_err(|source| DecodeError::Spawn { what, source })?;
     let mut out = Run {
         streams: Vec::new(),
-        frames: Vec::new(),
-        size: None,
+        out_size: None,
+        out_audio: None,
         bytes: Vec::new(),
         errors: Vec::new(),
         duration: None,
     };
-    let iter = child.iter().map_err(|e| DecodeError::Output { what, detail: e.to_string() })?;
-    for event in iter {
-        match event {
-            FfmpegEvent::ParsedInputStream(s) => out.streams.push(s.type_specific_data),
-            FfmpegEvent::OutputFrame(f) => {
-                out.size = Some((f.width as usize, f.height as usize));
-                out.frames.push(f.data);
+    let dog = std::sync::Arc::new(Watchdog::start(child.as_inner().id(), limit));
+    let reader = child.take_stdout().map(|mut stdout| {
+        let dog = dog.clone();
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let mut buf = vec![0u8; 1 << 16];
+            loop {
+                match std::io::Read::read(&mut stdout, &mut buf) {
+                    Ok(0) => return Ok(bytes),
+                    Ok(n) => {
+                        dog.alive();
+                        bytes.extend_from_slice(&buf[..n]);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
             }
-            FfmpegEvent::OutputChunk(c) => out.bytes.extend_from_slice(&c),
-            FfmpegEvent::Log(LogLevel::Error | LogLevel::Fatal, line) => out.errors.push(line),
-            FfmpegEvent::Error(e) => out.errors.push(e),
-            FfmpegEvent::ParsedDuration(d) if d.input_index == 0 => out.duration = Some(d.duration),
-            _ => {}
+        })
+    });
+    let iter = child.iter().map_err(|e| DecodeError::Output { what, detail: e.to_string() });
+    let started = iter.as_ref().map(|_| ()).map_err(|e| DecodeError::Output { what, detail: e.to_string() });
+    if let Ok(iter) = iter {
+        for event in iter {
+            dog.alive();
+            match event {
+                FfmpegEvent::ParsedInputStream(s) => out.streams.push(s.type_specific_data),
+                FfmpegEvent::ParsedOutputStream(s) => match &s.type_specific_data {
+                    StreamTypeSpecificData::Video(v) if s.format == "rawvideo" => {
+                        out.out_size = Some((v.width as usize, v.height as usize));
+                    }
+                    StreamTypeSpecificData::Audio(a) => {
+                        out.out_audio = Some((a.sample_rate, channel_count(&a.channels)));
+                    }
+                    _ => {}
+                },
+                FfmpegEvent::Log(LogLevel::Error | LogLevel::Fatal, line) => out.errors.push(line),
+                FfmpegEvent::Error(e) => out.errors.push(e),
+                FfmpegEvent::ParsedDuration(d) if d.input_index == 0 => out.duration = Some(d.duration),
+                _ => {}
+            }
         }
     }
+    let read = reader.map(|r| r.join());
+    let dog = std::sync::Arc::try_unwrap(dog).ok();
+    let stalled = dog.map(Watchdog::stop).unwrap_or(false);
     let status = child.wait().map_err(|e| DecodeError::Output { what, detail: e.to_string() })?;
-    if !status.success() && out.frames.is_empty() && out.bytes.is_empty() {
-        let why = out.errors.last().cloned().unwrap_or_else(|| format!("exit status {status}"));
+    if stalled {
+        return Err(DecodeError::Stalled { seconds: limit.as_secs() });
+    }
+    match read {
+        Some(Ok(Ok(bytes))) => out.bytes = bytes,
+        Some(Ok(Err(e))) => {
+            return Err(DecodeError::Output { what, detail: format!("reading its output: {e}") })
+        }
+        Some(Err(_)) => return Err(DecodeError::Output { what, detail: "its output reader failed".into() }),
+        None => {}
+    }
+    started?;
+    if !status.success() && out.bytes.is_empty() {
+        // A missing stream is named before ffmpeg's hint on how to ignore it: keep that line.
+        let missing = out.errors.iter().find(|e| e.contains("matches no streams"));
+        let why = missing.or(out.errors.last()).cloned().unwrap_or_else(|| format!("exit status {status}"));
         return Err(DecodeError::Failed { what, why: why.trim().to_string() });
     }
     Ok(out)
@@ -181,6 +321,46 @@ fn video_stream(streams: &[StreamTypeSpecificData]) -> Option<(f32, usize, usize
         StreamTypeSpecificData::Video(v) => Some((v.fps, v.width as usize, v.height as usize)),
         _ => None,
     })
+}
+
+/// The warning for a file with several audio streams, in the same words in every command
+/// (`preprocess`, `evaluator sync`, `evaluator lse`; issue #33 point 7).
+pub fn several_audio_streams(streams: usize, chosen: usize) -> String {
+    match chosen {
+        0 => format!("{streams} audio streams: the first is used (choose with --audio-stream N)"),
+        k => format!("{streams} audio streams: stream {k} is used (--audio-stream)"),
+    }
+}
+
+/// The first video stream's frame rate from ffprobe (`r_frame_rate`), for inputs whose stream line
+/// ffmpeg-sidecar cannot parse: ffmpeg writes 1000 fps as `1k fps`, and such a file was "no video
+/// stream" (issue #33 point 10).
+pub fn probe_fps(path: &Path) -> Option<f32> {
+    let out = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=r_frame_rate",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (n, d) = text.trim().split_once('/')?;
+    let (n, d) = (n.parse::<f32>().ok()?, d.parse::<f32>().ok()?);
+    (d > 0.0 && n > 0.0).then_some(n / d)
+}
+
+/// The source frame rate: as the sidecar parsed it, else ffprobe's (see [`probe_fps`]); None
+/// when the file has no video stream at all.
+fn source_fps(path: &Path, streams: &[StreamTypeSpecificData], described: bool) -> Option<f32> {
+    video_stream(streams).map(|v| v.0).or_else(|| described.then(|| probe_fps(path)).flatten())
 }
 
 /// How many audio streams the input has.
@@ -216,22 +396,58 @@ fn int16_le(bytes: &[u8]) -> Vec<i16> {
 
 /// Decodes the first video stream as rgb24 at 25 fps.
 pub fn decode_video(path: &Path) -> Result<Video, DecodeError> {
+    regular_file(path)?;
     let mut cmd = FfmpegCommand::new();
     cmd.hide_banner().args(["-threads", "1"]).input(path.as_os_str()).args(VIDEO_OUT).rawvideo();
     let r = run(cmd, "video")?;
-    let (source_fps, _, _) = video_stream(&r.streams).ok_or(DecodeError::NoVideo)?;
-    let (width, height) =
-        r.size.ok_or_else(|| DecodeError::NoFrames { why: r.errors.last().map(|e| e.trim().to_string()) })?;
-    check_complete(r.frames.len(), r.duration)?;
-    Ok(Video { width, height, source_fps, frames: r.frames })
+    let source_fps = source_fps(path, &r.streams, r.out_size.is_some()).ok_or(DecodeError::NoVideo)?;
+    let frame = r.out_size.map_or(0, |(w, h)| w * h * 3);
+    let (width, height) = match r.out_size {
+        Some(wh) if frame > 0 && !r.bytes.is_empty() => wh,
+        _ => return Err(DecodeError::NoFrames { why: r.errors.last().map(|e| e.trim().to_string()) }),
+    };
+    let frames: Vec<Vec<u8>> = r.bytes.chunks_exact(frame).map(<[u8]>::to_vec).collect();
+    check_complete(frames.len(), r.duration)?;
+    Ok(Video { width, height, source_fps, frames })
+}
+
+/// Refuses what is not a regular file before ffmpeg opens it: a FIFO blocks the opener until a
+/// writer comes (issue #33 point 8), a directory or device is no video.
+pub fn regular_file(path: &Path) -> Result<(), DecodeError> {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(meta) = std::fs::metadata(path) else { return Ok(()) }; // ffmpeg names the error
+    let t = meta.file_type();
+    let kind = if t.is_file() {
+        return Ok(());
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else {
+        "not a file"
+    };
+    Err(DecodeError::NotAFile { kind })
 }
 
 /// Decodes the first audio stream as interleaved int16 at its native rate and channel count.
 pub fn decode_audio(path: &Path, stream: usize) -> Result<Audio, DecodeError> {
+    regular_file(path)?;
     let mut cmd = FfmpegCommand::new();
     cmd.hide_banner().args(["-threads", "1"]).input(path.as_os_str()).args(audio_out(stream)).output("-");
-    let r = run(cmd, "audio")?;
-    let (sample_rate, channels) = audio_stream(&r.streams).ok_or(DecodeError::NoAudio)?;
+    let r = run(cmd, "audio").map_err(|e| match e {
+        DecodeError::Failed { why, .. } if why.contains("matches no streams") && stream == 0 => {
+            DecodeError::NoAudio
+        }
+        DecodeError::Failed { why, .. } if why.contains("matches no streams") => {
+            DecodeError::NoAudioStream { stream }
+        }
+        e => e,
+    })?;
+    let (sample_rate, channels) = r.out_audio.or(audio_stream(&r.streams)).ok_or(DecodeError::NoAudio)?;
     let samples = int16_le(&r.bytes);
     if samples.is_empty() {
         return Err(DecodeError::NoSamples);
@@ -248,7 +464,13 @@ pub fn decode_audio(path: &Path, stream: usize) -> Result<Audio, DecodeError> {
 pub fn decode_av(path: &Path, stream: usize) -> Result<(Video, Audio), DecodeError> {
     match decode_joint(path, stream) {
         Ok(av) => Ok(av),
-        Err(_) => Ok((decode_video(path)?, decode_audio(path, stream)?)),
+        Err(e @ (DecodeError::Stalled { .. } | DecodeError::NotAFile { .. })) => Err(e),
+        Err(_) => {
+            // The audio first: it is small, and a file without it is skipped without holding
+            // its whole video in memory (issue #33 point 10: 1.1 GB before failing).
+            let audio = decode_audio(path, stream)?;
+            Ok((decode_video(path)?, audio))
+        }
     }
 }
 
@@ -259,9 +481,10 @@ pub fn decode_av(path: &Path, stream: usize) -> Result<(Video, Audio), DecodeErr
 pub fn decode_av_frames(path: &Path, stream: usize) -> Result<(Frames, Audio), DecodeError> {
     match decode_joint_frames(path, stream) {
         Ok(av) => Ok(av),
+        Err(e @ (DecodeError::Stalled { .. } | DecodeError::NotAFile { .. })) => Err(e),
         Err(_) => {
-            let v = decode_video(path)?;
             let audio = decode_audio(path, stream)?;
+            let v = decode_video(path)?;
             let len = v.frames.len();
             let store = Store::Memory(v.frames);
             Ok((
@@ -356,6 +579,7 @@ pub fn decode_joint(path: &Path, stream: usize) -> Result<(Video, Audio), Decode
 
 /// [`decode_joint`] with the frames left in the temporary file.
 fn decode_joint_frames(path: &Path, stream: usize) -> Result<(Frames, Audio), DecodeError> {
+    regular_file(path)?;
     // The frames go to a temporary file that has no name (O_TMPFILE, or created and unlinked),
     // which ffmpeg opens through /proc/<our pid>/fd/<n>: no signal, not even SIGKILL, can leave
     // it behind (issue #20 point 9: named `lipsync-video-*.rgb` files of up to 1.9 GB survived
@@ -378,8 +602,11 @@ fn decode_joint_frames(path: &Path, stream: usize) -> Result<(Frames, Audio), De
     if !r.errors.is_empty() {
         return Err(DecodeError::Reported);
     }
-    let (Some((source_fps, width, height)), Some((sample_rate, channels))) =
-        (video_stream(&r.streams), audio_stream(&r.streams))
+    // The output's size, not the input stream's: ffmpeg autorotates (a phone's portrait clip
+    // stored as 1920x1080 with a rotation decodes to 1080x1920).
+    let fps = source_fps(path, &r.streams, r.out_size.is_some());
+    let (Some(source_fps), Some((sample_rate, channels)), Some((width, height))) =
+        (fps, r.out_audio.or(audio_stream(&r.streams)), r.out_size)
     else {
         return Err(DecodeError::StreamMissing);
     };

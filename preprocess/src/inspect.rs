@@ -85,6 +85,9 @@ fn rect(img: &mut RgbImage, (x0, y0, x1, y1): (u32, u32, u32, u32), colour: Rgb<
     }
 }
 
+/// The longer side of a frame in the source sheet, px.
+pub const SHEET_FRAME_SIDE: u32 = 320;
+
 /// Every `every`-th source frame of `video` (the utterance's decoded source, 25 fps) with its
 /// stored face box (green), the adjusted box and the lower half that becomes the mouth crop
 /// (yellow), `columns` per row. Frames without a face get a red bar instead of boxes.
@@ -99,22 +102,25 @@ pub fn source_sheet(
     let picked: Vec<usize> = (0..n).step_by(every.max(1)).collect();
     let cols = columns.max(1).min(picked.len().max(1));
     let rows = picked.len().div_ceil(cols);
-    let (w, h) = (video.width as u32, video.height as u32);
+    let (fw, fh) = (video.width as u32, video.height as u32);
+    // Each frame at most SHEET_FRAME_SIDE px on its longer side (issue #33 point 10: a 10 s
+    // 1080×1920 clip made a 110 MB PNG at full size); boxes are drawn after scaling.
+    let scale = (SHEET_FRAME_SIDE as f32 / fw.max(fh) as f32).min(1.0);
+    let (w, h) = (((fw as f32 * scale).round() as u32).max(1), ((fh as f32 * scale).round() as u32).max(1));
+    let at = |v: f32, max: u32| ((v.max(0.0) * scale).round() as u32).min(max - 1);
     let mut sheet: RgbImage =
         ImageBuffer::from_pixel(cols as u32 * (w + 2), rows as u32 * (h + 2), Rgb([32, 32, 32]));
     for (i, &t) in picked.iter().enumerate() {
-        let mut frame: RgbImage = ImageBuffer::from_raw(w, h, video.frames[t].clone())
+        let full: RgbImage = ImageBuffer::from_raw(fw, fh, video.frames[t].clone())
             .expect("decoded frame is width × height × 3");
+        let mut frame =
+            if scale < 1.0 { imageops::resize(&full, w, h, imageops::FilterType::Triangle) } else { full };
         if utt.face_found[t] {
             let b = &utt.face_boxes[t];
-            let x0 = b.x.max(0.0).round() as u32;
-            let y0 = b.y.max(0.0).round() as u32;
-            rect(
-                &mut frame,
-                (x0, y0, (b.x + b.w).round() as u32, (b.y + b.h).round() as u32),
-                DETECTOR_COLOUR,
-            );
+            rect(&mut frame, (at(b.x, w), at(b.y, h), at(b.x + b.w, w), at(b.y + b.h, h)), DETECTOR_COLOUR);
             let (cx0, cy0, cx1, cy1) = crop_rect(b, adjust, video.width, video.height);
+            let (cx0, cy0, cx1, cy1) =
+                (at(cx0 as f32, w), at(cy0 as f32, h), at(cx1 as f32, w), at(cy1 as f32, h));
             rect(&mut frame, (cx0, cy0, cx1, cy1), CROP_COLOUR);
             rect(&mut frame, (cx0, (cy0 + cy1) / 2, cx1, cy1), CROP_COLOUR);
         } else {

@@ -160,6 +160,8 @@ pub fn process(item: &Item, params: &Params, det: &mut FaceDetector, mel: &MelEx
     let mut video_seconds = 0.0;
     let result = (|| {
         let meta = std::fs::metadata(&item.video).map_err(|_| Skip::Missing)?;
+        // A FIFO would block the hash below forever, and is no "zero-byte file" (issue #33).
+        decode::regular_file(&item.video)?;
         if meta.len() == 0 {
             return Err(Skip::Empty);
         }
@@ -180,11 +182,7 @@ pub fn process(item: &Item, params: &Params, det: &mut FaceDetector, mel: &MelEx
             return Err(Skip::TooShort(n));
         }
         if audio.streams > 1 {
-            let which = match params.audio_stream {
-                0 => "the first is used (choose with --audio-stream N)".to_string(),
-                k => format!("stream {k} is used (--audio-stream)"),
-            };
-            warnings.push(format!("{} audio streams: {which}", audio.streams));
+            warnings.push(decode::several_audio_streams(audio.streams, params.audio_stream));
         }
         if (video.source_fps - FPS as f32).abs() > 0.01 {
             warnings.push(format!("{} fps source resampled to 25 fps", video.source_fps));

@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressStyle;
 use manifests::{Manifest, ShardEntry, SkippedItem, MANIFEST_FILE};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -95,17 +95,23 @@ pub fn mel_params() -> serde_json::Value {
                        "f_min": F_MIN, "f_max": F_MAX, "spec": "SPEC §1.3"})
 }
 
-/// Says when a list's length differs from the LRS2 v1 list of that split (SPEC §1.5).
-pub fn note_unknown_list(split: Split, len: usize, log: &dyn Fn(&str)) {
-    if let Some(known) = manifests::known_lrs2_split(split.as_str()) {
-        if len != known.lines {
-            log(&format!(
-                "note: {}.txt lists {} utterances; the LRS2 v1 list has {} (results are not comparable with published ones)",
-                split.as_str(),
-                len,
-                known.lines
-            ));
-        }
+/// Says when a list of LRS2 ids has another length than LRS2 v1's list of that split (SPEC
+/// §1.5). A list of the user's own ids (their own dataset under an LRS2-shaped tree) gets no note:
+/// it was never meant to be LRS2's (issue #33 point 10). LRS2's programme ids are 19 digits.
+pub fn note_unknown_list(split: Split, items: &[Item], log: &dyn Fn(&str)) {
+    let lrs2_like = |i: &Item| {
+        let programme = i.utt_id.split('/').next().unwrap_or("");
+        programme.len() == 19 && programme.bytes().all(|b| b.is_ascii_digit())
+    };
+    let Some(known) = manifests::known_lrs2_split(split.as_str()) else { return };
+    if items.len() != known.lines && !items.is_empty() && items.iter().all(lrs2_like) {
+        log(&format!(
+            "note: {}.txt lists {} LRS2 utterances where LRS2 v1's {} list has {}: accuracies on it are not comparable with published LRS2 numbers",
+            split.as_str(),
+            items.len(),
+            split.as_str(),
+            known.lines
+        ));
     }
 }
 
@@ -135,7 +141,7 @@ pub fn run(cfg: &RunConfig, log: &dyn Fn(&str)) -> Result<RunReport> {
                 path: layout.root.join(format!("{}.txt", split.as_str())),
             });
         }
-        note_unknown_list(split, items.len(), log);
+        note_unknown_list(split, &items, log);
         by_split.push((split, items));
     }
     let shards = plan(by_split, cfg.utts_per_shard);
@@ -215,7 +221,7 @@ pub fn execute(
     let params_json = serde_json::to_string(&shard_params).expect("JSON values serialise");
 
     let total: usize = mine.iter().map(|s| s.items.len()).sum();
-    let bar = if sink.quiet { ProgressBar::hidden() } else { ProgressBar::new(total as u64) };
+    let bar = progress::Progress::new(total as u64, "utterances", sink.quiet);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} utterances  {per_sec}  ETA {eta}  {msg}")
             .expect("valid template"),
@@ -322,7 +328,7 @@ pub fn execute(
     if sink.task.count == 1 {
         merge(sink.out)?;
     }
-    bar.finish_and_clear();
+    bar.finish();
     report.wall = start.elapsed();
     Ok(report)
 }

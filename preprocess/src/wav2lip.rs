@@ -129,6 +129,14 @@ pub enum ImportSkip {
     /// No `audio.wav`.
     #[error("no audio.wav")]
     NoAudio,
+    /// A frame or `audio.wav` that is not a regular file (a FIFO would block the reader forever).
+    #[error("{name} is {kind}, not a regular file; replace it with the file itself")]
+    NotAFile {
+        /// The file.
+        name: String,
+        /// What it is.
+        kind: &'static str,
+    },
     /// Not a WAV file soundfile would read as PCM or float.
     #[error("audio.wav: {0}")]
     BadWav(String),
@@ -174,6 +182,7 @@ fn frame_count(dir: &Path) -> std::result::Result<usize, ImportSkip> {
     for entry in std::fs::read_dir(dir).map_err(unreadable)? {
         let name = entry.map_err(unreadable)?.file_name().to_string_lossy().into_owned();
         let Some(stem) = name.strip_suffix(".jpg") else { continue };
+        regular(&dir.join(&name), &name)?;
         match stem.parse::<usize>() {
             Ok(n) if n.to_string() == stem => numbers.push(n),
             _ => return Err(ImportSkip::BadName(name)),
@@ -186,10 +195,69 @@ fn frame_count(dir: &Path) -> std::result::Result<usize, ImportSkip> {
     Ok(numbers.len())
 }
 
+/// Refuses a FIFO, device or directory where a file belongs (issue #33 point 8: `mkfifo 3.jpg`
+/// hung the import; a FIFO `audio.wav` was "no audio.wav").
+fn regular(path: &Path, name: &str) -> std::result::Result<(), ImportSkip> {
+    match crate::decode::regular_file(path) {
+        Err(crate::decode::DecodeError::NotAFile { kind }) => {
+            Err(ImportSkip::NotAFile { name: name.into(), kind })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A WAV whose RIFF or `data` sizes overrun the file, read as soundfile (libsndfile) reads it: the
+/// `data` chunk runs to the end of the file (whole sample frames). ffmpeg writing WAV to a pipe
+/// cannot seek back, and leaves both sizes at 0xFFFFFFFF; a cut copy keeps the full length. The
+/// reference reads both (issue #33 point 8); hound refuses them, so the sizes are set to what the
+/// file holds first. None when the sizes are consistent (or the file is no RIFF WAVE at all: hound
+/// then names what is wrong).
+fn fix_wav_sizes(bytes: &[u8]) -> Option<(Vec<u8>, u64, usize)> {
+    if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
+        return None;
+    }
+    let u32_at = |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+    let mut at = 12;
+    let mut block_align = 1usize;
+    while at + 8 <= bytes.len() {
+        let (id, size) = (&bytes[at..at + 4], u32_at(at + 4) as u64);
+        let body = at + 8;
+        if id == b"fmt " && body + 14 <= bytes.len() {
+            block_align = (u16::from_le_bytes([bytes[body + 12], bytes[body + 13]]) as usize).max(1);
+        }
+        if id == b"data" {
+            let present = bytes.len() - body;
+            if size <= present as u64 {
+                return None;
+            }
+            let present = present - present % block_align;
+            let mut fixed = bytes[..body + present].to_vec();
+            fixed[at + 4..at + 8].copy_from_slice(&(present as u32).to_le_bytes());
+            let riff = (fixed.len() - 8) as u32;
+            fixed[4..8].copy_from_slice(&riff.to_le_bytes());
+            return Some((fixed, size, present));
+        }
+        at = body + size as usize + (size as usize & 1);
+    }
+    None
+}
+
 /// `audio.wav` as soundfile reads it (integers scaled by 2^(bits−1), floats as stored), brought
 /// to 16 kHz mono int16; 16-bit 16 kHz mono passes through bit-exact.
 fn read_wav(bytes: &[u8], warnings: &mut Vec<String>) -> std::result::Result<Vec<i16>, ImportSkip> {
     let bad = |e: hound::Error| ImportSkip::BadWav(e.to_string());
+    let fixed = fix_wav_sizes(bytes);
+    if let Some((_, declared, present)) = &fixed {
+        let declared = if *declared == u32::MAX as u64 {
+            "0xFFFFFFFF (written to a pipe)".to_string()
+        } else {
+            declared.to_string()
+        };
+        warnings.push(format!(
+            "audio.wav declares {declared} data bytes but holds {present}: read to its end, as soundfile does"
+        ));
+    }
+    let bytes = fixed.as_ref().map_or(bytes, |(b, _, _)| b.as_slice());
     let mut reader = hound::WavReader::new(std::io::Cursor::new(bytes)).map_err(bad)?;
     let spec = reader.spec();
     let samples: Vec<i16> = match (spec.sample_format, spec.bits_per_sample) {
@@ -248,6 +316,7 @@ pub fn process(item: &Item, root: &Path, params: &ImportParams, mel: &MelExtract
             return Err(ImportSkip::TooShort(n));
         }
         let wav = dir.join("audio.wav");
+        regular(&wav, "audio.wav")?;
         if !wav.is_file() {
             return Err(ImportSkip::NoAudio);
         }
@@ -358,7 +427,7 @@ pub fn import(cfg: &ImportConfig, log: &dyn Fn(&str)) -> Result<crate::run::RunR
             return Err(PreprocessError::EmptyList { path: list.clone() });
         }
         log(&format!("{}: {} utterances for split {}", list.display(), items.len(), split.as_str()));
-        crate::run::note_unknown_list(*split, items.len(), log);
+        crate::run::note_unknown_list(*split, &items, log);
         // The list's own hash, so a set records exactly which list made it.
         list_names.push(serde_json::json!({"split": split, "sha256": manifests::sha256_file(list)?}));
         by_split.push((*split, items));

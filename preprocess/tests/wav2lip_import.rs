@@ -277,3 +277,74 @@ fn merge_uses_the_latest_runs_partial_manifests() {
     }
     assert_eq!(rows(&out).len(), 6);
 }
+
+/// Issue #33 point 8: a FIFO among the frames hung the import, and a FIFO `audio.wav` was "no
+/// audio.wav"; a WAV that ffmpeg wrote to a pipe (RIFF and data sizes 0xFFFFFFFF) and one whose
+/// data length overruns the file were dropped, though soundfile (the reference's reader) reads
+/// both. Now the FIFOs are skips that say what they are, within a bounded time, and both WAVs are
+/// imported with soundfile's samples.
+#[test]
+fn fifos_are_skipped_and_pipe_written_wavs_are_read_as_soundfile_reads_them() {
+    let Some(python) = lipsync_tests::python() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let frames: Vec<usize> = (0..8).collect();
+    let samples = 8 * 640 + 100;
+    let mkfifo = |p: &Path| {
+        let _ = std::fs::remove_file(p);
+        assert!(Command::new("mkfifo").arg(p).status().unwrap().success());
+    };
+    let d = utterance(&root, "prog/fifojpg", &frames, Some(samples));
+    mkfifo(&d.join("3.jpg"));
+    let d = utterance(&root, "prog/fifowav", &frames, None);
+    mkfifo(&d.join("audio.wav"));
+    // ffmpeg writing a WAV to a pipe cannot seek back to fill in the sizes.
+    let d = utterance(&root, "prog/pipewav", &frames, None);
+    wav(&tmp.path().join("src.wav"), 16_000, 1, samples);
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(tmp.path().join("src.wav"))
+        .args(["-f", "wav", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(&out.stdout[4..8], &[0xFF; 4], "ffmpeg left the RIFF size unset");
+    std::fs::write(d.join("audio.wav"), &out.stdout).unwrap();
+    // A data length past the end of the file (a cut copy).
+    let d = utterance(&root, "prog/longwav", &frames, Some(samples));
+    let mut bytes = std::fs::read(d.join("audio.wav")).unwrap();
+    let at = bytes.windows(4).position(|w| w == b"data").unwrap();
+    bytes[at + 4..at + 8].copy_from_slice(&(10 * samples as u32).to_le_bytes());
+    std::fs::write(d.join("audio.wav"), &bytes).unwrap();
+    std::fs::create_dir_all(root.join("filelists")).unwrap();
+    let list = "prog/fifojpg\nprog/fifowav\nprog/pipewav\nprog/longwav\n";
+    std::fs::write(root.join("filelists/test.txt"), list).unwrap();
+
+    // The import runs on a thread: a hang is a failure here, never a stuck test run.
+    let out = tmp.path().join("shards");
+    let cfg = config(&root, &out, Resize::Opencv);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(import(&cfg, &|_| {}).map_err(|e| e.to_string()));
+    });
+    let report = rx.recv_timeout(std::time::Duration::from_secs(120)).expect("the import hung").unwrap();
+    assert_eq!((report.written, report.skipped), (2, 2), "{report:?}");
+    let m = Manifest::read(&out.join("manifest.json")).unwrap();
+    let reason = |id: &str| m.skipped.iter().find(|s| s.utt_id == id).map(|s| s.reason.clone()).unwrap();
+    assert!(reason("prog/fifojpg").contains("3.jpg is a FIFO, not a regular file"), "{m:?}");
+    assert!(reason("prog/fifowav").contains("audio.wav is a FIFO, not a regular file"), "{m:?}");
+    assert!(
+        report.warnings.iter().any(|w| w.starts_with("prog/pipewav: audio.wav declares 0xFFFFFFFF")),
+        "{:?}",
+        report.warnings
+    );
+    for u in rows(&out) {
+        let path = root.join(&u.utt_id).join("audio.wav");
+        let code = "import soundfile as sf, sys\nd, _ = sf.read(sys.argv[1], dtype='int16')\nsys.stdout.buffer.write(d.tobytes())";
+        let o = Command::new(&python).args(["-c", code]).arg(&path).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let theirs: Vec<i16> = o.stdout.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
+        assert_eq!(theirs.len(), samples, "{}", u.utt_id);
+        assert!(u.pcm == theirs, "{}: PCM differs from soundfile.read", u.utt_id);
+    }
+}

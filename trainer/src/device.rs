@@ -17,6 +17,14 @@ pub enum DeviceError {
     /// Not `cpu`, `cuda` or `cuda:N`.
     #[error("unknown device {0:?}: use cpu, cuda or cuda:N")]
     Unknown(String),
+    /// CUDA asked for where libtorch sees no such GPU (issue #33 point 5: this panicked in tch).
+    #[error("--device {asked}: {why}; use --device cpu")]
+    Unavailable {
+        /// The device asked for.
+        asked: String,
+        /// What libtorch sees.
+        why: String,
+    },
     /// The smoke computation gave a wrong result.
     #[error("sum(arange(10)) gave {0}, expected 45")]
     WrongResult(f32),
@@ -62,12 +70,40 @@ impl<'de> serde::Deserialize<'de> for DeviceSpec {
 /// The `--device` flag every command that runs a model takes.
 #[derive(clap::Args, Debug, Clone, Copy)]
 pub struct DeviceArgs {
-    /// cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
+    /// cpu, cuda or cuda:N (checked: a GPU libtorch does not see is refused here).
+    #[arg(long, default_value = "cpu", value_parser = parse_available)]
     pub device: DeviceSpec,
 }
 
+/// `--device`'s parser: a device that parses and that libtorch has.
+fn parse_available(s: &str) -> Result<DeviceSpec, DeviceError> {
+    s.parse::<DeviceSpec>()?.available()
+}
+
 impl DeviceSpec {
+    /// This device, if libtorch has it: CUDA needs a visible GPU with this index (libtorch's
+    /// CUDA calls panic without one). Checked where a device is chosen (`--device`, a training
+    /// config), not where a saved config is read back.
+    pub fn available(self) -> Result<Self, DeviceError> {
+        match self {
+            Self::Cpu => Ok(self),
+            Self::Cuda(i) => {
+                let n = tch::Cuda::device_count();
+                if (i as i64) < n {
+                    Ok(self)
+                } else {
+                    let why = match n {
+                        0 => {
+                            "no CUDA GPU is visible to libtorch (none here, or a CPU-only torch)".to_string()
+                        }
+                        n => format!("libtorch sees {n} CUDA GPU(s), numbered 0 to {}", n - 1),
+                    };
+                    Err(DeviceError::Unavailable { asked: self.to_string(), why })
+                }
+            }
+        }
+    }
+
     /// The burn device (inference; use `.autodiff()` on it for training).
     #[allow(deprecated)] // Device::libtorch* are marked deprecated in burn 0.22 but are the tch entry points.
     pub fn device(self) -> Device {
@@ -115,5 +151,15 @@ mod tests {
     fn parses_devices() {
         assert_eq!("cuda:2".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cuda(2));
         assert!("tpu".parse::<DeviceSpec>().is_err());
+    }
+
+    /// Issue #33 point 5: `--device cuda` without a GPU is one clear error, not a panic in tch.
+    #[test]
+    fn a_missing_gpu_is_an_error() {
+        let n = tch::Cuda::device_count() as usize;
+        let e = DeviceSpec::Cuda(n).available().unwrap_err().to_string();
+        assert!(e.contains("use --device cpu"), "{e}");
+        assert!(parse_available(&format!("cuda:{n}")).is_err());
+        assert_eq!(parse_available("cpu").unwrap(), DeviceSpec::Cpu);
     }
 }

@@ -99,11 +99,30 @@ fn ffmpeg_reason(log: &str, what: &str) -> MediaError {
     MediaError(format!("unreadable file ({what}): {line}"))
 }
 
-/// The 16 kHz mono int16 samples the reference extracts (`scipy.io.wavfile.read` of its WAV).
-pub fn pcm_16k(video: &Path) -> Result<Vec<i16>, MediaError> {
+/// The 16 kHz mono int16 samples the reference extracts (`scipy.io.wavfile.read` of its WAV), from
+/// audio stream `stream` (0: the first). The reference names no stream, so ffmpeg picks one; with
+/// a single audio stream that is the same stream. With several, every command takes the one
+/// `--audio-stream` names, the first by default, and says so ([`audio_streams`]; issue #33
+/// point 7: `sync` took the first and `lse` ffmpeg's pick).
+pub fn pcm_16k(video: &Path, stream: usize) -> Result<Vec<i16>, MediaError> {
+    let map = format!("0:a:{stream}");
     let mut ff = Ffmpeg::spawn(
         video,
-        &["-async", "1", "-ac", "1", "-vn", "-acodec", "pcm_s16le", "-ar", "16000", "-f", "s16le"],
+        &[
+            "-map",
+            &map,
+            "-async",
+            "1",
+            "-ac",
+            "1",
+            "-vn",
+            "-acodec",
+            "pcm_s16le",
+            "-ar",
+            "16000",
+            "-f",
+            "s16le",
+        ],
     )?;
     let mut bytes = Vec::new();
     ff.stdout.as_mut().expect("piped").read_to_end(&mut bytes).map_err(|e| MediaError(e.to_string()))?;
@@ -131,6 +150,17 @@ pub struct Frames {
     reader: BufReader<ChildStdout>,
     source: FrameSource,
     size: (usize, usize),
+}
+
+/// How many audio streams `video` has (ffprobe; 0 where it cannot tell).
+pub fn audio_streams(video: &Path) -> usize {
+    Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "a", "-show_entries", "stream=index", "-of", "csv=p=0"])
+        .arg(video)
+        .stdin(Stdio::null())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().filter(|l| !l.trim().is_empty()).count())
+        .unwrap_or(0)
 }
 
 /// Width and height of the first video stream (ffprobe).

@@ -59,6 +59,8 @@ pub struct LseConfig {
     pub frames: FrameSource,
     /// Resize frames of another size to 224 × 224 (Wav2Lip's scores_LSE).
     pub resize: bool,
+    /// Audio stream (0: the first), as `--audio-stream` for every command.
+    pub audio_stream: usize,
     /// No progress bar.
     pub quiet: bool,
 }
@@ -91,6 +93,37 @@ impl Row for LseRow {
     fn reason(&self) -> Option<&str> {
         self.reason.as_deref()
     }
+    /// A scored row's terms must be those of its own `mean_dists` (31 finite, non-negative
+    /// distances), bit for bit; a row without a score must say why and hold nothing else.
+    fn check(&self) -> std::result::Result<(), String> {
+        let (Some(offset), Some(confidence), Some(min_dist), Some(d), Some(windows)) =
+            (self.offset, self.confidence, self.min_dist, &self.mean_dists, self.windows)
+        else {
+            let empty = self.offset.is_none() && self.confidence.is_none() && self.min_dist.is_none();
+            return match (&self.reason, empty && self.mean_dists.is_none()) {
+                (Some(_), true) => Ok(()),
+                _ => Err("a row with some scores missing".into()),
+            };
+        };
+        if self.reason.is_some() {
+            return Err("a scored row with a reason".into());
+        }
+        let d: [f32; SHIFTS] =
+            d.as_slice().try_into().map_err(|_| format!("{} mean distances, not {SHIFTS}", d.len()))?;
+        if d.iter().any(|v| !v.is_finite() || *v < 0.0) || windows == 0 {
+            return Err("mean distances that are not finite and non-negative, or no windows".into());
+        }
+        let t = super::score::terms(d, windows as usize);
+        if (t.offset, t.confidence.to_bits(), t.min_dist.to_bits())
+            != (offset, confidence.to_bits(), min_dist.to_bits())
+        {
+            return Err(format!(
+                "offset {offset}, confidence {confidence}, min_dist {min_dist} are not those of its mean distances ({}, {}, {})",
+                t.offset, t.confidence, t.min_dist
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// What the journal's first line records: results are only reused under the same settings.
@@ -102,6 +135,13 @@ struct JournalHeader {
     batch: usize,
     #[serde(default)]
     resize: bool,
+    /// Recorded only when not the first, so earlier journals stay valid.
+    #[serde(default, skip_serializing_if = "is_first")]
+    audio_stream: usize,
+}
+
+fn is_first(i: &usize) -> bool {
+    *i == 0
 }
 
 /// `summary.json`.
@@ -145,6 +185,7 @@ pub fn run(cfg: &LseConfig) -> Result<(Vec<LseRow>, LseSummary)> {
         frames: cfg.frames,
         batch: cfg.batch,
         resize: cfg.resize,
+        audio_stream: cfg.audio_stream,
     };
     let names: Vec<String> = cfg.videos.iter().map(|v| v.display().to_string()).collect();
     let batch = crate::batch::Batch {
@@ -153,6 +194,7 @@ pub fn run(cfg: &LseConfig) -> Result<(Vec<LseRow>, LseSummary)> {
         jobs: cfg.jobs,
         quiet: cfg.quiet,
         unit: "videos",
+        stamps: &cfg.videos.iter().map(|v| crate::batch::file_stamp(v)).collect::<Vec<_>>(),
     };
     let rows = crate::batch::run(
         &batch,
@@ -179,10 +221,17 @@ fn score_row(video: &Path, name: &str, embedder: &Embedder, cfg: &LseConfig) -> 
         frames: None,
         reason: Some(reason),
     };
+    if let Err(e) = preprocess::decode::regular_file(video) {
+        return empty(e.to_string());
+    }
     if !video.is_file() {
         return empty("no such file".into());
     }
-    match evaluate(video, embedder, cfg.frames, cfg.batch, cfg.resize) {
+    let streams = super::media::audio_streams(video);
+    if streams > 1 {
+        eprintln!("{name}: {}", preprocess::decode::several_audio_streams(streams, cfg.audio_stream));
+    }
+    match evaluate(video, embedder, cfg.frames, cfg.batch, cfg.resize, cfg.audio_stream) {
         Ok(v) => LseRow {
             video: name.to_string(),
             offset: Some(v.score.offset),

@@ -68,6 +68,12 @@ pub fn score(dists: &[[f32; SHIFTS]]) -> Option<LseScore> {
     for (j, m) in mean_dists.iter_mut().enumerate() {
         *m = (dists.iter().map(|r| r[j] as f64).sum::<f64>() / n) as f32;
     }
+    Some(terms(mean_dists, dists.len()))
+}
+
+/// The LSE terms of the mean distances per shift (the part of [`score`] after the means; also
+/// what checks a journal row against its own `mean_dists`).
+pub fn terms(mean_dists: [f32; SHIFTS], windows: usize) -> LseScore {
     let (minidx, min_dist) =
         mean_dists
             .iter()
@@ -77,13 +83,13 @@ pub fn score(dists: &[[f32; SHIFTS]]) -> Option<LseScore> {
     let mut sorted = mean_dists;
     sorted.sort_by(f32::total_cmp);
     let median = sorted[VSHIFT];
-    Some(LseScore {
+    LseScore {
         offset: VSHIFT as i32 - minidx as i32,
         confidence: median - min_dist,
         min_dist,
         mean_dists,
-        windows: dists.len(),
-    })
+        windows,
+    }
 }
 
 #[cfg(test)]

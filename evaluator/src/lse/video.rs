@@ -92,8 +92,9 @@ pub fn evaluate(
     source: FrameSource,
     batch: usize,
     resize: bool,
+    audio_stream: usize,
 ) -> Result<VideoLse, MediaError> {
-    let pcm = media::pcm_16k(video)?;
+    let pcm = media::pcm_16k(video, audio_stream)?;
     let mfcc = mfcc::mfcc(&pcm);
     let mut frames = media::Frames::open(video, source)?;
     let (w, h) = frames.size();

@@ -73,6 +73,8 @@ pub struct SyncBatchConfig {
     pub task: Task,
     /// Device.
     pub device: DeviceSpec,
+    /// Audio stream of videos (0: the first), as `--audio-stream` for every command.
+    pub audio_stream: usize,
     /// Cleaning rule applied to the result (single-task runs and `sync-merge`).
     pub keep: Option<KeepRule>,
     /// No progress bar.
@@ -98,6 +100,16 @@ impl Row for SyncRow {
     }
     fn reason(&self) -> Option<&str> {
         self.reason.as_deref()
+    }
+    /// A row with an estimate must be the estimate of its own mean scores
+    /// ([`super::SyncResult::check`]); a row without one must say why.
+    fn check(&self) -> std::result::Result<(), String> {
+        match (&self.result, &self.reason) {
+            (Some(r), None) => r.check(),
+            (None, Some(_)) => Ok(()),
+            (Some(_), Some(_)) => Err("an estimate with a reason".into()),
+            (None, None) => Err("neither an estimate nor a reason".into()),
+        }
     }
 }
 
@@ -142,6 +154,7 @@ struct Worker {
     device: burn::tensor::Device,
     detector: RefCell<Option<FaceDetector>>,
     mel: MelExtractor,
+    params: Params,
     shard: RefCell<Option<(String, ShardReader)>>,
 }
 
@@ -154,14 +167,20 @@ impl Worker {
     ) -> std::result::Result<shards::Utterance, String> {
         match item {
             Item::Video(video) => {
+                preprocess::decode::regular_file(video).map_err(|e| e.to_string())?;
                 if !video.is_file() {
                     return Err("no such file".into());
                 }
                 let mut det = self.detector.borrow_mut();
                 if det.is_none() {
-                    *det = Some(FaceDetector::new(&Params::default().detect).map_err(|e| e.to_string())?);
+                    *det = Some(FaceDetector::new(&self.params.detect).map_err(|e| e.to_string())?);
                 }
-                decode_video(video, key, det.as_mut().expect("set above"), &self.mel)
+                let (utt, warnings) =
+                    decode_video(video, key, det.as_mut().expect("set above"), &self.mel, &self.params)?;
+                for w in warnings {
+                    eprintln!("{key}: warning: {w}");
+                }
+                Ok(utt)
             }
             Item::Shard { file } => {
                 let (manifest, dir) = shards.expect("shard items come with their manifest");
@@ -189,6 +208,7 @@ pub fn run(cfg: &SyncBatchConfig) -> Result<(Vec<SyncRow>, Option<CleanReport>)>
     let loaded = checkpoint::load(&cfg.model, None, &device)?;
     let model_sha256 = manifests::sha256_file(&cfg.model)?;
     let mut manifest = None;
+    let params = Params { audio_stream: cfg.audio_stream, ..Params::default() };
     let (input, all): (serde_json::Value, Vec<(String, String, Item)>) = match &cfg.source {
         Source::Shards { dir, splits } => {
             let (path, m, entries) = crate::run::split_entries(dir, splits)?;
@@ -221,19 +241,29 @@ pub fn run(cfg: &SyncBatchConfig) -> Result<(Vec<SyncRow>, Option<CleanReport>)>
                 .iter()
                 .map(|(k, v)| (k.clone(), v.display().to_string(), Item::Video(v.clone())))
                 .collect();
-            (serde_json::json!({"videos": {"preprocess": Params::default()}}), items)
+            (serde_json::json!({"videos": {"preprocess": params}}), items)
         }
     };
     let mine: Vec<&(String, String, Item)> =
         all.iter().enumerate().filter(|(j, _)| cfg.task.owns(*j)).map(|(_, x)| x).collect();
     let header = SyncHeader { sync_journal: 2, model_sha256, input, task: [cfg.task.index, cfg.task.count] };
     let keys: Vec<String> = mine.iter().map(|x| x.0.clone()).collect();
+    // Videos are stamped (size, mtime): one replaced under the same name is scored again. Shards
+    // need none: the header pins the manifest's sha256, which pins every shard's.
+    let stamps: Vec<String> = mine
+        .iter()
+        .map(|x| match &x.2 {
+            Item::Video(v) => crate::batch::file_stamp(v),
+            Item::Shard { .. } => String::new(),
+        })
+        .collect();
     let batch = Batch {
         journal: &dir.join(JOURNAL),
         header: &header,
         jobs: cfg.jobs,
         quiet: cfg.quiet,
         unit: "utterances",
+        stamps: &stamps,
     };
     let shards = manifest.as_ref().map(|(m, d)| (m, d.as_path()));
     let rows = crate::batch::run(
@@ -245,6 +275,7 @@ pub fn run(cfg: &SyncBatchConfig) -> Result<(Vec<SyncRow>, Option<CleanReport>)>
             device: device.clone(),
             detector: RefCell::new(None),
             mel: MelExtractor::new(),
+            params: params.clone(),
             shard: RefCell::new(None),
         },
         |w, i| {

@@ -112,6 +112,11 @@ impl std::str::FromStr for KeepRule {
             };
             let value: f64 =
                 rhs.parse().map_err(|_| format!("--keep: {rhs:?} in {part:?} is not a number"))?;
+            // NaN compares false with everything and ±inf or an overflowing 1e999 makes a
+            // condition always or never hold (issue #33 point 11): a finite number only.
+            if !value.is_finite() {
+                return Err(format!("--keep: {rhs:?} in {part:?} is not a finite number"));
+            }
             terms.push(Comparison { text: part.to_string(), field, op, value });
         }
         Ok(Self { text: text.trim().to_string(), terms })
@@ -213,6 +218,10 @@ mod tests {
         {
             let e = text.parse::<KeepRule>().unwrap_err();
             assert!(e.contains(needle), "{text}: {e}");
+        }
+        for bad in ["confidence > NaN", "confidence > inf", "prominence < 1e999", "offset >= -inf"] {
+            let e = bad.parse::<KeepRule>().unwrap_err();
+            assert!(e.contains("is not a finite number"), "{bad}: {e}");
         }
         let r: KeepRule = "offset != 0".parse().unwrap();
         assert_eq!(r.terms[0].op, Op::Ne);

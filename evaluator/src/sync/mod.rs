@@ -83,6 +83,12 @@ pub fn estimate_masked<'a>(
     let means: Vec<f32> = (0..CANDIDATES)
         .map(|j| if counts[j] == 0 { f32::NEG_INFINITY } else { sums[j] / counts[j] as f32 })
         .collect();
+    from_means(means, n)
+}
+
+/// The estimate from the mean score per candidate (−∞ where no window counted it) over `n`
+/// windows: the best offset, best − median and the prominence.
+pub fn from_means(means: Vec<f32>, n: usize) -> SyncResult {
     let best = (0..CANDIDATES).fold(0, |b, j| if means[j] > means[b] { j } else { b });
     let mut finite: Vec<f32> = means.iter().copied().filter(|v| v.is_finite()).collect();
     finite.sort_by(f32::total_cmp);
@@ -101,6 +107,29 @@ pub fn estimate_masked<'a>(
         prominence: means[best] - rival,
         mean_scores: means,
         windows: n,
+    }
+}
+
+impl SyncResult {
+    /// Whether this is the estimate of its own `mean_scores` (31 of them, none NaN or +∞), bit
+    /// for bit: a journal line is checked this way before it is reused (issue #33 point 6).
+    pub fn check(&self) -> std::result::Result<(), String> {
+        if self.mean_scores.len() != CANDIDATES {
+            return Err(format!("{} mean scores, not {CANDIDATES}", self.mean_scores.len()));
+        }
+        if self.mean_scores.iter().any(|v| v.is_nan() || *v == f32::INFINITY) || self.windows == 0 {
+            return Err("mean scores that are NaN or +inf, or no windows".into());
+        }
+        let again = from_means(self.mean_scores.clone(), self.windows);
+        let b = |v: f32| if v.is_nan() { u32::MAX } else { v.to_bits() };
+        let bits = |r: &SyncResult| (r.offset_frames, r.offset_ms, b(r.confidence), b(r.prominence));
+        if bits(&again) != bits(self) {
+            return Err(format!(
+                "offset {} (confidence {}, prominence {}) is not the estimate of its mean scores (offset {}, confidence {}, prominence {})",
+                self.offset_frames, self.confidence, self.prominence, again.offset_frames, again.confidence, again.prominence
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -125,30 +154,39 @@ pub fn score_utterance(
 }
 
 /// Decodes `video` and runs it through the preprocessing of `preprocess run` (faces, mouth
-/// crops, 16 kHz mel): the utterance `utt_id` as a shard would hold it.
+/// crops, 16 kHz mel) with `params`: the utterance `utt_id` as a shard would hold it, and the
+/// warnings `preprocess` would record (several audio streams, a frame rate resampled to 25).
 pub fn decode_video(
     video: &Path,
     utt_id: &str,
     det: &mut FaceDetector,
     mel: &MelExtractor,
-) -> std::result::Result<Utterance, String> {
+    params: &Params,
+) -> std::result::Result<(Utterance, Vec<String>), String> {
     let item = Item {
         split: Split::Test,
         utt_id: utt_id.to_string(),
         video: video.to_path_buf(),
         rel_path: video.display().to_string(),
     };
-    process(&item, &Params::default(), det, mel).result.map_err(|why| why.to_string())
+    let out = process(&item, params, det, mel);
+    out.result.map(|u| (u, out.warnings)).map_err(|why| why.to_string())
 }
 
-/// Estimates the offset of `video` with the checkpoint `model`.
-pub fn sync(video: &Path, model: &Path, device: DeviceSpec) -> Result<SyncResult> {
+/// Estimates the offset of `video` with the checkpoint `model`, from audio stream
+/// `audio_stream` (0: the first); warnings go to stderr.
+pub fn sync(video: &Path, model: &Path, device: DeviceSpec, audio_stream: usize) -> Result<SyncResult> {
     let dev = device.device();
     let loaded = checkpoint::load(model, None, &dev)?;
-    let mut det = FaceDetector::new(&Params::default().detect)?;
+    let params = Params { audio_stream, ..Params::default() };
+    let mut det = FaceDetector::new(&params.detect)?;
     let unscorable = |reason: String| EvalError::Unscorable { video: video.to_path_buf(), reason };
     let utt_id = video.file_stem().map_or("video".into(), |s| s.to_string_lossy().into_owned());
-    let utt = decode_video(video, &utt_id, &mut det, &MelExtractor::new()).map_err(unscorable)?;
+    let (utt, warnings) =
+        decode_video(video, &utt_id, &mut det, &MelExtractor::new(), &params).map_err(unscorable)?;
+    for w in warnings {
+        eprintln!("{}: warning: {w}", video.display());
+    }
     score_utterance(&loaded.model, &loaded.config.input, &utt, &dev)
         .map_err(|why| unscorable(format!("{}: {why}", model.display())))
 }

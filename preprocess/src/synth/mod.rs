@@ -17,7 +17,7 @@ use crate::error::{io, PreprocessError, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressStyle;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -222,7 +222,7 @@ pub fn generate(out: &Path, cfg: &SynthConfig, jobs: usize, quiet: bool) -> Resu
         let parent = d.parent().expect("rel has a parent");
         std::fs::create_dir_all(parent).map_err(io(parent))?;
     }
-    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(jobs_list.len() as u64) };
+    let bar = progress::Progress::new(jobs_list.len() as u64, "clips", quiet);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} clips  {per_sec}  ETA {eta}")
             .expect("valid template"),
@@ -237,7 +237,7 @@ pub fn generate(out: &Path, cfg: &SynthConfig, jobs: usize, quiet: bool) -> Resu
             r.map_err(|e| PreprocessError::Clip { rel: j.rel.clone(), source: Box::new(e) })
         })
     })?;
-    bar.finish_and_clear();
+    bar.finish();
     for split in ["pretrain", "train", "val", "test"] {
         let ids = lists.get(split).cloned().unwrap_or_default();
         let text: String = ids.iter().map(|i| format!("{i}\n")).collect();

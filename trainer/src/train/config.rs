@@ -179,6 +179,10 @@ pub enum ConfigError {
     },
 }
 
+/// The largest batch accepted: 64 Ki samples. The paper trains at 128; a VocaLiST sample's
+/// activations alone are ~1 MB, so 64 Ki samples would need ~64 GB before any weight.
+pub const MAX_BATCH: usize = 1 << 16;
+
 /// A run config whose values do not make sense together.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigProblem {
@@ -194,6 +198,35 @@ pub enum ConfigProblem {
     /// The loss section is inconsistent.
     #[error(transparent)]
     Loss(#[from] LossError),
+    /// A dropout rate outside [0, 1] or not a number (issue #33 point 5: it panicked in bernoulli).
+    #[error("model.dropout {0} is not a rate: use a number from 0 to 1")]
+    Dropout(f64),
+    /// Layers or heads that build no model.
+    #[error(
+        "model.layers and model.heads must be positive, and d_model {d_model} divisible by heads {heads}"
+    )]
+    Shape {
+        /// Width.
+        d_model: usize,
+        /// Heads.
+        heads: usize,
+    },
+    /// A batch no machine holds (issue #33 point 11: it aborted in the allocator).
+    #[error("{what} = {n} is more than {max}; a batch that large does not fit any machine's memory")]
+    TooLarge {
+        /// The field.
+        what: &'static str,
+        /// Its value.
+        n: usize,
+        /// The bound.
+        max: usize,
+    },
+    /// Fields that must be at least 1.
+    #[error("{0} must be at least 1")]
+    Zero(&'static str),
+    /// The device is not there.
+    #[error(transparent)]
+    Device(#[from] crate::device::DeviceError),
     /// A distilling loss without a teacher.
     #[error("loss.kind {0:?} distils from a teacher: add [teacher] checkpoint = \"…\"")]
     NoTeacher(String),
@@ -299,6 +332,31 @@ impl RunConfig {
         if !(self.lr.is_finite() && self.lr >= 0.0) {
             return Err(ConfigProblem::Lr(self.lr));
         }
+        for (what, n) in [
+            ("val_samples", self.val_samples),
+            ("log_every", self.log_every),
+            ("data.buffer_utts", self.data.buffer_utts),
+            ("data.windows_per_utt", self.data.windows_per_utt),
+        ] {
+            if n == 0 {
+                return Err(ConfigProblem::Zero(what));
+            }
+        }
+        for (what, n) in [("batch_size", self.batch_size), ("val_batch_size", self.val_batch_size)] {
+            if n > MAX_BATCH {
+                return Err(ConfigProblem::TooLarge { what, n, max: MAX_BATCH });
+            }
+        }
+        if let Some(p) = self.model.dropout {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(ConfigProblem::Dropout(p));
+            }
+        }
+        let m = self.model.config();
+        if m.layers == 0 || m.heads == 0 || !m.d_model.is_multiple_of(m.heads) {
+            return Err(ConfigProblem::Shape { d_model: m.d_model, heads: m.heads });
+        }
+        self.device.available()?;
         self.loss.validate()?;
         if self.loss.needs_teacher() && self.teacher.is_none() {
             return Err(ConfigProblem::NoTeacher(self.loss.label()));
@@ -315,6 +373,25 @@ impl RunConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue #33 points 5 and 11: values that panicked or aborted deep inside are refused up
+    /// front, naming the `--set`.
+    #[test]
+    fn values_that_would_panic_are_config_errors() {
+        for (set, words) in [
+            ("model.dropout=1.5", "is not a rate"),
+            ("model.dropout=nan", "is not a rate"),
+            ("val_samples=0", "val_samples must be at least 1"),
+            ("batch_size=100000000", "batch_size = 100000000 is more than 65536"),
+            ("model.heads=0", "must be positive"),
+            ("model.heads=7", "divisible by heads 7"),
+            ("data.buffer_utts=0", "data.buffer_utts must be at least 1"),
+        ] {
+            let e = RunConfig::load(None, &[set.to_string()]).unwrap_err().to_string();
+            assert!(e.contains(words), "{set}: {e}");
+        }
+        assert!(RunConfig::load(None, &["model.dropout=0.3".to_string()]).is_ok());
+    }
 
     /// Issue #20 point 10: a `--set` typo names the `--set` (not "(defaults)"), on one line,
     /// with the field meant.

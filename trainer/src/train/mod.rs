@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::optim::AdamConfig;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressStyle;
 use serde::Serialize;
 use serde_json::json;
 
@@ -218,13 +218,13 @@ pub fn train(cfg: &RunConfig, run_dir: &Path, opts: &TrainOptions) -> Result<Sum
         .progress_chars("=> ");
     let (mut wait_total, mut step_total, mut last_val) = (0.0f64, 0.0f64, None);
     while run.st.epoch < cfg.epochs {
-        let bar = if opts.quiet { ProgressBar::hidden() } else { ProgressBar::new(spe as u64) };
+        let bar = progress::Progress::new(spe as u64, "steps", opts.quiet);
         bar.set_style(style.clone());
         bar.set_prefix(format!("{}/{}", run.st.epoch + 1, cfg.epochs));
         bar.set_position(run.st.step_in_epoch as u64);
         let (t, times) = run.epoch(trainable, &bar)?;
         trainable = t;
-        bar.finish_and_clear();
+        bar.finish();
         wait_total += times.0;
         step_total += times.1;
         last_val = Some(run.end_epoch(&trainable, &val, &diag_regressor, times)?);

@@ -37,6 +37,8 @@ pub struct StreamSettings {
     pub device: trainer::device::DeviceSpec,
     /// libtorch threads (one core: 1).
     pub threads: usize,
+    /// Audio stream of an ffmpeg source (0: the first).
+    pub audio_stream: usize,
     /// Scoring settings.
     pub cfg: StreamConfig,
 }
@@ -59,7 +61,7 @@ pub fn stream(s: &StreamSettings, out: &mut impl std::io::Write) -> crate::Resul
         let size = (reader.width, reader.height);
         run(reader, size, &mut scorer, &mut emit).map_err(failed)
     } else {
-        let mut src = FfmpegSource::start(&s.source, s.follow).map_err(failed)?;
+        let mut src = FfmpegSource::start(&s.source, s.follow, s.audio_stream).map_err(failed)?;
         let size = (src.width, src.height);
         let last = run(&mut src, size, &mut scorer, &mut emit).map_err(failed)?;
         src.finish(last.frames).map_err(failed)?;

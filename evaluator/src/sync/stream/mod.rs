@@ -16,6 +16,15 @@
 //! every one is a candidate of some scored window): 1/h of the compute, for a machine that
 //! cannot score 25 windows a second (`evaluator bench-stream` says which h keeps up).
 //!
+//! Memory is flat whatever the source does (issue #33 point 4). When one medium starves, the other
+//! is held for at most [`MAX_LEAD_FRAMES`] (10 s) ahead of it, and what is older is dropped: a
+//! stream whose video stopped keeps ~265 audio windows (a few MB), one whose audio stopped keeps
+//! 250 mouth crops (3.5 MB). Windows whose frames or candidates were dropped are not scored (their
+//! candidates do not count), so estimates resume when both media flow again. Estimates are paced
+//! by frames: with the video stopped no line is written until it resumes or the stream ends;
+//! with the audio stopped lines keep coming, with the windows of the last `window_s` seconds
+//! (none once the gap is that long: nulls).
+//!
 //! Latency: a window needs the audio of 20 frames after its first (its 5 frames and 15 of
 //! lookahead for the latest candidate), so an estimate describes the stream up to 0.8 s before
 //! the newest input, plus the compute time; `latency_ms` in each line is the wall time from the
@@ -66,6 +75,27 @@ pub struct StreamConfig {
     pub hop: usize,
 }
 
+impl StreamConfig {
+    /// Checks the settings (issue #33 point 11): a positive finite `window_s`, and a `hop` that
+    /// leaves every estimate at least one window.
+    pub fn validate(&self) -> Result<(), StreamError> {
+        if !(self.window_s.is_finite() && self.window_s > 0.0) {
+            return Err(StreamError(format!(
+                "--window-s {} must be a number of seconds above 0",
+                self.window_s
+            )));
+        }
+        let span = (self.window_s * FPS as f32).round().max(1.0) as usize;
+        if self.hop == 0 || self.hop > span {
+            return Err(StreamError(format!(
+                "--hop {} must be from 1 to {span} (--window-s {} × 25 fps), or no estimate would hold a window",
+                self.hop, self.window_s
+            )));
+        }
+        Ok(())
+    }
+}
+
 impl Default for StreamConfig {
     fn default() -> Self {
         Self { window_s: 10.0, detect_every: 5, emit_every: FPS as usize, hop: 1 }
@@ -107,6 +137,10 @@ pub struct StageTimes {
     /// The three transformers and the head, 31 pairs per window.
     pub pairs: Duration,
 }
+
+/// How far one medium may run ahead of the other, in frames (10 s at 25 fps): beyond it the oldest
+/// of the leading medium is dropped, so memory stays flat when one medium starves.
+pub const MAX_LEAD_FRAMES: usize = 250;
 
 /// A scored window: index, scores, which candidates count, when its input was complete.
 type ScoredRow = (usize, [f32; CANDIDATES], [bool; CANDIDATES], Instant);
@@ -155,6 +189,7 @@ impl<'m> StreamScorer<'m> {
         device: &Device,
         cfg: StreamConfig,
     ) -> crate::Result<Self> {
+        cfg.validate().map_err(|e| crate::EvalError::Unscorable { video: "stream".into(), reason: e.0 })?;
         let params = preprocess::process::Params::default();
         let zero_aud = model.audio_keys(model.embed_audio(Tensor::zeros(mel_shape(1), device)));
         Ok(Self {
@@ -258,6 +293,12 @@ impl<'m> StreamScorer<'m> {
         self.estimate(true)
     }
 
+    /// What the scorer holds: mouth crops (frames) and embedded audio windows (for the memory
+    /// bound, [`MAX_LEAD_FRAMES`]).
+    pub fn held(&self) -> (usize, usize) {
+        (self.crops.len(), self.aud.len())
+    }
+
     /// The scored windows the next estimate averages: window index and its 31 scores.
     pub fn rows(&self) -> impl Iterator<Item = (usize, &[f32; CANDIDATES])> {
         self.rows.iter().map(|r| (r.0, &r.1))
@@ -310,7 +351,8 @@ impl<'m> StreamScorer<'m> {
             let mut ready = self.arrivals[i + WINDOW_FRAMES - 1 - self.crops_start];
             for (j, m) in mask.iter_mut().enumerate() {
                 let a = i as isize - V_SHIFT as isize + j as isize;
-                if a >= 0 && (a as usize) < limit {
+                // Audio windows before `aud_start` were dropped (video starved them): not counted.
+                if a >= self.aud_start as isize && (a as usize) < limit {
                     *m = true;
                     ready = ready.max(self.aud[a as usize - self.aud_start].1);
                 }
@@ -365,12 +407,21 @@ impl<'m> StreamScorer<'m> {
     /// Drops what no future window needs: crops before the next window, audio windows before
     /// its earliest candidate, and the samples and columns before those.
     fn forget(&mut self) {
+        // Video far ahead of the audio (the audio stopped): its oldest frames go, and the windows
+        // that start in them are never scored.
+        if self.frames_in > self.audio_windows() + MAX_LEAD_FRAMES {
+            self.next_window = self.next_window.max(self.frames_in - MAX_LEAD_FRAMES);
+        }
         while self.crops_start < self.next_window && !self.crops.is_empty() {
             self.crops.pop_front();
             self.arrivals.pop_front();
             self.crops_start += 1;
         }
-        let first_aud = self.next_window.saturating_sub(V_SHIFT);
+        // Audio far ahead of the video (the video stopped): the oldest audio windows go.
+        let mut first_aud = self.next_window.saturating_sub(V_SHIFT);
+        if self.audio_windows() > self.frames_in + MAX_LEAD_FRAMES {
+            first_aud = first_aud.max(self.audio_windows() - MAX_LEAD_FRAMES - V_SHIFT);
+        }
         while self.aud_start < first_aud && !self.aud.is_empty() {
             self.aud.pop_front();
             self.aud_start += 1;

@@ -24,12 +24,17 @@ use super::StreamError;
 
 /// Packets queued between the readers and the scorer (a few seconds of stream).
 const QUEUE: usize = 128;
+/// Seconds of audio kept before the first video frame is described; a source with more is
+/// refused (a bounded wait and bounded memory, not a hang).
+const PRE_VIDEO_S: usize = 60;
 
 type Sender = SyncSender<Result<Packet, StreamError>>;
 
 /// A running ffmpeg decode of a live source; iterate it for its packets.
 pub struct FfmpegSource {
     child: Child,
+    /// Packets read before the video's size was known, given out first.
+    early: std::collections::VecDeque<Result<Packet, StreamError>>,
     rx: Receiver<Result<Packet, StreamError>>,
     last_error: Arc<Mutex<Option<String>>>,
     source: String,
@@ -42,7 +47,7 @@ pub struct FfmpegSource {
 impl FfmpegSource {
     /// Starts ffmpeg on `source` (a file, a URL ffmpeg reads, or `pipe:0` for a container on
     /// our stdin) and waits until it has described its video output.
-    pub fn start(source: &str, follow: bool) -> Result<Self, StreamError> {
+    pub fn start(source: &str, follow: bool, audio_stream: usize) -> Result<Self, StreamError> {
         let (audio_r, audio_w) =
             std::io::pipe().map_err(|e| StreamError(format!("cannot make a pipe: {e}")))?;
         let target = format!("/proc/{}/fd/{}", std::process::id(), std::os::fd::AsRawFd::as_raw_fd(&audio_w));
@@ -63,7 +68,8 @@ impl FfmpegSource {
         cmd.args(["-i", &input]);
         cmd.args(preprocess::decode::VIDEO_OUT).args(["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]);
         let rate = SAMPLE_RATE.to_string();
-        cmd.args(["-map", "0:a:0", "-vn", "-ac", "1", "-ar", &rate, "-f", "s16le", "-y", &target]);
+        let map = format!("0:a:{audio_stream}");
+        cmd.args(["-map", &map, "-vn", "-ac", "1", "-ar", &rate, "-f", "s16le", "-y", &target]);
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         cmd.stdin(if on_stdin { Stdio::inherit() } else { Stdio::null() });
         let mut child =
@@ -74,14 +80,42 @@ impl FfmpegSource {
         let (size_tx, size_rx) = sync_channel(1);
         let errors = last_error.clone();
         std::thread::spawn(move || watch_stderr(stderr, size_tx, errors));
-        let Ok(Some((width, height))) = size_rx.recv() else {
+        // The audio is read from the start (issue #33 point 2): ffmpeg describes its video output
+        // only once the first frame is through, and a source whose audio comes seconds before its
+        // video filled the audio pipe first, so both sides waited forever. What comes before the
+        // size is known is kept here (16 kHz mono: 32 KB a second), up to PRE_VIDEO_S seconds.
+        let (tx, rx) = sync_channel(QUEUE);
+        let audio_tx: Sender = tx.clone();
+        std::thread::spawn(move || read_audio(audio_r, audio_tx));
+        let mut early = std::collections::VecDeque::new();
+        let mut early_samples = 0usize;
+        let size = loop {
+            match size_rx.recv_timeout(std::time::Duration::from_millis(50)) {
+                Ok(size) => break size,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break None,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            while let Ok(p) = rx.try_recv() {
+                if let Ok(Packet::Audio(a)) = &p {
+                    early_samples += a.len();
+                }
+                early.push_back(p);
+            }
+            if early_samples > PRE_VIDEO_S * SAMPLE_RATE as usize {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(StreamError(format!(
+                    "{source}: no video frame within the first {PRE_VIDEO_S} s of audio; is there a video stream?"
+                )));
+            }
+        };
+        let Some((width, height)) = size else {
             let _ = child.wait();
             let why = last_error.lock().expect("not poisoned").clone();
             let why = why.unwrap_or_else(|| "it stopped before describing the video".into());
             return Err(StreamError(format!("ffmpeg cannot read {source}: {why}")));
         };
-        let (tx, rx) = sync_channel(QUEUE);
-        let video_tx: Sender = tx.clone();
+        let video_tx: Sender = tx;
         let frame = width * height * CHANNELS;
         std::thread::spawn(move || {
             loop {
@@ -93,8 +127,7 @@ impl FfmpegSource {
             }
             drop(audio_w);
         });
-        std::thread::spawn(move || read_audio(audio_r, tx));
-        Ok(Self { child, rx, last_error, source: source.to_string(), width, height })
+        Ok(Self { child, early, rx, last_error, source: source.to_string(), width, height })
     }
 
     /// Waits for ffmpeg after the last packet: an error if it failed without having sent a
@@ -116,7 +149,7 @@ impl FfmpegSource {
 impl Iterator for FfmpegSource {
     type Item = Result<Packet, StreamError>;
     fn next(&mut self) -> Option<Self::Item> {
-        self.rx.recv().ok()
+        self.early.pop_front().or_else(|| self.rx.recv().ok())
     }
 }
 
