@@ -621,3 +621,40 @@ fn decode_joint_frames(path: &Path, stream: usize) -> Result<(Frames, Audio), De
     let frames = Frames { width, height, source_fps, store: Store::File(raw), start: 0, len: len / frame };
     Ok((frames, Audio { sample_rate, channels, samples, streams }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue #33 point 2: a decoder that makes no progress is stopped and becomes a skip reason,
+    /// never a stalled batch. The input is a local TCP server that accepts and never sends.
+    #[test]
+    fn a_stalled_decoder_is_stopped() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let port = listener.local_addr().expect("bound").port();
+        let server = std::thread::spawn(move || {
+            let conn = listener.accept();
+            std::thread::sleep(std::time::Duration::from_secs(8));
+            drop(conn);
+        });
+        let mut cmd = FfmpegCommand::new();
+        cmd.hide_banner().input(format!("tcp://127.0.0.1:{port}")).args(audio_out(0)).output("-");
+        let start = std::time::Instant::now();
+        let r = run_with(&mut cmd, "audio", std::time::Duration::from_secs(2));
+        assert!(matches!(r, Err(DecodeError::Stalled { seconds: 2 })), "{:?}", r.err());
+        assert!(start.elapsed() < std::time::Duration::from_secs(7), "stopped after {:?}", start.elapsed());
+        let msg = DecodeError::Stalled { seconds: 2 }.to_string();
+        assert!(msg.contains("no progress for 2 s") && !msg.contains('\n'), "{msg}");
+        server.join().expect("server thread");
+    }
+
+    #[test]
+    fn fifos_and_directories_are_not_files() {
+        let d = tempfile::tempdir().expect("temp dir");
+        let fifo = d.path().join("x.mp4");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+        let e = decode_av_frames(&fifo, 0).expect_err("a FIFO is refused");
+        assert_eq!(e.to_string(), "is a FIFO, not a regular file: point at a video file");
+        assert!(matches!(regular_file(d.path()), Err(DecodeError::NotAFile { kind: "a directory" })));
+    }
+}

@@ -20,10 +20,16 @@ fn model() -> PathBuf {
 /// Runs a binary with a time limit: (success, stdout, stderr); a run past the limit is killed and
 /// fails the test as a hang.
 fn run(name: &str, args: &[&str], limit: Duration) -> (bool, String, String) {
+    run_env(name, args, &[], limit)
+}
+
+/// [`run`] with environment variables.
+fn run_env(name: &str, args: &[&str], env: &[(&str, &str)], limit: Duration) -> (bool, String, String) {
     let out_file = tempfile::NamedTempFile::new().unwrap();
     let err_file = tempfile::NamedTempFile::new().unwrap();
     let mut child = Command::new(bin(name))
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(out_file.reopen().unwrap())
         .stderr(err_file.reopen().unwrap())
@@ -219,6 +225,11 @@ fn two_clips(dir: &Path) -> Option<()> {
 }
 
 fn sync_dir(dir: &Path, out: &Path, extra: &[&str]) -> (bool, String, String) {
+    sync_dir_env(dir, out, extra, &[])
+}
+
+/// `evaluator sync --dir` (not `--quiet`: its log lines are checked too).
+fn sync_dir_env(dir: &Path, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let m = model();
     let args = [
         "sync",
@@ -228,9 +239,8 @@ fn sync_dir(dir: &Path, out: &Path, extra: &[&str]) -> (bool, String, String) {
         m.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
-        "--quiet",
     ];
-    run("evaluator", &[&args[..], extra].concat(), LIMIT)
+    run_env("evaluator", &[&args[..], extra].concat(), env, LIMIT)
 }
 
 /// Issue #33 points 5 and 6: a resumed `sync` trusted its journal blindly. A video replaced under
@@ -246,8 +256,10 @@ fn resumed_journals_are_checked_not_trusted() {
         return;
     }
     let out = tmp.path().join("out");
-    let (ok, stdout, err) = sync_dir(&dir, &out, &[]);
+    // Point 12: with stderr not a terminal (a log file here), progress comes as lines.
+    let (ok, stdout, err) = sync_dir_env(&dir, &out, &[], &[("LIPSYNC_PROGRESS_S", "0.05")]);
     assert!(ok, "{stdout}{err}");
+    assert!(err.contains("progress: 2/2 utterances (100 %)"), "no progress line in the log: {err}");
     let fresh = std::fs::read(out.join("sync.csv")).unwrap();
     let journal = out.join("sync.jsonl");
     let text = std::fs::read_to_string(&journal).unwrap();

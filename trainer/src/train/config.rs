@@ -201,16 +201,6 @@ pub enum ConfigProblem {
     /// A dropout rate outside [0, 1] or not a number (issue #33 point 5: it panicked in bernoulli).
     #[error("model.dropout {0} is not a rate: use a number from 0 to 1")]
     Dropout(f64),
-    /// Layers or heads that build no model.
-    #[error(
-        "model.layers and model.heads must be positive, and d_model {d_model} divisible by heads {heads}"
-    )]
-    Shape {
-        /// Width.
-        d_model: usize,
-        /// Heads.
-        heads: usize,
-    },
     /// A batch no machine holds (issue #33 point 11: it aborted in the allocator).
     #[error("{what} = {n} is more than {max}; a batch that large does not fit any machine's memory")]
     TooLarge {
@@ -352,10 +342,6 @@ impl RunConfig {
                 return Err(ConfigProblem::Dropout(p));
             }
         }
-        let m = self.model.config();
-        if m.layers == 0 || m.heads == 0 || !m.d_model.is_multiple_of(m.heads) {
-            return Err(ConfigProblem::Shape { d_model: m.d_model, heads: m.heads });
-        }
         self.device.available()?;
         self.loss.validate()?;
         if self.loss.needs_teacher() && self.teacher.is_none() {
@@ -383,8 +369,6 @@ mod tests {
             ("model.dropout=nan", "is not a rate"),
             ("val_samples=0", "val_samples must be at least 1"),
             ("batch_size=100000000", "batch_size = 100000000 is more than 65536"),
-            ("model.heads=0", "must be positive"),
-            ("model.heads=7", "divisible by heads 7"),
             ("data.buffer_utts=0", "data.buffer_utts must be at least 1"),
         ] {
             let e = RunConfig::load(None, &[set.to_string()]).unwrap_err().to_string();

@@ -328,10 +328,10 @@ impl<'m> StreamScorer<'m> {
             batch.push(i);
             self.next_window += self.cfg.hop;
         }
-        if batch.is_empty() {
-            return;
+        if !batch.is_empty() {
+            self.score(&batch, at_end);
         }
-        self.score(&batch, at_end);
+        // Also when nothing was scored: a medium that runs ahead is bounded here.
         self.forget();
     }
 
