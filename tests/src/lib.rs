@@ -141,3 +141,45 @@ pub fn shard_rows(dir: &Path) -> Vec<shards::Utterance> {
         })
         .collect()
 }
+
+/// A workspace binary of this build (`target/release/<name>`, beside the test's `deps/`).
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.parent().and_then(Path::parent).expect("target/release/deps/<test>").join(name)
+}
+
+/// Runs the workspace binary `name` with `args` and `env`, no stdin, within `limit`: (success,
+/// stdout, stderr). A run past the limit is killed and fails the test as a hang (issue #33: a
+/// hang must fail a test, never stall the suite).
+pub fn run_bin(
+    name: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    limit: std::time::Duration,
+) -> (bool, String, String) {
+    let out_file = tempfile::NamedTempFile::new().expect("temp file");
+    let err_file = tempfile::NamedTempFile::new().expect("temp file");
+    let mut child = std::process::Command::new(bin(name))
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .stdout(out_file.reopen().expect("reopen"))
+        .stderr(err_file.reopen().expect("reopen"))
+        .spawn()
+        .unwrap_or_else(|e| panic!("{name}: {e} (build the binaries first: make test does)"));
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            let err = std::fs::read_to_string(err_file.path()).unwrap_or_default();
+            panic!("{name} {args:?} hung (killed after {limit:?}); stderr:\n{err}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    (status.success(), read(out_file.path()), read(err_file.path()))
+}

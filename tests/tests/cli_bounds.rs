@@ -3,19 +3,9 @@
 //! setting that differs (not 1.2 KB of JSON), `sync-clean` names the table it read, and the face
 //! box sheet of a 1080×1920 clip is a small PNG.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    exe.parent().and_then(Path::parent).expect("target/release/deps/<test>").join(name)
-}
-
-/// (success, stdout, stderr).
+/// (success, stdout, stderr), within 3 minutes.
 fn run(name: &str, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(bin(name)).args(args).stdin(Stdio::null()).output().unwrap();
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (out.status.success(), text(&out.stdout), text(&out.stderr))
+    lipsync_tests::run_bin(name, args, &[], std::time::Duration::from_secs(180))
 }
 
 #[test]

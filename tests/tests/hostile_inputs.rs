@@ -5,14 +5,11 @@
 //! `preprocess/tests/bad_input.rs`, `resume.rs`; `manifests` unit tests); these are the ones
 //! about signals, what a kill leaves behind, and memory on long clips.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    exe.parent().and_then(Path::parent).expect("target/release/deps/<test>").join(name)
-}
+use lipsync_tests::bin;
 
 fn video_temps(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)

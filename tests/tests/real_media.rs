@@ -5,51 +5,15 @@
 //! Every command runs under a time limit: a hang fails the test instead of stalling the suite.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    exe.parent().and_then(Path::parent).expect("target/release/deps/<test>").join(name)
-}
+use std::process::Command;
+use std::time::Duration;
 
 fn model() -> PathBuf {
     lipsync_tests::repo_root().join("models/synth-micro-teacher.safetensors")
 }
 
-/// Runs a binary with a time limit: (success, stdout, stderr); a run past the limit is killed and
-/// fails the test as a hang.
 fn run(name: &str, args: &[&str], limit: Duration) -> (bool, String, String) {
-    run_env(name, args, &[], limit)
-}
-
-/// [`run`] with environment variables.
-fn run_env(name: &str, args: &[&str], env: &[(&str, &str)], limit: Duration) -> (bool, String, String) {
-    let out_file = tempfile::NamedTempFile::new().unwrap();
-    let err_file = tempfile::NamedTempFile::new().unwrap();
-    let mut child = Command::new(bin(name))
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(out_file.reopen().unwrap())
-        .stderr(err_file.reopen().unwrap())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            let err = std::fs::read_to_string(err_file.path()).unwrap_or_default();
-            panic!("{name} {args:?} hung (killed after {limit:?}); stderr:\n{err}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
-    (status.success(), read(out_file.path()), read(err_file.path()))
+    lipsync_tests::run_bin(name, args, &[], limit)
 }
 
 const LIMIT: Duration = Duration::from_secs(180);
@@ -240,7 +204,7 @@ fn sync_dir_env(dir: &Path, out: &Path, extra: &[&str], env: &[(&str, &str)]) ->
         "--out",
         out.to_str().unwrap(),
     ];
-    run_env("evaluator", &[&args[..], extra].concat(), env, LIMIT)
+    lipsync_tests::run_bin("evaluator", &[&args[..], extra].concat(), env, LIMIT)
 }
 
 /// Issue #33 points 5 and 6: a resumed `sync` trusted its journal blindly. A video replaced under
