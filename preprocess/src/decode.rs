@@ -161,49 +161,59 @@ pub fn stall_limit() -> std::time::Duration {
     std::time::Duration::from_secs(secs)
 }
 
-/// Kills a process that shows no progress for `limit` (see [`stall_limit`]). Progress is signalled
-/// with [`Watchdog::alive`]; [`Watchdog::stop`] ends the watch before the process is reaped, so
-/// the PID it may kill is always still ours.
-struct Watchdog {
-    last: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    done: std::sync::mpsc::Sender<()>,
-    thread: std::thread::JoinHandle<bool>,
+/// Kills a process that shows no progress for `limit` (see [`stall_limit`]). Progress is
+/// signalled with [`Watchdog::alive`]; [`Watchdog::stop`] ends the watch, and once it has
+/// returned the process is never killed, so the caller may reap it (the PID cannot have been
+/// reused by then). Shared by every ffmpeg this workspace runs on an item.
+pub struct Watchdog {
     start: std::time::Instant,
+    /// Milliseconds since `start` of the last sign of progress.
+    last: std::sync::atomic::AtomicU64,
+    /// (stopped, fired): the check-and-kill and `stop` exclude each other.
+    state: std::sync::Mutex<(bool, bool)>,
 }
 
 impl Watchdog {
-    fn start(pid: u32, limit: std::time::Duration) -> Self {
-        use std::sync::atomic::Ordering;
-        let start = std::time::Instant::now();
-        let last = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let (done, rx) = std::sync::mpsc::channel::<()>();
-        let seen = last.clone();
-        let thread = std::thread::spawn(move || loop {
-            let idle = start
-                .elapsed()
-                .saturating_sub(std::time::Duration::from_millis(seen.load(Ordering::Relaxed)));
-            if idle >= limit {
-                // SAFETY: kill(2) with a PID and a signal number; no memory is involved.
-                unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
-                return true;
+    /// Watches process `pid`.
+    pub fn start(pid: u32, limit: std::time::Duration) -> std::sync::Arc<Self> {
+        let dog = std::sync::Arc::new(Self {
+            start: std::time::Instant::now(),
+            last: std::sync::atomic::AtomicU64::new(0),
+            state: std::sync::Mutex::new((false, false)),
+        });
+        let seen = std::sync::Arc::downgrade(&dog);
+        std::thread::spawn(move || loop {
+            std::thread::sleep(limit.min(std::time::Duration::from_millis(200)));
+            let Some(dog) = seen.upgrade() else { return };
+            let idle = dog.start.elapsed().saturating_sub(std::time::Duration::from_millis(
+                dog.last.load(std::sync::atomic::Ordering::Relaxed),
+            ));
+            let mut state = dog.state.lock().unwrap_or_else(|e| e.into_inner());
+            if state.0 {
+                return;
             }
-            match rx.recv_timeout((limit - idle).min(std::time::Duration::from_millis(500))) {
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                _ => return false,
+            if idle >= limit {
+                // SAFETY: kill(2) with a PID and a signal number; no memory is involved. The
+                // process is not reaped before `stop`, which waits for this lock.
+                unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+                *state = (true, true);
+                return;
             }
         });
-        Self { last, done, thread, start }
+        dog
     }
 
-    fn alive(&self) {
+    /// A sign of progress (bytes read, a log line).
+    pub fn alive(&self) {
         let now = self.start.elapsed().as_millis() as u64;
         self.last.store(now, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Ends the watch; whether it had stopped the process.
-    fn stop(self) -> bool {
-        let _ = self.done.send(());
-        self.thread.join().unwrap_or(false)
+    pub fn stop(&self) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.0 = true;
+        state.1
     }
 }
 
@@ -230,7 +240,7 @@ fn run_with(
         errors: Vec::new(),
         duration: None,
     };
-    let dog = std::sync::Arc::new(Watchdog::start(child.as_inner().id(), limit));
+    let dog = Watchdog::start(child.as_inner().id(), limit);
     let reader = child.take_stdout().map(|mut stdout| {
         let dog = dog.clone();
         std::thread::spawn(move || {
@@ -273,8 +283,7 @@ fn run_with(
         }
     }
     let read = reader.map(|r| r.join());
-    let dog = std::sync::Arc::try_unwrap(dog).ok();
-    let stalled = dog.map(Watchdog::stop).unwrap_or(false);
+    let stalled = dog.stop();
     let status = child.wait().map_err(|e| DecodeError::Output { what, detail: e.to_string() })?;
     if stalled {
         return Err(DecodeError::Stalled { seconds: limit.as_secs() });

@@ -17,7 +17,10 @@
 use std::io::{BufReader, Read};
 use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::Arc;
 use std::thread::JoinHandle;
+
+use preprocess::decode::Watchdog;
 
 /// How frames reach the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
@@ -34,11 +37,28 @@ pub enum FrameSource {
 #[error("{0}")]
 pub struct MediaError(pub String);
 
-/// An ffmpeg process whose stderr is collected on a thread (so a full pipe never blocks it).
+/// An ffmpeg process whose stderr is collected on a thread (so a full pipe never blocks it), under
+/// a stall watchdog ([`preprocess::decode::Watchdog`]: no byte for `LIPSYNC_DECODE_STALL_S`
+/// seconds stops it, and the video gets that reason instead of stalling the batch).
 struct Ffmpeg {
     child: Child,
-    stdout: Option<ChildStdout>,
+    stdout: Option<Watched>,
     stderr: Option<JoinHandle<String>>,
+    dog: Arc<Watchdog>,
+}
+
+/// ffmpeg's stdout; every read is a sign of progress for the watchdog.
+struct Watched {
+    out: ChildStdout,
+    dog: Arc<Watchdog>,
+}
+
+impl Read for Watched {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.out.read(buf)?;
+        self.dog.alive();
+        Ok(n)
+    }
 }
 
 impl Ffmpeg {
@@ -53,20 +73,26 @@ impl Ffmpeg {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| MediaError(format!("cannot run ffmpeg ({e}); install it (make setup)")))?;
-        let stdout = child.stdout.take();
+        let dog = Watchdog::start(child.id(), preprocess::decode::stall_limit());
+        let stdout = child.stdout.take().map(|out| Watched { out, dog: dog.clone() });
         let mut err = child.stderr.take().expect("piped stderr");
         let stderr = std::thread::spawn(move || {
             let mut s = String::new();
             let _ = err.read_to_string(&mut s);
             s
         });
-        Ok(Self { child, stdout, stderr: Some(stderr) })
+        Ok(Self { child, stdout, stderr: Some(stderr), dog })
     }
 
     /// Waits for the exit; an error carries ffmpeg's first stderr line.
     fn finish(mut self, what: &str) -> Result<(), MediaError> {
         drop(self.stdout.take());
+        let stalled = self.dog.stop();
         let status = self.child.wait().map_err(|e| MediaError(format!("ffmpeg ({what}): {e}")))?;
+        if stalled {
+            let seconds = preprocess::decode::stall_limit().as_secs();
+            return Err(MediaError(preprocess::decode::DecodeError::Stalled { seconds }.to_string()));
+        }
         let log = self.stderr.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
         if status.success() {
             return Ok(());
@@ -78,6 +104,7 @@ impl Ffmpeg {
 impl Drop for Ffmpeg {
     fn drop(&mut self) {
         if self.stdout.is_some() {
+            self.dog.stop();
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
@@ -147,7 +174,7 @@ pub struct Frame {
 /// Frames of a video, one at a time.
 pub struct Frames {
     ff: Option<Ffmpeg>,
-    reader: BufReader<ChildStdout>,
+    reader: BufReader<Watched>,
     source: FrameSource,
     size: (usize, usize),
 }
@@ -349,5 +376,30 @@ pub fn next_jpeg(r: &mut impl Read) -> Result<Option<Vec<u8>>, MediaError> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue #33 point 2: an ffmpeg that makes no progress is stopped by the watchdog and the
+    /// video gets that reason. The input is a loopback server that accepts and never sends.
+    #[test]
+    fn a_stalled_decoder_becomes_a_reason() {
+        // The only test of this crate's unit tests that reads the variable.
+        std::env::set_var("LIPSYNC_DECODE_STALL_S", "2");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let port = listener.local_addr().expect("bound").port();
+        let server = std::thread::spawn(move || {
+            let conn = listener.accept();
+            std::thread::sleep(std::time::Duration::from_secs(8));
+            drop(conn);
+        });
+        let start = std::time::Instant::now();
+        let e = pcm_16k(Path::new(&format!("tcp://127.0.0.1:{port}")), 0).expect_err("stalled");
+        assert!(e.0.contains("no progress for 2 s"), "{e}");
+        assert!(start.elapsed() < std::time::Duration::from_secs(7), "{:?}", start.elapsed());
+        server.join().expect("server thread");
     }
 }
