@@ -341,25 +341,21 @@ pub fn several_audio_streams(streams: usize, chosen: usize) -> String {
     }
 }
 
+/// `ffprobe -v error -select_streams SELECT -show_entries ENTRIES -of csv=p=0 PATH`: one CSV line
+/// per selected stream. The one way this workspace asks ffprobe about a file.
+pub fn ffprobe(path: &Path, select: &str, entries: &str) -> std::io::Result<std::process::Output> {
+    std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", select, "-show_entries", entries, "-of", "csv=p=0"])
+        .arg(path)
+        .stdin(std::process::Stdio::null())
+        .output()
+}
+
 /// The first video stream's frame rate from ffprobe (`r_frame_rate`), for inputs whose stream line
 /// ffmpeg-sidecar cannot parse: ffmpeg writes 1000 fps as `1k fps`, and such a file was "no video
 /// stream" (issue #33 point 10).
 pub fn probe_fps(path: &Path) -> Option<f32> {
-    let out = std::process::Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream=r_frame_rate",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(path)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .ok()?;
+    let out = ffprobe(path, "v:0", "stream=r_frame_rate").ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     let (n, d) = text.trim().split_once('/')?;
     let (n, d) = (n.parse::<f32>().ok()?, d.parse::<f32>().ok()?);

@@ -183,3 +183,15 @@ pub fn run_bin(
     let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
     (status.success(), read(out_file.path()), read(err_file.path()))
 }
+
+/// `preprocess run --lrs2-root ROOT --splits test --out OUT --quiet` through the binary, within
+/// `limit` ([`run_bin`]): (success, stdout, stderr).
+pub fn preprocess_test_split(root: &Path, out: &Path, limit: std::time::Duration) -> (bool, String, String) {
+    let (root, out) = (root.to_str().expect("UTF-8 path"), out.to_str().expect("UTF-8 path"));
+    run_bin(
+        "preprocess",
+        &["run", "--lrs2-root", root, "--splits", "test", "--out", out, "--quiet"],
+        &[],
+        limit,
+    )
+}

@@ -109,19 +109,8 @@ fn the_box_sheet_of_a_tall_clip_is_small() {
     ]);
     std::fs::write(root.join("test.txt"), "prog/tall\n").unwrap();
     let shards = tmp.path().join("shards");
-    let (ok, _, err) = run(
-        "preprocess",
-        &[
-            "run",
-            "--lrs2-root",
-            root.to_str().unwrap(),
-            "--splits",
-            "test",
-            "--out",
-            shards.to_str().unwrap(),
-            "--quiet",
-        ],
-    );
+    let (ok, _, err) =
+        lipsync_tests::preprocess_test_split(&root, &shards, std::time::Duration::from_secs(180));
     assert!(ok, "{err}");
     let sheet = tmp.path().join("sheet.png");
     let boxes = tmp.path().join("boxes.png");

@@ -158,20 +158,7 @@ fn hostile_media_are_scored_without_hanging() {
     }
     std::fs::write(root.join("test.txt"), list).unwrap();
     let shards = tmp.path().join("shards");
-    let (ok, stdout, err) = run(
-        "preprocess",
-        &[
-            "run",
-            "--lrs2-root",
-            root.to_str().unwrap(),
-            "--splits",
-            "test",
-            "--out",
-            shards.to_str().unwrap(),
-            "--quiet",
-        ],
-        LIMIT,
-    );
+    let (ok, stdout, err) = lipsync_tests::preprocess_test_split(&root, &shards, LIMIT);
     assert!(ok, "{stdout}{err}");
     let m = manifests::Manifest::read(&shards.join("manifest.json")).unwrap();
     assert!(m.skipped.is_empty(), "{:?}", m.skipped);

@@ -181,31 +181,14 @@ pub struct Frames {
 
 /// How many audio streams `video` has (ffprobe; 0 where it cannot tell).
 pub fn audio_streams(video: &Path) -> usize {
-    Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "a", "-show_entries", "stream=index", "-of", "csv=p=0"])
-        .arg(video)
-        .stdin(Stdio::null())
-        .output()
+    preprocess::decode::ffprobe(video, "a", "stream=index")
         .map(|o| String::from_utf8_lossy(&o.stdout).lines().filter(|l| !l.trim().is_empty()).count())
         .unwrap_or(0)
 }
 
 /// Width and height of the first video stream (ffprobe).
 fn probe_size(video: &Path) -> Result<(usize, usize), MediaError> {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream=width,height",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(video)
-        .stdin(Stdio::null())
-        .output()
+    let out = preprocess::decode::ffprobe(video, "v:0", "stream=width,height")
         .map_err(|e| MediaError(format!("cannot run ffprobe ({e}); install ffmpeg (make setup)")))?;
     let text = String::from_utf8_lossy(&out.stdout);
     let mut it = text.trim().split(',').map(|v| v.trim().parse::<usize>());
