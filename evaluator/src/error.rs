@@ -7,7 +7,7 @@ use std::path::PathBuf;
 pub enum EvalError {
     /// The checkpoint could not be loaded.
     #[error(transparent)]
-    Checkpoint(#[from] trainer::checkpoint::CheckpointError),
+    Checkpoint(#[from] nets::checkpoint::CheckpointError),
     /// The shard manifest could not be read, or a shard failed its check.
     #[error(transparent)]
     Manifest(#[from] manifests::Error),

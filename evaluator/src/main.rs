@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Parser;
 use evaluator::run::EvalConfig;
 use evaluator::table::AccuracyTable;
-use trainer::device::DeviceArgs;
+use nets::device::DeviceArgs;
 
 /// ±15-frame retrieval evaluation of sync models.
 #[derive(Parser)]
@@ -102,7 +102,7 @@ enum Command {
         video: PathBuf,
         /// Presets (random weights).
         #[arg(long, value_enum, value_delimiter = ',', default_value = "mtdvocalist,micro")]
-        presets: Vec<trainer::model::Preset>,
+        presets: Vec<nets::model::Preset>,
         /// libtorch thread counts.
         #[arg(long, value_delimiter = ',', default_value = "1,2")]
         threads: Vec<usize>,
@@ -267,7 +267,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 );
             }
             let p = &e.provenance;
-            let rss = trainer::heap::peak_rss_mb().map(|mb| format!(", peak RSS {mb:.0} MB"));
+            let rss = nets::heap::peak_rss_mb().map(|mb| format!(", peak RSS {mb:.0} MB"));
             println!(
                 "{} videos scored, {} excluded, {:.1} s ({} path{}); results in {}",
                 p.videos,
@@ -498,7 +498,7 @@ fn print_clean(r: &evaluator::sync::clean::CleanReport, dir: &std::path::Path) {
 }
 
 fn main() -> ExitCode {
-    trainer::heap::keep_freed_memory(true); // see trainer::heap
+    nets::heap::keep_freed_memory(true); // see nets::heap
     run(Command::parse()).unwrap_or_else(|err| {
         eprintln!("evaluator: error: {}", manifests::describe_error(err.as_ref()));
         ExitCode::FAILURE

@@ -5,9 +5,9 @@ use std::time::Instant;
 
 use indicatif::ProgressStyle;
 use manifests::{Manifest, ShardEntry, MANIFEST_FILE};
+use nets::checkpoint;
+use nets::device::DeviceSpec;
 use serde::Serialize;
-use trainer::checkpoint;
-use trainer::device::DeviceSpec;
 
 use crate::error::{io, EvalError, Result};
 use crate::scores::VideoScores;

@@ -8,9 +8,9 @@
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use features::{frames_shape, mel_shape, FRAME_INPUT_LEN as FRAME_IN, MEL_INPUT_LEN as MEL_IN};
 use features::{MEL_WINDOW, N_MELS, SAMPLES_PER_FRAME, WINDOW_FRAMES};
+use nets::model::{InputConvention, SyncTransformer, WindowKeys};
 use shards::window::{mel_window, mel_window_start, visual_window};
 use shards::Utterance;
-use trainer::model::{InputConvention, SyncTransformer, WindowKeys};
 
 use crate::protocol::{CANDIDATES, V_SHIFT};
 

@@ -167,9 +167,9 @@ fn legacy_torch_save_loads_the_same_weights() {
     let st = Command::new(python).args(["-c", script, s(&zip), s(&legacy)]).status().unwrap();
     assert!(st.success());
     assert_ne!(&std::fs::read(&legacy).unwrap()[..2], b"PK", "legacy format, not zip");
-    let device = trainer::device::DeviceSpec::Cpu.device();
-    let a = trainer::syncnet::SyncNet::load(&zip, &device).unwrap();
-    let b = trainer::syncnet::SyncNet::load(&legacy, &device).unwrap();
+    let device = nets::device::DeviceSpec::Cpu.device();
+    let a = nets::syncnet::SyncNet::load(&zip, &device).unwrap();
+    let b = nets::syncnet::SyncNet::load(&legacy, &device).unwrap();
     let x = || {
         let v: Vec<f32> = (0..2 * 13 * 20).map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0).collect();
         burn::tensor::Tensor::<4>::from_data(burn::tensor::TensorData::new(v, [2, 1, 13, 20]), &device)

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use evaluator::lse::{self, media, Embedder, FrameSource};
-use trainer::device::DeviceSpec;
-use trainer::syncnet::{SyncNet, PARAMS};
+use nets::device::DeviceSpec;
+use nets::syncnet::{SyncNet, PARAMS};
 
 const VIDEOS: [&str; 3] = ["sn_bbaf2n_sync", "sn_lbax4n_plus3", "sn_lwbsza_minus6"];
 

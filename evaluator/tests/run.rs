@@ -7,7 +7,7 @@ use std::path::Path;
 
 use evaluator::run::{evaluate, EvalConfig};
 use lipsync_tests::{grid_shards, shared};
-use trainer::device::DeviceSpec;
+use nets::device::DeviceSpec;
 
 fn config(model: &Path, shards: &Path, out: &Path, naive: bool) -> EvalConfig {
     EvalConfig {

@@ -5,8 +5,8 @@
 //! this toolkit on the synthetic corpus, see `models/README.md`); `LIPSYNC_SYNC_MODEL` names
 //! another checkpoint (e.g. the teacher `make reproduce` trains).
 
+use nets::device::DeviceSpec;
 use preprocess::synth::{generate, SynthConfig};
-use trainer::device::DeviceSpec;
 
 #[test]
 fn sync_finds_known_offsets_of_synthetic_clips() {

@@ -111,8 +111,8 @@ fn streams_give_the_true_offset_once_per_second() {
         // Every second window: half the windows, each scored as with hop 1 (the batches differ,
         // so libtorch may round the last bit differently).
         let hop = |h: usize| {
-            let dev = trainer::device::DeviceSpec::Cpu.device();
-            let loaded = trainer::checkpoint::load(&model(), None, &dev).unwrap();
+            let dev = nets::device::DeviceSpec::Cpu.device();
+            let loaded = nets::checkpoint::load(&model(), None, &dev).unwrap();
             let cfg = StreamConfig { hop: h, window_s: 60.0, ..StreamConfig::default() };
             let mut s = StreamScorer::new(&loaded.model, loaded.config.input, &dev, cfg).unwrap();
             let r = FramedReader::new(stdin.as_slice()).unwrap();
@@ -181,8 +181,8 @@ fn bench_stream_reports_every_row() {
 #[test]
 fn a_starved_medium_holds_bounded_memory() {
     use evaluator::sync::stream::MAX_LEAD_FRAMES;
-    let dev = trainer::device::DeviceSpec::Cpu.device();
-    let loaded = trainer::checkpoint::load(&model(), None, &dev).unwrap();
+    let dev = nets::device::DeviceSpec::Cpu.device();
+    let loaded = nets::checkpoint::load(&model(), None, &dev).unwrap();
     let new =
         || StreamScorer::new(&loaded.model, loaded.config.input, &dev, StreamConfig::default()).unwrap();
     let noise: Vec<i16> = (0..640).map(|i| ((i * 7919) % 2000) as i16 - 1000).collect();

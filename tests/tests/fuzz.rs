@@ -220,9 +220,9 @@ fn safetensors_headers_and_sidecars() {
     let side = std::fs::read(&sidecar).unwrap();
     let header = 8 + u64::from_le_bytes(w[..8].try_into().unwrap()) as usize;
     let dir = tempfile::tempdir().unwrap();
-    let device = trainer::device::DeviceSpec::Cpu.device();
+    let device = nets::device::DeviceSpec::Cpu.device();
     let target = dir.path().join("m.safetensors");
-    let target_side = trainer::checkpoint::sidecar_path(&target);
+    let target_side = nets::checkpoint::sidecar_path(&target);
     fuzz(|u| {
         let (wb, sb) = match u.int_in_range(0..=2)? {
             0 => (mutate(u, &w, header)?, Some(side.clone())),
@@ -236,7 +236,7 @@ fn safetensors_headers_and_sidecars() {
                 let _ = std::fs::remove_file(&target_side);
             }
         }
-        let _ = trainer::checkpoint::load(&target, None, &device);
+        let _ = nets::checkpoint::load(&target, None, &device);
         Ok(())
     });
 }
@@ -252,8 +252,8 @@ fn pth_headers() {
         std::process::Command::new(python).args(["-c", code]).arg(&weights).arg(&seed_path).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let seed = std::fs::read(&seed_path).unwrap();
-    let device = trainer::device::DeviceSpec::Cpu.device();
-    trainer::checkpoint::load(&seed_path, None, &device).expect("the seed .pth loads");
+    let device = nets::device::DeviceSpec::Cpu.device();
+    nets::checkpoint::load(&seed_path, None, &device).expect("the seed .pth loads");
     let target = dir.path().join("m.pth");
     // The zip's local header and the pickle (data.pkl) come first; the central directory last.
     fuzz(|u| {
@@ -266,7 +266,7 @@ fn pth_headers() {
             b
         };
         std::fs::write(&target, &b).unwrap();
-        let _ = trainer::checkpoint::load(&target, None, &device);
+        let _ = nets::checkpoint::load(&target, None, &device);
         Ok(())
     });
 }

@@ -13,10 +13,10 @@ use features::{frames_shape, mel_shape};
 use serde::Serialize;
 
 use crate::data::{DataError, StreamConfig};
-use crate::device::DeviceSpec;
 use crate::loss::{LossConfig, LossKind, LossParams, Trainable, Weighting};
-use crate::model::Preset;
 use crate::train::step::{self, Objective, StepBatch, Teacher};
+use nets::device::DeviceSpec;
+use nets::model::Preset;
 
 /// One measured path.
 #[derive(Debug, Clone, Serialize)]
@@ -39,7 +39,7 @@ fn time(iters: usize, batch: usize, name: &str, mut f: impl FnMut()) -> BenchRes
         f();
     }
     let s = start.elapsed().as_secs_f64() / iters as f64;
-    let peak_rss_mb = crate::heap::peak_rss_mb();
+    let peak_rss_mb = nets::heap::peak_rss_mb();
     BenchResult { name: name.to_string(), samples_per_s: batch as f64 / s, s_per_iter: s, peak_rss_mb }
 }
 
@@ -147,7 +147,7 @@ pub fn run_all(
             ),
             samples_per_s: rate,
             s_per_iter: batch as f64 / rate,
-            peak_rss_mb: crate::heap::peak_rss_mb(),
+            peak_rss_mb: nets::heap::peak_rss_mb(),
         });
     }
     Ok(results)

@@ -18,8 +18,8 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use shards::{ShardReader, Utterance};
 
-use crate::model::InputConvention;
 use crate::sampling::{draw, usable, Sample};
+use nets::model::InputConvention;
 
 /// Why the data pipeline could not start or stopped.
 #[derive(Debug, thiserror::Error)]

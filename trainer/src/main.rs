@@ -5,9 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use trainer::checkpoint;
-use trainer::device::{DeviceArgs, DeviceSpec};
-use trainer::model::Preset;
+use nets::checkpoint;
+use nets::device::{DeviceArgs, DeviceSpec};
+use nets::model::Preset;
 
 /// VocaLiST / MTDVocaLiST training and inspection.
 #[derive(Parser)]
@@ -142,7 +142,7 @@ enum Command {
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::DeviceCheck { device: DeviceArgs { device } } => {
-            let sum = trainer::device::check(device).with_context(|| format!("device {device}"))?;
+            let sum = nets::device::check(device).with_context(|| format!("device {device}"))?;
             println!("libtorch OK on {device:?}: sum(arange(10)) = {sum}");
         }
         Command::Import { pth, preset, out } => {
@@ -160,9 +160,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Predict { model, preset, inputs, out, prefix, device } => {
             let device = device.device.device();
             let loaded = checkpoint::load(&model, preset, &device)?;
-            let inputs = trainer::tensor_io::read_safetensors(&inputs)?;
+            let inputs = nets::tensor_io::read_safetensors(&inputs)?;
             let outputs = trainer::predict::predict(&loaded.model, &inputs, &prefix, &device)?;
-            trainer::tensor_io::write_safetensors(&out, &outputs)?;
+            nets::tensor_io::write_safetensors(&out, &outputs)?;
             let (m, name, n) = (model.display(), &loaded.config.name, outputs.len());
             println!("{m} ({name}): wrote {n} tensors to {}", out.display());
         }
@@ -197,7 +197,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let device = DeviceSpec::Cpu.device();
             let t = checkpoint::load(&teacher, None, &device)?;
             let s = checkpoint::load(&student, None, &device)?;
-            let io = trainer::tensor_io::read_safetensors(&inputs)?;
+            let io = nets::tensor_io::read_safetensors(&inputs)?;
             let terms = trainer::loss::report::loss_terms(&t.model, &s.model, &io, &device)
                 .with_context(|| inputs.display().to_string())?;
             let text = serde_json::to_string_pretty(&terms).context("serialising terms")? + "\n";
@@ -232,7 +232,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
-    trainer::heap::keep_freed_memory(false); // see trainer::heap
+    nets::heap::keep_freed_memory(false); // see nets::heap
     run(Command::parse()).unwrap_or_else(|err| {
         eprintln!("trainer: error: {}", manifests::describe_error(err.as_ref()));
         ExitCode::FAILURE

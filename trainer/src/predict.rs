@@ -7,8 +7,8 @@ use burn::tensor::Device;
 
 use crate::loss::behaviour::{attention_probs, cad, vr};
 use crate::loss::Block;
-use crate::model::SyncTransformer;
-use crate::tensor_io::{model_inputs, HostTensor, TensorIoError};
+use nets::model::SyncTransformer;
+use nets::tensor_io::{model_inputs, HostTensor, TensorIoError};
 
 /// Runs `model` (eval mode: `device` must not be autodiff) on `input.frames` / `input.mel` and
 /// returns `<prefix>.logits`, prenet and block outputs, and per block/layer `attn_logits`,

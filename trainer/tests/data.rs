@@ -1,8 +1,8 @@
 //! The batch stream over real shards: model-ready shapes, about half positives, same seed →
 //! same batches.
 
+use nets::model::Preset;
 use trainer::data::{assemble, raw_batches, StreamConfig};
-use trainer::model::Preset;
 
 #[test]
 fn stream_is_deterministic_and_model_ready() {

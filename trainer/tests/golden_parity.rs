@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use burn::tensor::Tensor;
-use trainer::checkpoint::load_pth;
-use trainer::device::DeviceSpec;
+use nets::checkpoint::load_pth;
+use nets::device::DeviceSpec;
+use nets::model::{LayerTaps, Preset};
+use nets::tensor_io::{read_safetensors, HostTensor};
 use trainer::loss::behaviour::{attention_probs, cad, vr};
 use trainer::loss::Block;
-use trainer::model::{LayerTaps, Preset};
-use trainer::tensor_io::{read_safetensors, HostTensor};
 
 fn golden() -> Option<PathBuf> {
     lipsync_tests::shared("golden")

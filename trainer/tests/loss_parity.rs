@@ -3,11 +3,11 @@
 //! within 1e-5 relative, computed from the golden checkpoints' eval-mode taps.
 
 use lipsync_tests::shared;
+use nets::checkpoint::load_pth;
+use nets::device::DeviceSpec;
+use nets::tensor_io::read_safetensors;
 use serde_json::Value;
-use trainer::checkpoint::load_pth;
-use trainer::device::DeviceSpec;
 use trainer::loss::report::loss_terms;
-use trainer::tensor_io::read_safetensors;
 
 fn close(name: &str, got: f64, want: f64) {
     let rel = (got - want).abs() / want.abs().max(1e-30);

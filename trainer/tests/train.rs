@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use nets::checkpoint::{self, Provenance};
+use nets::device::DeviceSpec;
+use nets::model::Preset;
 use serde_json::Value;
-use trainer::checkpoint::{self, Provenance};
-use trainer::device::DeviceSpec;
-use trainer::model::Preset;
 use trainer::train::{train, RunConfig, TrainError, TrainOptions};
 
 fn shards(dir: &Path) -> Option<PathBuf> {

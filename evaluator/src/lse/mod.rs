@@ -4,7 +4,7 @@
 //!
 //! - [`media`]: the reference's frames (ffmpeg MJPEG decoded as OpenCV does) and 16 kHz audio;
 //! - MFCCs: [`features::mfcc`] (`python_speech_features.mfcc`);
-//! - the model: [`trainer::syncnet`];
+//! - the model: [`nets::syncnet`];
 //! - [`video`]: one video through the encoders; [`score`]: `calc_pdist`, offset, confidence,
 //!   minimum distance;
 //! - [`run`]: the batch job (parallel, resumable, `lse.parquet`, `lse.csv`, `summary.json`).

@@ -21,9 +21,9 @@ use arrow::array::{
 };
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field, Schema};
+use nets::device::DeviceSpec;
+use nets::syncnet::SyncNet;
 use serde::{Deserialize, Serialize};
-use trainer::device::DeviceSpec;
-use trainer::syncnet::SyncNet;
 
 use super::media::FrameSource;
 use super::score::SHIFTS;
@@ -176,7 +176,7 @@ pub fn run(cfg: &LseConfig) -> Result<(Vec<LseRow>, LseSummary)> {
     std::fs::create_dir_all(&cfg.out).map_err(io(&cfg.out))?;
     lock.remove_stale_temp_files(&cfg.out)?;
     let device = cfg.device.device();
-    trainer::device::set_threads(1);
+    nets::device::set_threads(1);
     let model = SyncNet::load(&cfg.syncnet, &device)?;
     let sha = manifests::sha256_file(&cfg.syncnet)?;
     let header = JournalHeader {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use features::mfcc::{self, N_CEPS};
-use trainer::syncnet::{SyncNet, FRAME_SIZE, MFCC_COLS, MFCC_ROWS, WINDOW_FRAMES};
+use nets::syncnet::{SyncNet, FRAME_SIZE, MFCC_COLS, MFCC_ROWS, WINDOW_FRAMES};
 
 use super::media::{self, Frame, FrameSource, MediaError};
 use super::score::{self, LseScore, SHIFTS};

@@ -21,13 +21,13 @@ use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field, Schema};
 use features::MelExtractor;
 use manifests::Manifest;
+use nets::checkpoint;
+use nets::device::DeviceSpec;
 use preprocess::face::FaceDetector;
 use preprocess::layout::Task;
 use preprocess::process::Params;
 use serde::{Deserialize, Serialize};
 use shards::ShardReader;
-use trainer::checkpoint;
-use trainer::device::DeviceSpec;
 
 use super::clean::{clean, CleanReport, KeepRule};
 use super::{decode_video, score_utterance, SyncResult};
@@ -149,8 +149,8 @@ enum Item {
 
 /// Each worker's own state: the model, a face detector for videos, the open shard.
 struct Worker {
-    model: trainer::model::SyncTransformer,
-    conv: trainer::model::InputConvention,
+    model: nets::model::SyncTransformer,
+    conv: nets::model::InputConvention,
     device: burn::tensor::Device,
     detector: RefCell<Option<FaceDetector>>,
     mel: MelExtractor,
@@ -204,7 +204,7 @@ pub fn run(cfg: &SyncBatchConfig) -> Result<(Vec<SyncRow>, Option<CleanReport>)>
     std::fs::create_dir_all(&dir).map_err(io(&dir))?;
     lock.remove_stale_temp_files(&dir)?;
     let device = cfg.device.device();
-    trainer::device::set_threads(1);
+    nets::device::set_threads(1);
     let loaded = checkpoint::load(&cfg.model, None, &device)?;
     let model_sha256 = manifests::sha256_file(&cfg.model)?;
     let mut manifest = None;

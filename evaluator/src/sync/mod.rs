@@ -15,13 +15,13 @@ use std::path::Path;
 
 use burn::tensor::Device;
 use features::MelExtractor;
+use nets::checkpoint;
+use nets::device::DeviceSpec;
+use nets::model::{InputConvention, SyncTransformer};
 use preprocess::face::FaceDetector;
 use preprocess::process::{process, Item, Params};
 use serde::{Deserialize, Serialize};
 use shards::{Split, Utterance};
-use trainer::checkpoint;
-use trainer::device::DeviceSpec;
-use trainer::model::{InputConvention, SyncTransformer};
 
 use crate::error::{EvalError, Result};
 use crate::protocol::{CANDIDATES, V_SHIFT};

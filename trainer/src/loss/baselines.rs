@@ -8,7 +8,7 @@ use burn::tensor::Tensor;
 
 use super::config::{pair_index, Block, KdForm, LAYERS};
 use super::terms::xlogy_self;
-use crate::model::Taps;
+use nets::model::Taps;
 
 /// KD on scalar logits at temperature `t` (SPEC §5.5).
 /// - `BatchSoftmax` (as coded): `T²·KLDiv_batchmean(log_softmax(s/T, 0), softmax(t/T, 0))`, the
@@ -106,7 +106,7 @@ mod tests {
     use burn::tensor::{Device, TensorData};
 
     fn device() -> Device {
-        crate::device::DeviceSpec::Cpu.device()
+        nets::device::DeviceSpec::Cpu.device()
     }
 
     fn t2(v: &[f32], dims: [usize; 2]) -> Tensor<2> {

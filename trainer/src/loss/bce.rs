@@ -20,7 +20,7 @@ mod tests {
 
     #[test]
     fn matches_hand_computation() {
-        let device = crate::device::DeviceSpec::Cpu.device();
+        let device = nets::device::DeviceSpec::Cpu.device();
         let x = Tensor::<1>::from_data(TensorData::new(vec![2.0f32, -1.0, 0.0], [3]), &device);
         let y = Tensor::<1>::from_data(TensorData::new(vec![1.0f32, 0.0, 1.0], [3]), &device);
         // −log σ(2) = 0.126928, −log(1 − σ(−1)) = 0.313262, −log σ(0) = 0.693147.

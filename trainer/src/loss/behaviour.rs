@@ -7,7 +7,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::Tensor;
 
 use super::config::Block;
-use crate::model::AttentionTaps;
+use nets::model::AttentionTaps;
 
 /// The reference clamps V→A logits at this minimum before the softmax (SPEC §0.7).
 pub const VA_CLAMP_MIN: f32 = 1e-5;

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::LossError;
-use crate::model::{LayerTaps, Taps};
+use nets::model::{LayerTaps, Taps};
 
 /// A cross-modal block of the model (SPEC §2.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

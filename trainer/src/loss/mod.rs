@@ -36,7 +36,7 @@ pub use config::{
 pub use terms::{kl_mean, mtd_terms};
 pub use weighting::{combine, uncertainty, Weights};
 
-use crate::model::{SyncTransformer, Taps};
+use nets::model::{SyncTransformer, Taps};
 
 /// A loss config that makes no sense, or a step that does not supply what its loss reads.
 #[derive(Debug, thiserror::Error)]

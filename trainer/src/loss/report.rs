@@ -7,8 +7,8 @@ use burn::tensor::Device;
 use serde_json::{json, Map, Value};
 
 use super::{compute, kd, KdForm, LossConfig, LossError, LossKind, LossParams, StepInputs, Weighting, PAIRS};
-use crate::model::SyncTransformer;
-use crate::tensor_io::{model_inputs, HostTensor, TensorIoError};
+use nets::model::SyncTransformer;
+use nets::tensor_io::{model_inputs, HostTensor, TensorIoError};
 
 /// Why the terms could not be computed.
 #[derive(Debug, thiserror::Error)]

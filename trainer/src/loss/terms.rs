@@ -5,7 +5,7 @@ use burn::tensor::Tensor;
 
 use super::behaviour::{cad, vr};
 use super::config::{Block, LAYERS, PAIRS};
-use crate::model::{LayerTaps, Taps};
+use nets::model::{LayerTaps, Taps};
 
 /// `xlogy(p_t, p_t) − p_t·log_p_s` element by element: the summand of KL(p_t ‖ p_s). Where
 /// p_t = 0 the first product is 0, as torch's `xlogy`.
@@ -75,7 +75,7 @@ mod tests {
 
     #[test]
     fn kl_mean_matches_hand_computation() {
-        let device = crate::device::DeviceSpec::Cpu.device();
+        let device = nets::device::DeviceSpec::Cpu.device();
         let pt = Tensor::<2>::from_data(TensorData::new(vec![0.5f32, 0.5, 1.0, 0.0], [2, 2]), &device);
         let ps = Tensor::<2>::from_data(TensorData::new(vec![0.25f32, 0.75, 0.5, 0.5], [2, 2]), &device);
         // Row 1: 0.5·ln(0.5/0.25) + 0.5·ln(0.5/0.75); row 2: 1·ln(1/0.5) + 0; mean over 4 elements.

@@ -113,7 +113,7 @@ mod tests {
     /// d/dw [0.5/w²·L + ln(1+w²)] = −L/w³ + 2w/(1+w²), checked through autodiff.
     #[test]
     fn uncertainty_weight_gradient_is_analytic() {
-        let device = crate::device::DeviceSpec::Cpu.device().autodiff();
+        let device = nets::device::DeviceSpec::Cpu.device().autodiff();
         for (l, w) in [(0.7f32, 1.0f32), (2.5, 0.6), (0.01, 1.8)] {
             let wt = Tensor::<1>::from_data(TensorData::new(vec![w], [1]), &device).require_grad();
             let lt = Tensor::<1>::from_data(TensorData::new(vec![l], [1]), &device);
@@ -132,7 +132,7 @@ mod combine_tests {
     use burn::tensor::TensorData;
 
     fn s(v: f32) -> Tensor<1> {
-        Tensor::from_data(TensorData::new(vec![v], [1]), &crate::device::DeviceSpec::Cpu.device())
+        Tensor::from_data(TensorData::new(vec![v], [1]), &nets::device::DeviceSpec::Cpu.device())
     }
 
     fn value(t: Tensor<1>) -> f64 {
@@ -176,7 +176,7 @@ mod combine_tests {
 
     #[test]
     fn learned_weightings_at_their_initial_values_by_hand() {
-        let ones = |n: usize| Tensor::<1>::ones([n], &crate::device::DeviceSpec::Cpu.device());
+        let ones = |n: usize| Tensor::<1>::ones([n], &nets::device::DeviceSpec::Cpu.device());
         let both = Behaviours::Both;
         // AW-13D, softmax of 13 ones: (0.5 + 8.58) / 13.
         let aw13 = combine(Weighting::Aw13, &Weights::Softmax(ones(1 + PAIRS)), s(0.5), &kl(), &all(), both);

@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::device::DeviceSpec;
 use crate::loss::{LossConfig, LossError};
-use crate::model::{ModelConfig, Preset};
 use crate::schedule::Schedule;
+use nets::device::DeviceSpec;
+use nets::model::{ModelConfig, Preset};
 
 /// The model being trained.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -216,7 +216,7 @@ pub enum ConfigProblem {
     Zero(&'static str),
     /// The device is not there.
     #[error(transparent)]
-    Device(#[from] crate::device::DeviceError),
+    Device(#[from] nets::device::DeviceError),
     /// A distilling loss without a teacher.
     #[error("loss.kind {0:?} distils from a teacher: add [teacher] checkpoint = \"…\"")]
     NoTeacher(String),

@@ -21,7 +21,7 @@ pub(super) struct Run<'a> {
     pub(super) device: burn::tensor::Device,
     pub(super) train_device: burn::tensor::Device,
     pub(super) teacher: Option<Teacher>,
-    pub(super) model_config: crate::model::ModelConfig,
+    pub(super) model_config: nets::model::ModelConfig,
     pub(super) optim: burn::optim::ModuleOptimizer,
     pub(super) st: RunState,
     pub(super) spe: usize,

@@ -23,11 +23,11 @@ use indicatif::ProgressStyle;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::checkpoint::{self, CheckpointError};
 use crate::data::{self, DataError};
 use crate::loss::{LossError, LossParams, Trainable};
 pub use config::RunConfig;
 use epoch::Run;
+use nets::checkpoint::{self, CheckpointError};
 use run_dir::{RunDir, RunState};
 use step::Teacher;
 use validate::Validation;
@@ -127,7 +127,7 @@ fn start_line(
     cfg: &RunConfig,
     manifest_sha: &str,
     trainable: &Trainable,
-    model: &crate::model::ModelConfig,
+    model: &nets::model::ModelConfig,
     spe: usize,
     rows: usize,
 ) -> serde_json::Value {

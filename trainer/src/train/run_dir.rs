@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{RunConfig, TrainError};
-use crate::checkpoint::{self, Provenance};
 use crate::loss::Trainable;
-use crate::model::ModelConfig;
+use nets::checkpoint::{self, Provenance};
+use nets::model::ModelConfig;
 
 /// Counters saved with the resume state.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

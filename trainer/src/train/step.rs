@@ -8,7 +8,7 @@ use features::{frames_shape, mel_shape};
 
 use crate::data::Batch;
 use crate::loss::{self, LossConfig, LossError, LossOutput, StepInputs, Trainable};
-use crate::model::{ModelConfig, SyncTransformer};
+use nets::model::{ModelConfig, SyncTransformer};
 
 /// A frozen teacher: evaluated in eval mode on the plain device, so its outputs are constants.
 pub struct Teacher {

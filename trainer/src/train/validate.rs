@@ -10,8 +10,8 @@ use super::step::{frames_tensor, mels_tensor, vector, Teacher};
 use super::{mix, RunConfig, TrainError, SALT_VAL};
 use crate::data::{self, StreamConfig};
 use crate::loss::{bce_with_logits, fitnets, minilm_star, mtd_terms};
-use crate::model::{InputConvention, SyncTransformer};
 use crate::sampling::Sample;
+use nets::model::{InputConvention, SyncTransformer};
 
 /// Weighted F1 of one batch: per class c present in `labels`, F1_c = 2·tp/(2·tp + fp + fn),
 /// weighted by its support (sklearn `average="weighted"`, zero_division = 0). The prediction is

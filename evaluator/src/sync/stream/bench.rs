@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use burn::tensor::Device;
 use features::{FPS, SAMPLES_PER_FRAME};
+use nets::model::{Preset, SyncTransformer};
 use serde::Serialize;
-use trainer::model::{Preset, SyncTransformer};
 
 use super::framing::{interleave, Packet};
 use super::{StreamConfig, StreamScorer};
@@ -131,7 +131,7 @@ fn bench_one(
     size: (usize, usize),
     live: bool,
 ) -> Result<BenchStreamRow> {
-    trainer::device::set_threads(threads);
+    nets::device::set_threads(threads);
     let conv = preset.config().input;
     let mut s = StreamScorer::new(model, conv, device, StreamConfig::default())?;
     let wall = feed(&mut s, packets, size, false).as_secs_f64();
@@ -177,7 +177,7 @@ pub fn run(
     mut progress: impl FnMut(&BenchStreamRow),
 ) -> Result<Vec<BenchStreamRow>> {
     let (packets, size) = clip_packets(&s.video, s.seconds)?;
-    let device = trainer::device::DeviceSpec::Cpu.device();
+    let device = nets::device::DeviceSpec::Cpu.device();
     let mut rows = Vec::new();
     for &preset in &s.presets {
         device.seed(0);

@@ -34,7 +34,7 @@ pub struct StreamSettings {
     /// Checkpoint.
     pub model: std::path::PathBuf,
     /// Device.
-    pub device: trainer::device::DeviceSpec,
+    pub device: nets::device::DeviceSpec,
     /// libtorch threads (one core: 1).
     pub threads: usize,
     /// Audio stream of an ffmpeg source (0: the first).
@@ -47,8 +47,8 @@ pub struct StreamSettings {
 /// (flushed at once); returns the final estimate.
 pub fn stream(s: &StreamSettings, out: &mut impl std::io::Write) -> crate::Result<Estimate> {
     let device = s.device.device();
-    trainer::device::set_threads(s.threads);
-    let loaded = trainer::checkpoint::load(&s.model, None, &device)?;
+    nets::device::set_threads(s.threads);
+    let loaded = nets::checkpoint::load(&s.model, None, &device)?;
     let mut scorer = StreamScorer::new(&loaded.model, loaded.config.input, &device, s.cfg)?;
     let mut emit = |e: &Estimate| {
         writeln!(out, "{}", serde_json::to_string(e).expect("serialisable"))?;

@@ -45,12 +45,12 @@ use features::{
     frames_shape, mel_shape, MelExtractor, FRAME_INPUT_LEN, MEL_WINDOW, N_MELS, SAMPLES_PER_FRAME,
 };
 use features::{FPS, HOP, N_FFT, WINDOW_FRAMES};
+use nets::model::{InputConvention, SyncTransformer, WindowKeys};
 use preprocess::crop::{mouth_crop, BoxAdjust};
 use preprocess::face::FaceDetector;
 use serde::Serialize;
 use shards::window::mel_window_start;
 use shards::FaceBox;
-use trainer::model::{InputConvention, SyncTransformer, WindowKeys};
 
 use self::framing::Packet;
 use super::estimate_masked;

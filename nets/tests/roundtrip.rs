@@ -5,10 +5,10 @@ use std::collections::BTreeSet;
 
 use burn::tensor::{Distribution, Tensor};
 use lipsync_tests::shared;
-use trainer::checkpoint::{load, save, Provenance};
-use trainer::device::DeviceSpec;
-use trainer::export::state_dict;
-use trainer::tensor_io::HostTensor;
+use nets::checkpoint::{load, save, Provenance};
+use nets::device::DeviceSpec;
+use nets::export::state_dict;
+use nets::tensor_io::HostTensor;
 
 #[test]
 fn pth_to_ours_and_back_gives_identical_logits() {
@@ -44,7 +44,7 @@ fn export_has_the_reference_keys_and_shapes() {
         return;
     };
     let device = DeviceSpec::Cpu.device();
-    let model = trainer::model::Preset::Mtdvocalist.config().init(&device);
+    let model = nets::model::Preset::Mtdvocalist.config().init(&device);
     let sd = state_dict(&model);
     let text = std::fs::read_to_string(listing).unwrap();
     let mut want = BTreeSet::new();

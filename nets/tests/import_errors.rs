@@ -1,8 +1,8 @@
 //! Import errors: each a clear one-line error naming the file, never a panic.
 
-use trainer::checkpoint::{load_pth, CheckpointError};
-use trainer::device::DeviceSpec;
-use trainer::model::Preset;
+use nets::checkpoint::{load_pth, CheckpointError};
+use nets::device::DeviceSpec;
+use nets::model::Preset;
 
 fn golden_file(name: &str) -> Option<std::path::PathBuf> {
     lipsync_tests::shared(&format!("golden/{name}"))
@@ -86,7 +86,7 @@ torch.save({"state_dict": {"module." + k: v for k, v in sd.items()}}, sys.argv[2
 /// a one-line sidecar error naming the file.
 #[test]
 fn edited_sidecars_are_refused() {
-    use trainer::checkpoint::{load, save, sidecar_path, Provenance};
+    use nets::checkpoint::{load, save, sidecar_path, Provenance};
     let device = DeviceSpec::Cpu.device();
     let config = Preset::Micro.config();
     let dir = tempfile::tempdir().unwrap();
