@@ -68,10 +68,6 @@ pub struct Batch<'a, H> {
     pub stamps: &'a [String],
 }
 
-fn results_err(path: &Path, detail: impl ToString) -> EvalError {
-    EvalError::Results { path: path.to_path_buf(), detail: detail.to_string() }
-}
-
 /// A journal's reusable rows, and what was dropped from it, one line each.
 pub struct Journal<R> {
     /// Rows by key, each with the stamp it was written with.
@@ -106,14 +102,14 @@ where
     let mut lines = text.lines();
     let Some(first) = lines.next() else { return Ok(out) };
     let old: H = serde_json::from_str(first)
-        .map_err(|e| results_err(path, format!("not a journal of this command ({e}); use an empty --out")))?;
+        .map_err(|source| EvalError::NotAJournal { path: path.to_path_buf(), source })?;
     if &old != header {
         let (old, new) = (serde_json::to_value(&old), serde_json::to_value(header));
         let (old, new) = (old.expect("serialisable"), new.expect("serialisable"));
-        return Err(results_err(
-            path,
-            format!("holds results of other settings ({}); use another --out", differences(&old, &new)),
-        ));
+        return Err(EvalError::OtherSettings {
+            path: path.to_path_buf(),
+            differences: differences(&old, &new),
+        });
     }
     let all: Vec<&str> = lines.collect();
     let mut by_key: std::collections::HashMap<String, usize> = Default::default();

@@ -91,18 +91,16 @@ pub fn published() -> Vec<Row> {
 pub fn read_results(dir: &Path) -> Result<(String, usize, Accuracy)> {
     let read = |f: &str| -> Result<Value> {
         let path = dir.join(f);
-        let text = std::fs::read_to_string(&path).map_err(|e| EvalError::Results {
-            path: path.clone(),
-            detail: format!("{e}; is this an `evaluator run` results directory?"),
-        })?;
-        serde_json::from_str(&text).map_err(|e| EvalError::Results { path, detail: e.to_string() })
+        let text = std::fs::read_to_string(&path)
+            .map_err(|source| EvalError::ResultsUnreadable { path: path.clone(), source })?;
+        serde_json::from_str(&text).map_err(|source| EvalError::Json { path, source })
     };
     let acc = read("accuracy.json")?;
     let prov = read("provenance.json")?;
-    let means = acc["macro_mean"].as_array().filter(|a| a.len() == CONTEXTS.len()).ok_or_else(|| {
-        let detail = format!("no macro_mean of {} values", CONTEXTS.len());
-        EvalError::Results { path: dir.join("accuracy.json"), detail }
-    })?;
+    let means = acc["macro_mean"]
+        .as_array()
+        .filter(|a| a.len() == CONTEXTS.len())
+        .ok_or_else(|| EvalError::NoMacroMean { path: dir.join("accuracy.json"), count: CONTEXTS.len() })?;
     let mut out = [None; CONTEXTS.len()];
     for (o, v) in out.iter_mut().zip(means) {
         *o = v.as_f64().map(|a| 100.0 * a);
@@ -123,16 +121,11 @@ pub fn read_rows(dirs: &[PathBuf]) -> Result<Vec<Row>> {
         let entry = SeedRun { run: run.clone(), seed, acc };
         match groups.iter_mut().find(|g| g.0 == model) {
             Some(g) if g.1 != parameters => {
-                let detail = format!(
-                    "{run} has {parameters} parameters but another seed of {model} has {}; \
-                     pass only runs of the same model under one name",
-                    g.1
-                );
-                return Err(EvalError::Results { path: dir.clone(), detail });
+                let (path, other) = (dir.clone(), g.1);
+                return Err(EvalError::SizeMismatch { path, run, model, parameters, other });
             }
             Some(g) if g.2.iter().any(|r| r.run == run) => {
-                let detail = format!("{run} is given twice; pass each results directory once");
-                return Err(EvalError::Results { path: dir.clone(), detail });
+                return Err(EvalError::GivenTwice { path: dir.clone(), run });
             }
             Some(g) => g.2.push(entry),
             None => groups.push((model, parameters, vec![entry])),

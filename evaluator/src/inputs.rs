@@ -59,7 +59,7 @@ pub fn collect(videos: &[PathBuf], list: Option<&Path>, dir: Option<&Path>) -> R
     }
     if let Some(dir) = dir {
         if !dir.is_dir() {
-            return Err(EvalError::Results { path: dir.to_path_buf(), detail: "not a directory".into() });
+            return Err(EvalError::NotADirectory(dir.to_path_buf()));
         }
         walk(dir, &mut std::collections::HashSet::new(), &mut all)?;
     }
@@ -70,10 +70,7 @@ pub fn collect(videos: &[PathBuf], list: Option<&Path>, dir: Option<&Path>) -> R
     all.retain(|p| seen.insert(p.clone()) && identity(p).is_none_or(|id| files.insert(id)));
     if all.is_empty() {
         let origin = list.or(dir).map_or_else(|| PathBuf::from("(command line)"), Path::to_path_buf);
-        return Err(EvalError::Results {
-            path: origin,
-            detail: "no videos to score: give video files, --list FILE or --dir DIR".into(),
-        });
+        return Err(EvalError::NoVideos(origin));
     }
     Ok(all)
 }

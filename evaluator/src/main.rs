@@ -71,7 +71,7 @@ enum Command {
         out: Option<PathBuf>,
         /// Utterances scored at once, each on one libtorch thread (default: one per core). The
         /// numbers do not depend on it.
-        #[arg(long, value_parser = preprocess::cli::at_least_one)]
+        #[arg(long, value_parser = cli::at_least_one)]
         jobs: Option<usize>,
         /// Which audio stream of each video to use (0 = the first; a video with several gets a
         /// warning naming the one used), as in `preprocess` and `lse`.
@@ -82,7 +82,7 @@ enum Command {
         #[arg(long, requires = "out")]
         keep: Option<evaluator::sync::clean::KeepRule>,
         #[command(flatten)]
-        task: preprocess::cli::TaskArgs,
+        task: cli::TaskArgs,
         #[command(flatten)]
         device: DeviceArgs,
         /// Print JSON (one video).
@@ -157,14 +157,14 @@ enum Command {
         out: PathBuf,
         /// Videos scored at once, each on one libtorch thread (default: one per core). The
         /// numbers do not depend on it.
-        #[arg(long, value_parser = preprocess::cli::at_least_one)]
+        #[arg(long, value_parser = cli::at_least_one)]
         jobs: Option<usize>,
         /// Which audio stream of each video to use (0 = the first; a video with several gets a
         /// warning naming the one used), as in `preprocess` and `sync`.
         #[arg(long, default_value_t = 0)]
         audio_stream: usize,
         /// Windows per forward (the reference: 20).
-        #[arg(long, default_value_t = 20, value_parser = preprocess::cli::at_least_one)]
+        #[arg(long, default_value_t = 20, value_parser = cli::at_least_one)]
         batch: usize,
         /// Frames as the reference gets them (jpeg: ffmpeg MJPEG decoded as cv2.imread does) or
         /// ffmpeg's bgr24 frames without the JPEG round trip (direct; not the reference's numbers).
@@ -218,14 +218,14 @@ struct StreamArgs {
     #[arg(long, default_value_t = 10.0, requires = "stream", value_parser = seconds)]
     window_s: f32,
     /// Detect faces every N frames (the last box is held between).
-    #[arg(long, default_value_t = 5, requires = "stream", value_parser = preprocess::cli::at_least_one)]
+    #[arg(long, default_value_t = 5, requires = "stream", value_parser = cli::at_least_one)]
     detect_every: usize,
     /// Score every N-th window (1: all); `bench-stream` says which N keeps up on this machine.
     /// At most --window-s × 25, so that every estimate has a window.
-    #[arg(long, default_value_t = 1, requires = "stream", value_parser = preprocess::cli::at_least_one)]
+    #[arg(long, default_value_t = 1, requires = "stream", value_parser = cli::at_least_one)]
     hop: usize,
     /// libtorch threads for the stream (at most the cores: more are reduced to them).
-    #[arg(long, default_value_t = 1, requires = "stream", value_parser = preprocess::cli::at_least_one)]
+    #[arg(long, default_value_t = 1, requires = "stream", value_parser = cli::at_least_one)]
     threads: usize,
 }
 

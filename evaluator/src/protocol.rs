@@ -14,6 +14,17 @@ pub const CONTEXTS: [usize; 6] = [5, 7, 9, 11, 13, 15];
 /// The value the reference writes into out-of-range candidates (`VL:test_lrs2.py:L133-136`).
 pub const MASKED: f32 = -1000.0;
 
+/// Pairs the fast path scores per batch: every candidate of 16 windows (a memory/speed trade-off
+/// only: any batch size gives the same scores).
+pub const PAIR_BATCH: usize = CANDIDATES * 16;
+
+/// The window rule: candidate `j` of video window `i` is audio window `i − 15 + j` (an audio
+/// offset of `j − 15` frames). It may lie before the first or past the last audio window: the
+/// caller says what that means (the reference pads with a zero window; `sync` leaves it out).
+pub fn candidate_window(i: usize, j: usize) -> isize {
+    i as isize - V_SHIFT as isize + j as isize
+}
+
 /// One video's raw scores: `rows[i][j]` is window i against audio window i − 15 + j.
 pub type Scores = Vec<[f32; CANDIDATES]>;
 

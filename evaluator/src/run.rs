@@ -10,6 +10,7 @@ use nets::device::DeviceSpec;
 use serde::Serialize;
 
 use crate::error::{io, EvalError, Result};
+use crate::protocol::PAIR_BATCH;
 use crate::scores::VideoScores;
 use crate::scoring::{prepare, score_fast, score_naive};
 use crate::table::AccuracyTable;
@@ -119,7 +120,7 @@ pub fn evaluate(cfg: &EvalConfig) -> Result<Evaluation> {
                     let rows = if cfg.naive {
                         score_naive(&loaded.model, &input, &device)
                     } else {
-                        score_fast(&loaded.model, &input, &device, 31 * 16)
+                        score_fast(&loaded.model, &input, &device, PAIR_BATCH)
                     };
                     scores.push((input.utt_id, rows));
                 }
@@ -210,12 +211,7 @@ pub fn write_results(
         for entry in std::fs::read_dir(dir).map_err(io(dir))? {
             let file = entry.map_err(io(dir))?.file_name().to_string_lossy().into_owned();
             if !RESULT_FILES.contains(&file.as_str()) && !file.starts_with('.') {
-                return Err(EvalError::Results {
-                    path: dir.to_path_buf(),
-                    detail: format!(
-                        "holds {file}, which is not a result file; choose an empty or results-only --out"
-                    ),
-                });
+                return Err(EvalError::ForeignFile { dir: dir.to_path_buf(), file });
             }
         }
     }

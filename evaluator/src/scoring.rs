@@ -12,7 +12,7 @@ use nets::model::{InputConvention, SyncTransformer, WindowKeys};
 use shards::window::{mel_window, mel_window_start, visual_window};
 use shards::Utterance;
 
-use crate::protocol::{CANDIDATES, V_SHIFT};
+use crate::protocol::{candidate_window, CANDIDATES};
 
 /// Why an utterance is left out of the protocol (recorded in `provenance.json`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -108,7 +108,7 @@ fn host(t: Tensor<1>) -> Vec<f32> {
 
 /// Audio-window index of candidate j for window i in the padded list (0 = the zero window).
 fn padded_index(i: usize, j: usize, n: usize) -> usize {
-    let a = i as isize - V_SHIFT as isize + j as isize;
+    let a = candidate_window(i, j);
     if a >= 0 && (a as usize) < n {
         a as usize + 1
     } else {

@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use evaluator::lse::{self, media, Embedder, FrameSource};
+use evaluator::lse::{self, Embedder, FrameSource};
+use media::reference;
 use nets::device::DeviceSpec;
 use nets::syncnet::{SyncNet, PARAMS};
 
@@ -65,7 +66,7 @@ fn syncnet_matches_the_reference() {
         let (dt, shape, b) = &raw[&format!("{name}.pcm")];
         assert_eq!(*dt, safetensors::Dtype::I16);
         let want_pcm: Vec<i16> = b.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect();
-        let pcm = media::pcm_16k(&video, 0).unwrap();
+        let pcm = reference::pcm_16k(&video, 0).unwrap();
         assert_eq!(pcm.len(), shape[0], "{name}: samples");
         assert!(pcm == want_pcm, "{name}: the 16 kHz samples differ from the reference's");
         // MFCC of the reference's samples: within 1e-6 relative (numpy `allclose(rtol=1e-6,
@@ -137,7 +138,7 @@ fn piped_jpegs_are_the_image2_files() {
         .unwrap();
     let mut stream = std::io::Cursor::new(out.stdout);
     let mut n = 0;
-    while let Some(jpeg) = media::next_jpeg(&mut stream).unwrap() {
+    while let Some(jpeg) = reference::next_jpeg(&mut stream).unwrap() {
         n += 1;
         let file = std::fs::read(tmp.path().join(format!("{n:06}.jpg"))).unwrap();
         assert!(jpeg == file, "frame {n}: piped JPEG differs from the image2 file");
@@ -168,11 +169,11 @@ fn resize_is_cv2s_and_other_sizes_need_it() {
         .unwrap();
     assert!(st.success());
     let want = std::fs::read(&want_path).unwrap();
-    let mut frames = media::Frames::open(&small, FrameSource::Jpeg).unwrap();
+    let mut frames = reference::Frames::open(&small, FrameSource::Jpeg).unwrap();
     let f = frames.next_frame().unwrap().unwrap();
     assert_eq!((f.width, f.height), (160, 160));
-    let img = preprocess::resize::Image { width: 160, height: 160, channels: 3, data: f.bgr };
-    let ours = preprocess::resize::opencv_linear(&img, 224, 224);
+    let img = media::resize::Image { width: 160, height: 160, channels: 3, data: f.bgr };
+    let ours = media::resize::opencv_linear(&img, 224, 224);
     assert!(ours.data == want, "resized frame differs from cv2.resize");
 
     let embedder = golden_embedder(&dir);

@@ -23,14 +23,14 @@ use crate::model::batch_norm;
 
 /// Embedding width (`num_layers_in_fc_layers`).
 pub const EMBED: usize = 1024;
-/// Frames per visual window.
-pub const WINDOW_FRAMES: usize = 5;
+/// Frames per visual window (the same 5-frame window as the transformer's, SPEC §1.3).
+pub use features::WINDOW_FRAMES;
 /// Side of the square frames the visual CNN takes (its last convolution needs exactly 6 × 6).
 pub const FRAME_SIZE: usize = 224;
-/// MFCC rows of an audio window.
-pub const MFCC_ROWS: usize = 13;
-/// MFCC columns of an audio window (20 × 10 ms = 5 frames).
-pub const MFCC_COLS: usize = 20;
+/// MFCC rows of an audio window: the cepstra of `python_speech_features.mfcc`.
+pub use features::mfcc::N_CEPS as MFCC_ROWS;
+/// MFCC columns of an audio window: one per 10 ms hop, 5 frames of 40 ms.
+pub const MFCC_COLS: usize = features::WINDOW_FRAMES * features::SAMPLES_PER_FRAME / features::mfcc::WIN_STEP;
 /// Trainable parameters of `S(1024)` (the README of `../shared/golden/syncnet`).
 pub const PARAMS: usize = 13_631_616;
 /// Name used in error messages.

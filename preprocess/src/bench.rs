@@ -12,7 +12,9 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::run::{run, RunConfig, RunReport};
+use crate::engine::RunReport;
+use crate::lrs2::{run, RunConfig};
+use media::resize::Resize;
 
 /// The bench figures.
 #[derive(Debug, Clone, Serialize)]
@@ -111,20 +113,20 @@ fn plain_decode(files: &[std::path::PathBuf], jobs: usize, threads: Option<usize
 /// Runs the pipeline into `scratch` (no resume), then plain-decodes every input video.
 pub fn bench(cfg: &RunConfig, scratch: &Path) -> Result<BenchReport> {
     let mut cfg = cfg.clone();
-    cfg.out = scratch.to_path_buf();
-    cfg.resume = false;
+    cfg.set.out = scratch.to_path_buf();
+    cfg.set.resume = false;
     let report = run(&cfg, &|_| {})?;
-    let layout = crate::layout::Layout::discover(&cfg.lrs2_root)?;
+    let layout = crate::lrs2::Lrs2Root::discover(&cfg.lrs2_root)?;
     let mut files = Vec::new();
     for &split in &cfg.splits {
         files.extend(layout.items(split)?.into_iter().map(|i| i.video).filter(|p| p.is_file()));
     }
     let plain = plain_decode(&files, 1, None)?;
-    let plain_per_core_wall = plain_decode(&files, cfg.jobs, Some(1))?;
+    let plain_per_core_wall = plain_decode(&files, cfg.set.jobs, Some(1))?;
     let pipeline = report.video_seconds / report.wall.as_secs_f64();
-    let per_core = pipeline / cfg.jobs.max(1) as f64;
+    let per_core = pipeline / cfg.set.jobs.max(1) as f64;
     let plain_rate = report.video_seconds / plain.max(1e-9);
-    let plain_per_core = report.video_seconds / plain_per_core_wall.max(1e-9) / cfg.jobs.max(1) as f64;
+    let plain_per_core = report.video_seconds / plain_per_core_wall.max(1e-9) / cfg.set.jobs.max(1) as f64;
     Ok(BenchReport {
         pipeline_video_s_per_s: pipeline,
         pipeline_video_s_per_s_per_core: per_core,
@@ -134,7 +136,7 @@ pub fn bench(cfg: &RunConfig, scratch: &Path) -> Result<BenchReport> {
         ratio_per_core_to_plain: per_core / plain_per_core,
         ratio_per_core_to_plain_all_cores: per_core / plain_rate,
         run: report,
-        jobs: cfg.jobs,
+        jobs: cfg.set.jobs,
     })
 }
 
@@ -148,7 +150,7 @@ pub struct ImportBenchReport {
     /// The import run.
     pub run: RunReport,
     /// Whose resize both sides ran.
-    pub resize: crate::resize::Resize,
+    pub resize: Resize,
     /// Worker threads of the import.
     pub jobs: usize,
     /// Frames imported.
@@ -204,15 +206,15 @@ pub fn bench_import(
     python: &Path,
 ) -> Result<ImportBenchReport> {
     let mut cfg = cfg.clone();
-    cfg.out = scratch.to_path_buf();
-    cfg.resume = false;
-    cfg.quiet = true;
+    cfg.set.out = scratch.to_path_buf();
+    cfg.set.resume = false;
+    cfg.set.quiet = true;
     let report = crate::wav2lip::import(&cfg, &|_| {})?;
     let frames = (report.video_seconds * features::FPS as f64).round() as usize;
     let lists = cfg.lists.resolve(&cfg.root)?;
     let kind = match cfg.resize {
-        crate::resize::Resize::Opencv => "opencv",
-        crate::resize::Resize::Torchvision => "torchvision",
+        Resize::Opencv => "opencv",
+        Resize::Torchvision => "torchvision",
     };
     let tool = |detail: String| PreprocessError::Tool { tool: "python", detail };
     let out = Command::new(python)
@@ -234,10 +236,10 @@ pub fn bench_import(
     let py_frames = said["frames"].as_u64().unwrap_or(0) as usize;
     let python_rate = py_frames as f64 / py_seconds.max(1e-9);
     let import_rate = frames as f64 / report.wall.as_secs_f64().max(1e-9);
-    let per_core = import_rate / cfg.jobs.max(1) as f64;
+    let per_core = import_rate / cfg.set.jobs.max(1) as f64;
     Ok(ImportBenchReport {
         resize: cfg.resize,
-        jobs: cfg.jobs,
+        jobs: cfg.set.jobs,
         frames,
         import_frames_per_s: import_rate,
         import_frames_per_s_per_core: per_core,

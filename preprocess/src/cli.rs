@@ -1,32 +1,9 @@
 //! Argument groups the `preprocess` commands share (clap `Args`), so each flag is declared once.
 
-use crate::layout::Task;
-use crate::process::Params;
+use cli::{at_least_one, JobsArgs, TaskArgs};
 
-/// A count flag's parser: a whole number of at least 1 (issue #33 point 11: `--jobs 0` and
-/// `--utts-per-shard 0` were accepted, and ran nothing or everything in one shard).
-pub fn at_least_one(s: &str) -> Result<usize, String> {
-    match s.trim().parse::<usize>() {
-        Ok(0) => Err("must be at least 1".into()),
-        Ok(n) => Ok(n),
-        Err(e) => Err(format!("{e}")),
-    }
-}
-
-/// `--jobs N`.
-#[derive(clap::Args, Debug, Clone, Copy)]
-pub struct JobsArgs {
-    /// Worker threads (default: all cores).
-    #[arg(long, value_parser = at_least_one)]
-    pub jobs: Option<usize>,
-}
-
-impl JobsArgs {
-    /// The worker count: the flag, else every core.
-    pub fn get(&self) -> usize {
-        self.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-    }
-}
+use crate::engine::SetOptions;
+use crate::lrs2::Params;
 
 /// The processing settings of `run` and `bench`: the face detector's speed and the audio stream.
 #[derive(clap::Args, Debug, Clone, Copy)]
@@ -47,28 +24,10 @@ impl DetectorArgs {
     /// The processing parameters with these detector settings (everything else default).
     pub fn params(&self) -> Params {
         let mut params = Params::default();
-        params.detect.detect_every = self.detect_every.max(1);
-        params.detect.downscale = self.detect_downscale.max(1);
-        params.audio_stream = self.audio_stream;
+        params.clip.detect.detect_every = self.detect_every.max(1);
+        params.clip.detect.downscale = self.detect_downscale.max(1);
+        params.clip.audio_stream = self.audio_stream;
         params
-    }
-}
-
-/// `--num-shards K --shard-index i`, or the cluster's variables.
-#[derive(clap::Args, Debug, Clone, Copy)]
-pub struct TaskArgs {
-    /// Number of cluster tasks (else SLURM_ARRAY_TASK_COUNT; with JOB_COMPLETION_INDEX, required).
-    #[arg(long)]
-    pub num_shards: Option<usize>,
-    /// This task's index (else SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX).
-    #[arg(long)]
-    pub shard_index: Option<usize>,
-}
-
-impl TaskArgs {
-    /// This process's task, from the flags or the environment ([`Task::resolve`]).
-    pub fn task(&self) -> crate::Result<Task> {
-        Task::resolve(self.shard_index, self.num_shards, |k| std::env::var(k).ok())
     }
 }
 
@@ -92,4 +51,18 @@ pub struct OutputArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+}
+
+impl OutputArgs {
+    /// The set options these flags name, the cluster task resolved from flags or environment.
+    pub fn set(&self) -> crate::Result<SetOptions> {
+        Ok(SetOptions {
+            out: self.out.clone(),
+            jobs: self.jobs.get(),
+            utts_per_shard: self.utts_per_shard,
+            task: self.task.task()?,
+            resume: !self.no_resume,
+            quiet: self.quiet,
+        })
+    }
 }

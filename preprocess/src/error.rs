@@ -1,6 +1,6 @@
 //! Errors of the preprocessing library. A [`PreprocessError`] stops a command (bad flags, an
 //! unreadable corpus layout, a failed write); a bad *item* never does: it becomes a
-//! [`crate::process::Skip`] recorded in the manifest.
+//! skip reason recorded in the manifest (a layout's [`crate::engine::Layout::Skip`]).
 
 use std::path::PathBuf;
 
@@ -50,35 +50,65 @@ pub enum PreprocessError {
         detail: String,
     },
     /// Cluster task flags or variables that do not make one task.
-    #[error("{0}")]
-    Task(&'static str),
-    /// A task variable that is not a number.
-    #[error("{name}={value:?} is not a number")]
-    TaskVar {
-        /// Variable.
-        name: String,
-        /// Its value.
-        value: String,
-    },
-    /// A task index out of range.
-    #[error("task index {index} is not below the task count {count}")]
-    TaskIndex {
-        /// Index.
-        index: usize,
-        /// Count.
-        count: usize,
-    },
-    /// The output holds work of another run.
-    #[error("{}: {detail}", path.display())]
-    Conflict {
-        /// The file.
+    #[error(transparent)]
+    Task(#[from] cli::TaskError),
+    /// A partial manifest of this task written with other parameters (resume refused).
+    #[error("{}: written with other parameters; use a fresh --out or --no-resume", path.display())]
+    OtherParameters {
+        /// The partial manifest.
         path: PathBuf,
-        /// What differs and what to do.
+    },
+    /// `merge` found no partial manifest.
+    #[error("{}: no partial manifests (manifest.task-*.json); run `preprocess run` first", out.display())]
+    NoPartialManifests {
+        /// The output directory.
+        out: PathBuf,
+    },
+    /// `merge` before every task finished.
+    #[error("{}: tasks not finished yet: {tasks}", out.display())]
+    TasksUnfinished {
+        /// The output directory.
+        out: PathBuf,
+        /// The partial manifests missing.
+        tasks: String,
+    },
+    /// Two tasks of one set with other parameters.
+    #[error("{}: {name} was written with other parameters", out.display())]
+    MixedParameters {
+        /// The output directory.
+        out: PathBuf,
+        /// The partial manifest that differs.
+        name: String,
+    },
+    /// `--list` names no file.
+    #[error("{}: no such list file; pass the split list (e.g. filelists/test.txt) with --list", path.display())]
+    NoListFile {
+        /// The list asked for.
+        path: PathBuf,
+    },
+    /// `--root` of the import is no directory.
+    #[error("{}: not a directory; pass the Wav2Lip preprocessed root (<root>/<programme>/<utt>/*.jpg) with --root", path.display())]
+    NotARoot {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// A shard set's manifest without a usable `params.process.adjust`.
+    #[error("{}: params.process.adjust: {detail}", path.display())]
+    BadAdjust {
+        /// The manifest.
+        path: PathBuf,
+        /// What serde said.
         detail: String,
     },
+    /// A source video that is not the file a shard row was made from.
+    #[error("{}: sha256 differs from the one recorded in the shard; is --lrs2-root the corpus these shards were made from?", path.display())]
+    SourceChanged {
+        /// The video.
+        path: PathBuf,
+    },
     /// The embedded face model could not be read.
-    #[error("embedded face model unreadable: {0}")]
-    FaceModel(String),
+    #[error(transparent)]
+    FaceModel(#[from] media::face::FaceModelError),
     /// An external tool (ffmpeg, espeak-ng) failed.
     #[error("{tool}: {detail}")]
     Tool {
@@ -101,7 +131,7 @@ pub enum PreprocessError {
         /// The video.
         path: PathBuf,
         /// Why.
-        source: crate::decode::DecodeError,
+        source: media::decode::DecodeError,
     },
     /// The worker pool could not start.
     #[error("cannot start {0} worker threads")]

@@ -10,9 +10,9 @@ use image::{ImageBuffer, Rgb, RgbImage};
 use manifests::{Manifest, MANIFEST_FILE};
 use shards::Utterance;
 
-use crate::crop::{crop_rect, BoxAdjust};
-use crate::decode::Video;
 use crate::error::{PreprocessError, Result};
+use media::crop::{crop_rect, BoxAdjust};
+use media::decode::Video;
 
 /// Finds `utt_id` in the shard set at `dir` (verified against its manifest).
 pub fn find_utterance(dir: &Path, utt_id: &str) -> Result<Utterance> {
@@ -66,10 +66,8 @@ pub const CROP_COLOUR: Rgb<u8> = Rgb([255, 255, 0]);
 /// The box adjustment a shard set was made with (`params.process.adjust` of its manifest).
 pub fn manifest_adjust(dir: &Path) -> Result<BoxAdjust> {
     let m = Manifest::read(&dir.join(MANIFEST_FILE))?;
-    serde_json::from_value(m.params["process"]["adjust"].clone()).map_err(|e| PreprocessError::Conflict {
-        path: dir.join(MANIFEST_FILE),
-        detail: format!("params.process.adjust: {e}"),
-    })
+    serde_json::from_value(m.params["process"]["adjust"].clone())
+        .map_err(|e| PreprocessError::BadAdjust { path: dir.join(MANIFEST_FILE), detail: e.to_string() })
 }
 
 fn rect(img: &mut RgbImage, (x0, y0, x1, y1): (u32, u32, u32, u32), colour: Rgb<u8>) {
@@ -135,12 +133,11 @@ pub fn source_sheet(
 /// Decodes the utterance's source video under the dataset root (`mvlrs_v1/` or its parent) and
 /// checks that it is the file the row was made from (sha256).
 pub fn decode_source(lrs2_root: &Path, utt: &Utterance) -> Result<Video> {
-    let root = crate::layout::Layout::discover(lrs2_root)?.root;
+    let root = crate::lrs2::Lrs2Root::discover(lrs2_root)?.root;
     let path = root.join(&utt.source_path);
     let sum = manifests::sha256_file(&path)?;
     if sum != utt.source_sha256 {
-        let detail = "sha256 differs from the one recorded in the shard; is --lrs2-root the corpus these shards were made from?".into();
-        return Err(PreprocessError::Conflict { path, detail });
+        return Err(PreprocessError::SourceChanged { path });
     }
-    crate::decode::decode_video(&path).map_err(|source| PreprocessError::Decode { path, source })
+    media::decode::decode_video(&path).map_err(|source| PreprocessError::Decode { path, source })
 }

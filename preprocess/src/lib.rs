@@ -1,25 +1,19 @@
-//! LRS2 → Parquet shards of mouth crops, 16 kHz PCM and log-mel (SPEC §1).
+//! Corpora → Parquet shards of mouth crops, 16 kHz PCM and log-mel (SPEC §1).
 //!
-//! Modules follow the per-utterance pipeline: [`decode`] (ffmpeg) → [`face`] (rustface) →
-//! [`crop`] → [`audio`] (rubato) → the log-mel of [`features::mel`] → [`process`] (one row);
-//! [`layout`] finds the corpus and plans shards and cluster tasks; [`run`] writes shards and
-//! manifests. [`wav2lip`] imports an already preprocessed Wav2Lip-layout tree instead
-//! ([`jpeg`] decoding and the reference loaders' [`resize`]s), through the same [`run::execute`].
-//! Errors: [`PreprocessError`] stops a command, a [`process::Skip`] records one item.
+//! [`engine`] is the shard-set engine (plan → items → process → sink → manifest, cluster
+//! tasks, resume, merge); each corpus layout plugs into it with one [`engine::Layout`]:
+//! [`lrs2`] (videos, decoded into mouth clips by the `media` crate) and [`wav2lip`] (an already
+//! preprocessed Wav2Lip-layout tree). [`synth`] writes a small corpus in the LRS2 layout;
+//! [`shift`] reads measured offsets for sync-corrected sets; [`inspect`], [`verify`] and
+//! [`bench`] look at the result. Errors: [`PreprocessError`] stops a command, a layout's skip
+//! reason records one item.
 
-pub mod audio;
 pub mod bench;
 pub mod cli;
-pub mod crop;
-pub mod decode;
+pub mod engine;
 mod error;
-pub mod face;
 pub mod inspect;
-pub mod jpeg;
-pub mod layout;
-pub mod process;
-pub mod resize;
-pub mod run;
+pub mod lrs2;
 pub mod shift;
 pub mod synth;
 pub mod verify;

@@ -5,10 +5,11 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use preprocess::cli::{DetectorArgs, JobsArgs, OutputArgs};
-use preprocess::layout::Task;
-use preprocess::resize::Resize;
-use preprocess::run::{merge, run as run_task, RunConfig, RunReport};
+use cli::{JobsArgs, Task};
+use media::resize::Resize;
+use preprocess::cli::{DetectorArgs, OutputArgs};
+use preprocess::engine::{merge, RunReport, SetOptions};
+use preprocess::lrs2::{run as run_task, RunConfig};
 use preprocess::wav2lip::{ImportConfig, Lists};
 use shards::Split;
 
@@ -160,25 +161,28 @@ enum Command {
     },
 }
 
+/// The set options of a bench run: one task into a scratch directory, nothing kept.
+fn scratch_set(scratch: &std::path::Path, jobs: usize) -> SetOptions {
+    SetOptions {
+        out: scratch.to_path_buf(),
+        jobs,
+        utts_per_shard: 64,
+        task: Task { index: 0, count: 1 },
+        resume: false,
+        quiet: true,
+    }
+}
+
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Run { lrs2_root, splits, output, detector, shift_audio } => {
-            let task = output.task.task()?;
+            let set = output.set()?;
+            let task = set.task;
             let mut params = detector.params();
             if let Some(path) = shift_audio {
                 params.shift_audio = Some(preprocess::shift::AudioShift::read(&path)?);
             }
-            let cfg = RunConfig {
-                lrs2_root,
-                splits,
-                out: output.out.clone(),
-                jobs: output.jobs.get(),
-                utts_per_shard: output.utts_per_shard,
-                task,
-                resume: !output.no_resume,
-                quiet: output.quiet,
-                params,
-            };
+            let cfg = RunConfig { lrs2_root, splits, params, set };
             let report = run_task(&cfg, &logger(output.quiet))
                 .with_context(|| format!("preprocessing into {}", output.out.display()))?;
             print_report(task, &report);
@@ -193,24 +197,14 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             zstd_level,
             output,
         } => {
-            let task = output.task.task()?;
+            let set = output.set()?;
+            let task = set.task;
             let lists = match (list, split, splits) {
                 (Some(path), Some(split), _) => Lists::File { path, split },
                 (_, _, Some(splits)) => Lists::Splits(splits),
                 _ => anyhow::bail!("pass --list FILE --split NAME, or --splits a,b"),
             };
-            let cfg = ImportConfig {
-                root,
-                lists,
-                resize,
-                out: output.out.clone(),
-                jobs: output.jobs.get(),
-                utts_per_shard: output.utts_per_shard,
-                task,
-                resume: !output.no_resume,
-                quiet: output.quiet,
-                zstd_level,
-            };
+            let cfg = ImportConfig { root, lists, resize, zstd_level, set };
             let report = preprocess::wav2lip::import(&cfg, &logger(output.quiet))
                 .with_context(|| format!("importing into {}", output.out.display()))?;
             print_report(task, &report);
@@ -221,13 +215,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 root: root.context("--layout wav2lip needs --root")?,
                 lists: Lists::Splits(splits),
                 resize,
-                out: scratch.clone(),
-                jobs: jobs.get(),
-                utts_per_shard: 64,
-                task: Task { index: 0, count: 1 },
-                resume: false,
-                quiet: true,
                 zstd_level: preprocess::wav2lip::IMPORT_ZSTD_LEVEL,
+                set: scratch_set(&scratch, jobs.get()),
             };
             let b = preprocess::bench::bench_import(&cfg, &scratch, &python);
             if let Err(e) = std::fs::remove_dir_all(&scratch) {
@@ -241,13 +230,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let cfg = RunConfig {
                 lrs2_root,
                 splits,
-                out: scratch.clone(),
-                jobs: jobs.get(),
-                utts_per_shard: 64,
-                task: Task { index: 0, count: 1 },
-                resume: false,
-                quiet: true,
                 params: detector.params(),
+                set: scratch_set(&scratch, jobs.get()),
             };
             let b = preprocess::bench::bench(&cfg, &scratch);
             if let Err(e) = std::fs::remove_dir_all(&scratch) {

@@ -4,24 +4,26 @@
 //! `<programme>/<utt>` (an optional second token, as in LRS2's `test.txt`, is ignored).
 //!
 //! Each utterance becomes one shard row of the usual schema: every frame decoded like the
-//! reference ([`crate::jpeg`]), resized to 96×96 like the chosen loader ([`crate::resize`]), its
+//! reference ([`media::jpeg`]), resized to 96×96 like the chosen loader ([`media::resize`]), its
 //! lower half (rows 48..95) stored as RGB; `audio.wav` stored as 16 kHz int16 PCM with the
 //! whole-utterance mel of SPEC §1.3. The shard machinery (plan, cluster tasks, resume,
-//! manifests, skip records) is `preprocess run`'s ([`crate::run::execute`]).
+//! manifests, skip records) is the shard-set engine's ([`crate::engine`]); this module is its
+//! [`Layout`].
 
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 use shards::{FaceBox, Split, Utterance};
 
-use crate::decode::Audio;
+use crate::engine::{Item, Layout, Outcome, RunReport, SetOptions};
 use crate::error::{io, PreprocessError, Result};
-use crate::jpeg::{decode_rgb, JpegError};
-use crate::process::{Item, Outcome, Skip, StageTimes};
-use crate::resize::Resize;
 use features::{
     pcm_to_f32, MelExtractor, CROP_HEIGHT, FACE_SIZE, FPS, SAMPLES_PER_FRAME, SAMPLE_RATE, WINDOW_FRAMES,
 };
+use media::clip::StageTimes;
+use media::decode::Audio;
+use media::jpeg::{decode_rgb, JpegError};
+use media::resize::Resize;
 
 /// Which lists to import.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,9 +45,7 @@ impl Lists {
         match self {
             Lists::File { path, split } => {
                 if !path.is_file() {
-                    let detail =
-                        "no such list file; pass the split list (e.g. filelists/test.txt) with --list".into();
-                    return Err(PreprocessError::Conflict { path: path.clone(), detail });
+                    return Err(PreprocessError::NoListFile { path: path.clone() });
                 }
                 Ok(vec![(*split, path.clone())])
             }
@@ -198,8 +198,8 @@ fn frame_count(dir: &Path) -> std::result::Result<usize, ImportSkip> {
 /// Refuses a FIFO, device or directory where a file belongs (issue #33 point 8: `mkfifo 3.jpg`
 /// hung the import; a FIFO `audio.wav` was "no audio.wav").
 fn regular(path: &Path, name: &str) -> std::result::Result<(), ImportSkip> {
-    match crate::decode::regular_file(path) {
-        Err(crate::decode::DecodeError::NotAFile { kind }) => {
+    match media::decode::regular_file(path) {
+        Err(media::decode::DecodeError::NotAFile { kind }) => {
             Err(ImportSkip::NotAFile { name: name.into(), kind })
         }
         _ => Ok(()),
@@ -284,7 +284,7 @@ fn read_wav(bytes: &[u8], warnings: &mut Vec<String>) -> std::result::Result<Vec
     }
     let audio =
         Audio { sample_rate: spec.sample_rate, channels: spec.channels as usize, samples, streams: 1 };
-    crate::audio::to_16k_mono(&audio).map_err(|e| ImportSkip::BadWav(e.to_string()))
+    media::audio::to_16k_mono(&audio).map_err(|e| ImportSkip::BadWav(e.to_string()))
 }
 
 /// The directory of `item`, checked to lie inside `root` (after following links).
@@ -304,7 +304,7 @@ fn utterance_dir(item: &Item, root: &Path) -> std::result::Result<PathBuf, Impor
 }
 
 /// Imports one utterance directory. Never panics on bad input: every failure is a skip reason.
-pub fn process(item: &Item, root: &Path, params: &ImportParams, mel: &MelExtractor) -> Outcome {
+pub fn process(item: &Item, root: &Path, params: &ImportParams, mel: &MelExtractor) -> Outcome<ImportSkip> {
     let mut times = StageTimes::default();
     let mut warnings = Vec::new();
     let mut video_seconds = 0.0;
@@ -375,7 +375,7 @@ pub fn process(item: &Item, root: &Path, params: &ImportParams, mel: &MelExtract
             pcm,
         })
     })();
-    Outcome { result: result.map_err(Skip::Import), warnings, times, video_seconds }
+    Outcome { result, warnings, times, video_seconds }
 }
 
 /// Everything `preprocess import` needs.
@@ -387,20 +387,10 @@ pub struct ImportConfig {
     pub lists: Lists,
     /// Whose resize.
     pub resize: Resize,
-    /// Output directory.
-    pub out: PathBuf,
-    /// Worker threads.
-    pub jobs: usize,
-    /// Utterances per shard.
-    pub utts_per_shard: usize,
-    /// This process's cluster task.
-    pub task: crate::layout::Task,
-    /// Keep shards already complete in the output.
-    pub resume: bool,
-    /// No progress bar.
-    pub quiet: bool,
     /// zstd level of the shards (recorded in the manifest).
     pub zstd_level: i32,
+    /// Where and how the set is written.
+    pub set: SetOptions,
 }
 
 /// The import's default zstd level. Decoded JPEG pixels compress poorly: on the GRID faces level 1
@@ -412,47 +402,57 @@ thread_local! {
     static MEL: MelExtractor = MelExtractor::new();
 }
 
+/// The Wav2Lip layout of one import: its located lists and the settings.
+struct Wav2Lip<'a> {
+    lists: Vec<(Split, PathBuf)>,
+    params: ImportParams,
+    cfg: &'a ImportConfig,
+}
+
+impl Layout for Wav2Lip<'_> {
+    type Skip = ImportSkip;
+
+    fn items(&self, log: &dyn Fn(&str)) -> Result<Vec<(Split, Vec<Item>)>> {
+        let mut by_split = Vec::new();
+        for (split, list) in &self.lists {
+            let items = items(&self.cfg.root, *split, list)?;
+            if items.is_empty() {
+                return Err(PreprocessError::EmptyList { path: list.clone() });
+            }
+            log(&format!("{}: {} utterances for split {}", list.display(), items.len(), split.as_str()));
+            crate::lrs2::note_unknown_list(*split, &items, log);
+            by_split.push((*split, items));
+        }
+        Ok(by_split)
+    }
+
+    fn params(&self) -> Result<serde_json::Map<String, serde_json::Value>> {
+        // Each list's own hash, so a set records exactly which list made it.
+        let mut lists = Vec::new();
+        for (split, list) in &self.lists {
+            lists.push(serde_json::json!({"split": split, "sha256": manifests::sha256_file(list)?}));
+        }
+        let mut m = serde_json::Map::new();
+        m.insert("import".into(), serde_json::to_value(self.params).expect("parameters serialise"));
+        m.insert("lists".into(), lists.into());
+        m.insert("zstd_level".into(), self.cfg.zstd_level.into());
+        Ok(m)
+    }
+
+    fn writer(&self) -> shards::WriterOptions {
+        shards::WriterOptions { zstd_level: self.cfg.zstd_level, ..Default::default() }
+    }
+
+    fn process(&self, item: &Item) -> Result<Outcome<ImportSkip>> {
+        Ok(MEL.with(|mel| process(item, &self.cfg.root, &self.params, mel)))
+    }
+}
+
 /// Runs this task's share of the import.
-pub fn import(cfg: &ImportConfig, log: &dyn Fn(&str)) -> Result<crate::run::RunReport> {
+pub fn import(cfg: &ImportConfig, log: &dyn Fn(&str)) -> Result<RunReport> {
     if !cfg.root.is_dir() {
-        let detail = "not a directory; pass the Wav2Lip preprocessed root (<root>/<programme>/<utt>/*.jpg) with --root".into();
-        return Err(PreprocessError::Conflict { path: cfg.root.clone(), detail });
+        return Err(PreprocessError::NotARoot { path: cfg.root.clone() });
     }
     let lists = cfg.lists.resolve(&cfg.root)?;
-    let mut by_split = Vec::new();
-    let mut list_names = Vec::new();
-    for (split, list) in &lists {
-        let items = items(&cfg.root, *split, list)?;
-        if items.is_empty() {
-            return Err(PreprocessError::EmptyList { path: list.clone() });
-        }
-        log(&format!("{}: {} utterances for split {}", list.display(), items.len(), split.as_str()));
-        crate::run::note_unknown_list(*split, &items, log);
-        // The list's own hash, so a set records exactly which list made it.
-        list_names.push(serde_json::json!({"split": split, "sha256": manifests::sha256_file(list)?}));
-        by_split.push((*split, items));
-    }
-    let shards = crate::layout::plan(by_split, cfg.utts_per_shard);
-    let import_params = ImportParams::new(cfg.resize);
-    let params = serde_json::json!({
-        "import": import_params,
-        "lists": list_names,
-        "utts_per_shard": cfg.utts_per_shard,
-        "zstd_level": cfg.zstd_level,
-        "task_count": cfg.task.count,
-        "fps": FPS,
-        "sample_rate": SAMPLE_RATE,
-        "crop": [CROP_HEIGHT, features::CROP_WIDTH],
-        "mel": crate::run::mel_params(),
-    });
-    let sink = crate::run::Sink {
-        out: &cfg.out,
-        jobs: cfg.jobs,
-        task: cfg.task,
-        resume: cfg.resume,
-        quiet: cfg.quiet,
-        writer: shards::WriterOptions { zstd_level: cfg.zstd_level, ..Default::default() },
-    };
-    let process_item = |item: &Item| Ok(MEL.with(|mel| process(item, &cfg.root, &import_params, mel)));
-    crate::run::execute(&sink, &shards, params, &process_item)
+    crate::engine::build(&Wav2Lip { lists, params: ImportParams::new(cfg.resize), cfg }, &cfg.set, log)
 }

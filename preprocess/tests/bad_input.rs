@@ -120,30 +120,28 @@ fn an_empty_split_list_is_an_error() {
     let root = dir.path().join("mvlrs_v1");
     std::fs::create_dir_all(&root).unwrap();
     std::fs::write(root.join("val.txt"), "\n\n").unwrap();
-    let cfg = preprocess::run::RunConfig {
-        lrs2_root: root.clone(),
-        splits: vec![shards::Split::Val],
-        out: dir.path().join("out"),
+    let set = |out: &str| preprocess::engine::SetOptions {
+        out: dir.path().join(out),
         jobs: 1,
         utts_per_shard: 4,
-        task: preprocess::layout::Task { index: 0, count: 1 },
+        task: cli::Task { index: 0, count: 1 },
         resume: false,
         quiet: true,
-        params: Default::default(),
     };
-    let e = preprocess::run::run(&cfg, &|_| {}).unwrap_err().to_string();
+    let cfg = preprocess::lrs2::RunConfig {
+        lrs2_root: root.clone(),
+        splits: vec![shards::Split::Val],
+        params: Default::default(),
+        set: set("out"),
+    };
+    let e = preprocess::lrs2::run(&cfg, &|_| {}).unwrap_err().to_string();
     assert!(e.contains("val.txt: lists no utterances"), "{e}");
     let import = preprocess::wav2lip::ImportConfig {
         root: root.clone(),
         lists: preprocess::wav2lip::Lists::File { path: root.join("val.txt"), split: shards::Split::Val },
-        resize: preprocess::resize::Resize::Opencv,
-        out: dir.path().join("out2"),
-        jobs: 1,
-        utts_per_shard: 4,
-        task: preprocess::layout::Task { index: 0, count: 1 },
-        resume: false,
-        quiet: true,
+        resize: media::resize::Resize::Opencv,
         zstd_level: 1,
+        set: set("out2"),
     };
     let e = preprocess::wav2lip::import(&import, &|_| {}).unwrap_err().to_string();
     assert!(e.contains("val.txt: lists no utterances"), "{e}");

@@ -86,9 +86,9 @@ fn joint_decode_equals_separate_decoders() {
     ]);
     for path in [clip, stereo] {
         let (v, a) =
-            preprocess::decode::decode_joint(&path, 0).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let v2 = preprocess::decode::decode_video(&path).unwrap();
-        let a2 = preprocess::decode::decode_audio(&path, 0).unwrap();
+            media::decode::decode_joint(&path, 0).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let v2 = media::decode::decode_video(&path).unwrap();
+        let a2 = media::decode::decode_audio(&path, 0).unwrap();
         assert_eq!(
             (v.width, v.height, v.source_fps, v.frames.len()),
             (v2.width, v2.height, v2.source_fps, 75)

@@ -7,9 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use cli::Task;
 use manifests::Manifest;
-use preprocess::layout::Task;
-use preprocess::resize::Resize;
+use media::resize::Resize;
+use preprocess::engine::SetOptions;
 use preprocess::wav2lip::{import, ImportConfig, Lists};
 use shards::{ShardReader, Split, Utterance};
 
@@ -33,13 +34,15 @@ fn config(root: &Path, out: &Path, resize: Resize) -> ImportConfig {
         root: root.to_path_buf(),
         lists: Lists::Splits(vec![Split::Test]),
         resize,
-        out: out.to_path_buf(),
-        jobs: 2,
-        utts_per_shard: 3,
-        task: Task { index: 0, count: 1 },
-        resume: true,
-        quiet: true,
         zstd_level: preprocess::wav2lip::IMPORT_ZSTD_LEVEL,
+        set: SetOptions {
+            out: out.to_path_buf(),
+            jobs: 2,
+            utts_per_shard: 3,
+            task: Task { index: 0, count: 1 },
+            resume: true,
+            quiet: true,
+        },
     }
 }
 
@@ -233,10 +236,10 @@ fn bad_items_become_skip_records_and_good_ones_are_kept_once() {
     let split = tmp.path().join("split");
     for index in 0..2 {
         let mut cfg = config(&root, &split, Resize::Opencv);
-        cfg.task = Task { index, count: 2 };
+        cfg.set.task = Task { index, count: 2 };
         import(&cfg, &|_| {}).unwrap();
     }
-    let merged = preprocess::run::merge(&split).unwrap();
+    let merged = preprocess::engine::merge(&split).unwrap();
     let sums = |m: &Manifest| m.shards.iter().map(|e| (e.file.clone(), e.sha256.clone())).collect::<Vec<_>>();
     assert_eq!(sums(&merged), sums(&m), "a two-task import differs from a one-task import");
     assert_eq!(merged.skipped, m.skipped);
@@ -262,14 +265,14 @@ fn merge_uses_the_latest_runs_partial_manifests() {
     for (count, per_shard) in [(2, 3), (4, 2)] {
         for index in 0..count {
             let mut cfg = config(&root, &out, Resize::Opencv);
-            cfg.task = Task { index, count };
-            cfg.utts_per_shard = per_shard;
-            cfg.resume = false;
+            cfg.set.task = Task { index, count };
+            cfg.set.utts_per_shard = per_shard;
+            cfg.set.resume = false;
             import(&cfg, &|_| {}).unwrap();
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let merged = preprocess::run::merge(&out).unwrap();
+    let merged = preprocess::engine::merge(&out).unwrap();
     assert_eq!(merged.params["task_count"], 4);
     assert_eq!(merged.shards.len(), 3);
     for e in &merged.shards {

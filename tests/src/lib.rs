@@ -65,30 +65,28 @@ pub fn ffmpeg(args: &[&str]) {
 /// `../shared/grid_samples` is absent.
 pub fn grid_shards(out: &Path) -> Option<()> {
     let root = shared("grid_samples/lrs2_layout")?;
-    preprocess_corpus(&root, vec![shards::Split::Test], out, Default::default());
+    preprocess_corpus(&root, &[shards::Split::Test], out, &[]);
     Some(())
 }
 
-/// `preprocess run` of `splits` of the LRS2-layout corpus `root` into `out` (2 workers, 4
-/// utterances per shard, one task, quiet) with `params`.
+/// `preprocess run` (the binary) of `splits` of the LRS2-layout corpus `root` into `out` (2
+/// workers, 4 utterances per shard, one task, no resume, quiet) with `extra` flags: the set's
+/// manifest. The binary, not the library, so that crates testing with this one (the evaluator)
+/// need not depend on `preprocess`.
 pub fn preprocess_corpus(
     root: &Path,
-    splits: Vec<shards::Split>,
+    splits: &[shards::Split],
     out: &Path,
-    params: preprocess::process::Params,
-) -> preprocess::run::RunReport {
-    let cfg = preprocess::run::RunConfig {
-        lrs2_root: root.to_path_buf(),
-        splits,
-        out: out.to_path_buf(),
-        jobs: 2,
-        utts_per_shard: 4,
-        task: preprocess::layout::Task { index: 0, count: 1 },
-        resume: false,
-        quiet: true,
-        params,
-    };
-    preprocess::run::run(&cfg, &|_| {}).unwrap_or_else(|e| panic!("preprocess {}: {e}", root.display()))
+    extra: &[&str],
+) -> manifests::Manifest {
+    let splits = splits.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",");
+    let (r, o) = (root.to_str().expect("UTF-8 path"), out.to_str().expect("UTF-8 path"));
+    let mut args = vec!["run", "--lrs2-root", r, "--splits", &splits, "--out", o];
+    args.extend(["--jobs", "2", "--utts-per-shard", "4", "--no-resume", "--quiet"]);
+    args.extend_from_slice(extra);
+    let (ok, _, err) = run_bin("preprocess", &args, &[], std::time::Duration::from_secs(1800));
+    assert!(ok, "preprocess {}: {err}", root.display());
+    manifests::Manifest::read(&out.join(manifests::MANIFEST_FILE)).expect("the set's manifest")
 }
 
 /// Test clips made from a real talking-face clip `src` (or from nothing), for bad-input tests.

@@ -82,7 +82,7 @@ fn text(b: &[u8]) -> String {
 
 #[test]
 fn stdin_framing() {
-    use evaluator::sync::stream::framing::{write_header, write_packet, FramedReader, Packet};
+    use media::framing::{write_header, write_packet, FramedReader, Packet};
     let mut seed = Vec::new();
     write_header(&mut seed, 8, 6).unwrap();
     write_packet(&mut seed, &Packet::Video(vec![7; 8 * 6 * 3])).unwrap();

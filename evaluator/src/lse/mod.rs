@@ -2,19 +2,19 @@
 //! `joonson/syncnet_python`'s `SyncNetInstance.evaluate` and Wav2Lip's `evaluation/scores_LSE`
 //! compute them, for many videos at once on a CPU.
 //!
-//! - [`media`]: the reference's frames (ffmpeg MJPEG decoded as OpenCV does) and 16 kHz audio;
+//! - [`media::reference`]: the reference's frames (ffmpeg MJPEG decoded as OpenCV does) and 16 kHz
+//!   audio;
 //! - MFCCs: [`features::mfcc`] (`python_speech_features.mfcc`);
 //! - the model: [`nets::syncnet`];
 //! - [`video`]: one video through the encoders; [`score`]: `calc_pdist`, offset, confidence,
 //!   minimum distance;
 //! - [`run`]: the batch job (parallel, resumable, `lse.parquet`, `lse.csv`, `summary.json`).
 
-pub mod media;
 pub mod run;
 pub mod score;
 pub mod video;
 
-pub use media::FrameSource;
+pub use media::reference::FrameSource;
 pub use run::{run, LseConfig, LseRow, LseSummary};
 pub use score::{LseScore, SHIFTS, VSHIFT};
 pub use video::{evaluate, Embedder, VideoLse};

@@ -25,11 +25,11 @@ use nets::device::DeviceSpec;
 use nets::syncnet::SyncNet;
 use serde::{Deserialize, Serialize};
 
-use super::media::FrameSource;
 use super::score::SHIFTS;
 use super::video::{evaluate, Embedder};
 use crate::batch::{csv_field, csv_opt, Row};
 use crate::error::{io, Result};
+use media::reference::FrameSource;
 
 /// Journal of finished videos.
 pub const JOURNAL: &str = "lse.jsonl";
@@ -221,15 +221,15 @@ fn score_row(video: &Path, name: &str, embedder: &Embedder, cfg: &LseConfig) -> 
         frames: None,
         reason: Some(reason),
     };
-    if let Err(e) = preprocess::decode::regular_file(video) {
+    if let Err(e) = media::decode::regular_file(video) {
         return empty(e.to_string());
     }
     if !video.is_file() {
         return empty("no such file".into());
     }
-    let streams = super::media::audio_streams(video);
+    let streams = media::reference::audio_streams(video);
     if streams > 1 {
-        eprintln!("{name}: {}", preprocess::decode::several_audio_streams(streams, cfg.audio_stream));
+        eprintln!("{name}: {}", media::decode::several_audio_streams(streams, cfg.audio_stream));
     }
     match evaluate(video, embedder, cfg.frames, cfg.batch, cfg.resize, cfg.audio_stream) {
         Ok(v) => LseRow {

@@ -9,8 +9,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 use features::mfcc::{self, N_CEPS};
 use nets::syncnet::{SyncNet, FRAME_SIZE, MFCC_COLS, MFCC_ROWS, WINDOW_FRAMES};
 
-use super::media::{self, Frame, FrameSource, MediaError};
 use super::score::{self, LseScore, SHIFTS};
+use media::reference::{self, Frame, FrameSource, MediaError};
 
 /// SyncNet on a device.
 pub struct Embedder {
@@ -83,7 +83,7 @@ impl Embedder {
 
 /// Scores `video`; `batch` windows per forward. With `resize`, frames of another size are first
 /// resized to 224 × 224 as Wav2Lip's `scores_LSE` does (`cv2.resize`, INTER_LINEAR, bit-exact
-/// through [`preprocess::resize::opencv_linear`]); without it they are a reason, as in
+/// through [`media::resize::opencv_linear`]); without it they are a reason, as in
 /// syncnet_python. An error is a reason for the output's reason column (no audio, no video, too
 /// short, unreadable, wrong frame size).
 pub fn evaluate(
@@ -94,9 +94,9 @@ pub fn evaluate(
     resize: bool,
     audio_stream: usize,
 ) -> Result<VideoLse, MediaError> {
-    let pcm = media::pcm_16k(video, audio_stream)?;
+    let pcm = reference::pcm_16k(video, audio_stream)?;
     let mfcc = mfcc::mfcc(&pcm);
-    let mut frames = media::Frames::open(video, source)?;
+    let mut frames = reference::Frames::open(video, source)?;
     let (w, h) = frames.size();
     let other_size = (w, h) != (FRAME_SIZE, FRAME_SIZE);
     if other_size && !resize {
@@ -115,9 +115,8 @@ pub fn evaluate(
         let Some(mut f) = frames.next_frame()? else { break };
         count += 1;
         if other_size {
-            let img =
-                preprocess::resize::Image { width: f.width, height: f.height, channels: 3, data: f.bgr };
-            let out = preprocess::resize::opencv_linear(&img, FRAME_SIZE, FRAME_SIZE);
+            let img = media::resize::Image { width: f.width, height: f.height, channels: 3, data: f.bgr };
+            let out = media::resize::opencv_linear(&img, FRAME_SIZE, FRAME_SIZE);
             f = Frame { width: FRAME_SIZE, height: FRAME_SIZE, bgr: out.data };
         }
         buf.push(f);

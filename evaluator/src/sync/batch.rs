@@ -19,13 +19,13 @@ use arrow::array::{
 };
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field, Schema};
+use cli::Task;
 use features::MelExtractor;
 use manifests::Manifest;
+use media::clip::ClipParams as Params;
+use media::face::FaceDetector;
 use nets::checkpoint;
 use nets::device::DeviceSpec;
-use preprocess::face::FaceDetector;
-use preprocess::layout::Task;
-use preprocess::process::Params;
 use serde::{Deserialize, Serialize};
 use shards::ShardReader;
 
@@ -167,7 +167,7 @@ impl Worker {
     ) -> std::result::Result<shards::Utterance, String> {
         match item {
             Item::Video(video) => {
-                preprocess::decode::regular_file(video).map_err(|e| e.to_string())?;
+                media::decode::regular_file(video).map_err(|e| e.to_string())?;
                 if !video.is_file() {
                     return Err("no such file".into());
                 }
@@ -228,12 +228,10 @@ pub fn run(cfg: &SyncBatchConfig) -> Result<(Vec<SyncRow>, Option<CleanReport>)>
             let mut seen = std::collections::HashMap::new();
             for (k, v) in videos {
                 if let Some(first) = seen.insert(k.as_str(), v) {
-                    return Err(EvalError::Results {
+                    return Err(EvalError::DuplicateId {
                         path: v.clone(),
-                        detail: format!(
-                            "has the utterance id {k} of {} too; ids must be unique (use --dir so ids keep their directories)",
-                            first.display()
-                        ),
+                        id: k.clone(),
+                        first: first.clone(),
                     });
                 }
             }
@@ -333,41 +331,29 @@ pub fn merge(out: &Path, keep: Option<&KeepRule>) -> Result<(Vec<SyncRow>, Optio
             tasks.entry(k).or_default().push(i);
         }
     }
-    let err = |detail: String| EvalError::Results { path: out.to_path_buf(), detail };
     let count = match tasks.keys().collect::<Vec<_>>().as_slice() {
-        [] => {
-            return Err(err(
-                "no task-<i>-of-<K> directories to merge (run the tasks with --num-shards first)".into(),
-            ))
-        }
+        [] => return Err(EvalError::NoTasks(out.to_path_buf())),
         [k] => **k,
         ks => {
-            return Err(err(format!(
-            "holds task directories of {} different task counts ({}); remove the stale ones and merge again",
-            ks.len(),
-            ks.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", ")
-        )))
+            let counts = ks.iter().map(|k| **k).collect();
+            return Err(EvalError::TaskCounts { out: out.to_path_buf(), counts });
         }
     };
     let mut parts = Vec::with_capacity(count);
     for i in 0..count {
         let path = task_dir(out, Task { index: i, count }).join(TASK_DONE);
-        let text = std::fs::read_to_string(&path).map_err(|_| {
-            err(format!("task {i} of {count} has not finished (no {}); run it, then merge", path.display()))
+        let text = std::fs::read_to_string(&path).map_err(|_| EvalError::TaskUnfinished {
+            out: out.to_path_buf(),
+            index: i,
+            count,
+            done: path.clone(),
         })?;
-        let done: TaskDone = serde_json::from_str(&text).map_err(|e| EvalError::Results {
-            path: path.clone(),
-            detail: format!("not a finished task ({e})"),
-        })?;
+        let done: TaskDone = serde_json::from_str(&text)
+            .map_err(|source| EvalError::NotAFinishedTask { path: path.clone(), source })?;
         if let Some(first) = parts.first().map(|p: &TaskDone| &p.header) {
             let (a, b) = (first, &done.header);
             if a.model_sha256 != b.model_sha256 || a.input != b.input {
-                return Err(EvalError::Results {
-                    path,
-                    detail:
-                        "was scored with another model or input than task 0; rerun it with the same flags"
-                            .into(),
-                });
+                return Err(EvalError::TaskMismatch(path));
             }
         }
         parts.push(done);

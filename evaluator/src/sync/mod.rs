@@ -1,7 +1,7 @@
 //! `evaluator sync`: the audio-visual offset of any video (SPEC §7, vskadandale/vocalist #19).
 //!
-//! The video goes through the preprocessing library (decode at 25 fps, faces, mouth crops,
-//! 16 kHz mel), every window is scored against the 31 candidates, and the scores are averaged
+//! The video goes through the preprocessing's mouth clip ([`media::clip`]: decode at 25 fps,
+//! faces, mouth crops, 16 kHz mel), every window is scored against the 31 candidates, and the scores are averaged
 //! over windows per candidate offset. As syncnet_python reports it, the offset is the best
 //! candidate and the confidence is best − median of those averages (here the model outputs
 //! logits, so higher is better). Edge candidates that fall outside the video are left out of
@@ -15,16 +15,16 @@ use std::path::Path;
 
 use burn::tensor::Device;
 use features::MelExtractor;
+use media::clip::{check_file, extract, ClipParams, Identity};
+use media::face::{FaceDetect, FaceDetector};
 use nets::checkpoint;
 use nets::device::DeviceSpec;
 use nets::model::{InputConvention, SyncTransformer};
-use preprocess::face::FaceDetector;
-use preprocess::process::{process, Item, Params};
 use serde::{Deserialize, Serialize};
 use shards::{Split, Utterance};
 
 use crate::error::{EvalError, Result};
-use crate::protocol::{CANDIDATES, V_SHIFT};
+use crate::protocol::{candidate_window, CANDIDATES, PAIR_BATCH, V_SHIFT};
 use crate::scoring::{prepare, score_fast};
 
 /// The sync estimate of one video.
@@ -53,12 +53,12 @@ pub struct SyncResult {
 pub const PROMINENCE_GUARD: usize = 2;
 
 /// Mean score per offset over the windows where that candidate lies inside the audio, then the
-/// best offset and best − median. Candidate j of window i is audio window i − 15 + j, i.e. an
-/// audio offset of j − 15 frames.
+/// best offset and best − median. Candidate j of window i is audio window
+/// [`candidate_window`]`(i, j)`.
 pub fn estimate(rows: &[[f32; CANDIDATES]]) -> SyncResult {
     let n = rows.len();
     let inside = |i: usize, j: usize| {
-        let a = i as isize - V_SHIFT as isize + j as isize;
+        let a = candidate_window(i, j);
         a >= 0 && (a as usize) < n
     };
     estimate_masked(rows.iter().enumerate().map(|(i, r)| (r, std::array::from_fn(|j| inside(i, j)))))
@@ -142,7 +142,7 @@ pub fn score_utterance(
     device: &Device,
 ) -> std::result::Result<SyncResult, String> {
     let input = prepare(utt, conv, None).map_err(|why| why.to_string())?;
-    let rows = score_fast(model, &input, device, CANDIDATES * 16);
+    let rows = score_fast(model, &input, device, PAIR_BATCH);
     let bad = rows.iter().filter(|r| r.iter().any(|v| !v.is_finite())).count();
     if bad > 0 {
         return Err(format!(
@@ -153,24 +153,27 @@ pub fn score_utterance(
     Ok(estimate(&rows))
 }
 
-/// Decodes `video` and runs it through the preprocessing of `preprocess run` (faces, mouth
-/// crops, 16 kHz mel) with `params`: the utterance `utt_id` as a shard would hold it, and the
-/// warnings `preprocess` would record (several audio streams, a frame rate resampled to 25).
+/// Decodes `video` into its mouth clip as `preprocess run` does ([`media::clip`]: faces, mouth
+/// crops, 16 kHz mel) with `params`: the utterance `utt_id` as a shard would hold it (without
+/// the source's sha256, which nothing here reads), and the warnings `preprocess` would record
+/// (several audio streams, a frame rate resampled to 25).
 pub fn decode_video(
     video: &Path,
     utt_id: &str,
-    det: &mut FaceDetector,
+    det: &mut dyn FaceDetect,
     mel: &MelExtractor,
-    params: &Params,
+    params: &ClipParams,
 ) -> std::result::Result<(Utterance, Vec<String>), String> {
-    let item = Item {
-        split: Split::Test,
+    check_file(video).map_err(|why| why.to_string())?;
+    let out = extract(video, 0, params, det, mel);
+    let id = Identity {
         utt_id: utt_id.to_string(),
-        video: video.to_path_buf(),
-        rel_path: video.display().to_string(),
+        split: Split::Test,
+        source_path: video.display().to_string(),
+        source_sha256: String::new(),
+        transcript: String::new(),
     };
-    let out = process(&item, params, det, mel);
-    out.result.map(|u| (u, out.warnings)).map_err(|why| why.to_string())
+    out.result.map(|clip| (clip.into_utterance(id), out.warnings)).map_err(|why| why.to_string())
 }
 
 /// Estimates the offset of `video` with the checkpoint `model`, from audio stream
@@ -178,7 +181,7 @@ pub fn decode_video(
 pub fn sync(video: &Path, model: &Path, device: DeviceSpec, audio_stream: usize) -> Result<SyncResult> {
     let dev = device.device();
     let loaded = checkpoint::load(model, None, &dev)?;
-    let params = Params { audio_stream, ..Params::default() };
+    let params = ClipParams { audio_stream, ..ClipParams::default() };
     let mut det = FaceDetector::new(&params.detect)?;
     let unscorable = |reason: String| EvalError::Unscorable { video: video.to_path_buf(), reason };
     let utt_id = video.file_stem().map_or("video".into(), |s| s.to_string_lossy().into_owned());

@@ -5,7 +5,9 @@ use std::time::Instant;
 
 use burn::module::Module;
 use indicatif::ProgressBar;
-use serde_json::{json, Map};
+use std::collections::BTreeMap;
+
+use super::metrics::MetricsLine;
 
 use super::run_dir::{RunDir, RunState};
 use super::step::{self, Objective, StepBatch, Teacher};
@@ -82,17 +84,14 @@ impl Run<'_> {
                     let (step, epoch, kept) = (self.st.step, self.st.epoch, self.dir.last_good());
                     return Err(TrainError::NonFinite { step, epoch, value: total, terms, kept });
                 }
-                let terms: Map<_, _> = names.zip(&vals).map(|(n, v)| (n, json!(v))).collect();
+                let terms: BTreeMap<String, f32> = names.zip(vals.iter().copied()).collect();
                 let weights: Vec<f32> = trainable
                     .loss
                     .weights
                     .as_ref()
                     .map(|w| w.val().into_data().convert::<f32>().try_to_vec::<f32>().expect("f32"))
                     .unwrap_or_default();
-                pending = Some(json!({
-                    "event": "step", "epoch": self.st.epoch + 1, "step": self.st.step + 1, "lr": lr,
-                    "loss": total, "terms": terms, "weights": weights,
-                }));
+                pending = Some((self.st.epoch + 1, self.st.step + 1, terms, weights));
             }
             trainable = step::update(trainable, &mut self.optim, lr, &out.total);
             let st = &mut self.st;
@@ -101,10 +100,12 @@ impl Run<'_> {
             st.step += 1;
             st.step_in_epoch += 1;
             let dt = t0.elapsed().as_secs_f64();
-            if let Some(mut line) = pending {
+            if let Some((epoch, step, terms, weights)) = pending {
                 // Whole-step throughput (data wait + forward + backward + Adam).
-                line["samples_per_s"] = json!(b as f64 / dt.max(1e-9));
-                line["data_wait_s"] = json!(waited);
+                let samples_per_s = b as f64 / dt.max(1e-9);
+                let (loss, data_wait_s) = (total, waited);
+                let line =
+                    MetricsLine::Step { epoch, step, lr, loss, terms, weights, samples_per_s, data_wait_s };
                 self.dir.append(&line)?;
             }
             ep_wait += waited;
@@ -142,12 +143,16 @@ impl Run<'_> {
         let v = validate::validate(&eval_model, conv, self.teacher.as_ref(), &regressor, val, &self.device);
         let improved = self.st.best_f1.is_none_or(|b| v.f1 > b);
         let train_loss = self.st.epoch_loss.0 / self.st.epoch_loss.1.max(1) as f64;
-        self.dir.append(&json!({
-            "event": "epoch", "epoch": epoch + 1, "step": self.st.step, "train_loss": train_loss,
-            "lr": cfg.schedule.lr(cfg.lr, self.st.step.saturating_sub(1), self.spe),
-            "val": v, "best": improved,
-            "wait_fraction": ep_wait / ep_time.max(1e-9), "epoch_s": ep_time,
-        }))?;
+        self.dir.append(&MetricsLine::Epoch {
+            epoch: epoch + 1,
+            step: self.st.step,
+            train_loss,
+            lr: cfg.schedule.lr(cfg.lr, self.st.step.saturating_sub(1), self.spe),
+            val: &v,
+            best: improved,
+            wait_fraction: ep_wait / ep_time.max(1e-9),
+            epoch_s: ep_time,
+        })?;
         // One line per epoch even with --quiet (which hides only the progress bars): the
         // parallel steps of `make reproduce` relay these lines.
         eprintln!(

@@ -11,6 +11,7 @@
 
 pub mod config;
 mod epoch;
+pub mod metrics;
 pub mod run_dir;
 pub mod step;
 pub mod validate;
@@ -21,12 +22,12 @@ use std::time::Instant;
 use burn::optim::AdamConfig;
 use indicatif::ProgressStyle;
 use serde::Serialize;
-use serde_json::json;
 
 use crate::data::{self, DataError};
 use crate::loss::{LossError, LossParams, Trainable};
 pub use config::RunConfig;
 use epoch::Run;
+use metrics::MetricsLine;
 use nets::checkpoint::{self, CheckpointError};
 use run_dir::{RunDir, RunState};
 use step::Teacher;
@@ -35,9 +36,68 @@ use validate::Validation;
 /// Why a run stopped early.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
-    /// Bad config, data, checkpoint or run directory: one line saying what to do.
-    #[error("{0}")]
-    Setup(String),
+    /// The run directory is another process's (its lock), or its stale files cannot go.
+    #[error("{}", manifests::describe_error(.0))]
+    RunDirLock(manifests::Error),
+    /// The shard manifest of the config cannot be read.
+    #[error("{}: cannot read the shard manifest: {source}", path.display())]
+    ShardManifest {
+        /// `manifest.json` of the shards.
+        path: PathBuf,
+        /// Why.
+        source: manifests::Error,
+    },
+    /// The training split is empty.
+    #[error("{}: split {split:?} has no utterances", shards.display())]
+    EmptySplit {
+        /// The shard directory.
+        shards: PathBuf,
+        /// The split.
+        split: String,
+    },
+    /// The `[model]` section does not make a model.
+    #[error("[model]: {0}")]
+    Model(nets::model::ModelConfigError),
+    /// `--resume` without the run's `config.toml`.
+    #[error("{}: cannot resume: {source}", path.display())]
+    NoRunConfig {
+        /// The run's `config.toml`.
+        path: PathBuf,
+        /// Why it could not be read.
+        source: std::io::Error,
+    },
+    /// `--resume` with another config than the run's.
+    #[error("{}: the run was started with another config; resume with `trainer train --resume {}` alone", path.display(), run.display())]
+    OtherConfig {
+        /// The run's `config.toml`.
+        path: PathBuf,
+        /// The run directory.
+        run: PathBuf,
+    },
+    /// A new run into a directory that holds one.
+    #[error("{}: already holds a run; pass --resume to continue it or choose another --out", .0.display())]
+    RunExists(PathBuf),
+    /// `--resume` of a run that saved no state.
+    #[error("{}: no saved state to resume from (no state/state.json)", .0.display())]
+    NoState(PathBuf),
+    /// A state file whose checksum differs.
+    #[error("{}: does not match its checksum in {checksums}; the resume state is corrupt: restore it or start a new run", file.display())]
+    CorruptState {
+        /// The file.
+        file: PathBuf,
+        /// The checksum file's name.
+        checksums: &'static str,
+    },
+    /// A saved model that does not fit the config.
+    #[error("{}: the saved model does not match the config ({missing} missing, {errors} errors); resume with the run's own config", dir.display())]
+    StateMismatch {
+        /// The state directory.
+        dir: PathBuf,
+        /// Tensors missing.
+        missing: usize,
+        /// Tensors that failed.
+        errors: usize,
+    },
     /// A checkpoint (teacher, init, or one being written) failed.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
@@ -122,49 +182,25 @@ pub struct TrainOptions {
     pub resume: bool,
 }
 
-/// The `start` line of `metrics.jsonl`: the resolved config and what the run reads.
-fn start_line(
-    cfg: &RunConfig,
-    manifest_sha: &str,
-    trainable: &Trainable,
-    model: &nets::model::ModelConfig,
-    spe: usize,
-    rows: usize,
-) -> serde_json::Value {
-    json!({
-        "event": "start",
-        "config": serde_json::to_value(cfg).expect("config serialises"),
-        "manifest_sha256": manifest_sha,
-        "model": model,
-        "param_count": trainable.model.param_count(),
-        "steps_per_epoch": spe,
-        "train_utterances": rows,
-        "tool_version": env!("CARGO_PKG_VERSION"),
-    })
-}
-
 /// Trains according to `cfg` in `run_dir` (created, or continued with `opts.resume`).
 pub fn train(cfg: &RunConfig, run_dir: &Path, opts: &TrainOptions) -> Result<Summary, TrainError> {
     let started = Instant::now();
     cfg.validate()?;
     // One writer per run directory: a second `trainer train` into the same --out fails at once
     // (the check for an existing run below would otherwise race with the other's creation).
-    let _lock = manifests::DirLock::acquire(run_dir, "trainer train")
-        .map_err(|e| TrainError::Setup(manifests::describe_error(&e)))?;
+    let _lock = manifests::DirLock::acquire(run_dir, "trainer train").map_err(TrainError::RunDirLock)?;
     // What a SIGKILL left mid-write (`.last.safetensors.tmp-<pid>`, …) goes now.
-    _lock.remove_stale_temp_files(run_dir).map_err(|e| TrainError::Setup(manifests::describe_error(&e)))?;
+    _lock.remove_stale_temp_files(run_dir).map_err(TrainError::RunDirLock)?;
     let dir = RunDir::new(run_dir);
     let has_state = dir.has_state();
     dir.open(cfg, opts.resume)?;
     let manifest = cfg.shards.join(manifests::MANIFEST_FILE);
-    let manifest_sha = manifests::sha256_file(&manifest).map_err(|e| {
-        TrainError::Setup(format!("{}: cannot read the shard manifest: {e}", manifest.display()))
-    })?;
+    let manifest_sha = manifests::sha256_file(&manifest)
+        .map_err(|source| TrainError::ShardManifest { path: manifest.clone(), source })?;
     let rows = data::split_rows(&cfg.shards, &cfg.train_split)
         .map_err(|e| TrainError::Data { what: "training", source: e })?;
     if rows == 0 {
-        let (shards, split) = (cfg.shards.display(), &cfg.train_split);
-        return Err(TrainError::Setup(format!("{shards}: split {split:?} has no utterances")));
+        return Err(TrainError::EmptySplit { shards: cfg.shards.clone(), split: cfg.train_split.clone() });
     }
     let spe = cfg.steps_per_epoch.unwrap_or_else(|| rows.div_ceil(cfg.batch_size));
     let device = cfg.device.device();
@@ -186,7 +222,7 @@ pub fn train(cfg: &RunConfig, run_dir: &Path, opts: &TrainOptions) -> Result<Sum
         }
         None => {
             let c = cfg.model.config();
-            c.validate().map_err(|e| TrainError::Setup(format!("[model]: {e}")))?;
+            c.validate().map_err(TrainError::Model)?;
             (c.init(&train_device), c)
         }
     };
@@ -201,14 +237,21 @@ pub fn train(cfg: &RunConfig, run_dir: &Path, opts: &TrainOptions) -> Result<Sum
         (true, true) => {
             (optim, st) = dir.load_state(&mut trainable, optim)?;
             dir.truncate_metrics(Some(st.metrics_bytes))?;
-            dir.append(&json!({"event": "resume", "step": st.step, "epoch": st.epoch}))?;
+            dir.append(&MetricsLine::Resume { step: st.step, epoch: st.epoch })?;
         }
         (resume, _) => {
             if resume {
                 dir.truncate_metrics(None)?; // killed before the first save: start over
             }
-            let start = start_line(cfg, &manifest_sha, &trainable, &model_config, spe, rows);
-            dir.append(&start)?;
+            dir.append(&MetricsLine::Start {
+                config: cfg,
+                manifest_sha256: &manifest_sha,
+                model: &model_config,
+                param_count: trainable.model.param_count(),
+                steps_per_epoch: spe,
+                train_utterances: rows,
+                tool_version: env!("CARGO_PKG_VERSION"),
+            })?;
         }
     }
     let val = validate::validation_set(cfg)?;

@@ -10,8 +10,8 @@ use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::store::{BurnpackStore, ModuleSnapshot};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
+use super::metrics::MetricsLine;
 use super::{RunConfig, TrainError};
 use crate::loss::Trainable;
 use nets::checkpoint::{self, Provenance};
@@ -59,10 +59,7 @@ fn verify_state(dir: &Path) -> Result<(), TrainError> {
         let file = dir.join(name);
         let found = manifests::sha256_file(&file).map_err(|e| io_err(&file, e))?;
         if sums.get(name) != Some(&found) {
-            return Err(TrainError::Setup(format!(
-                "{}: does not match its checksum in {CHECKSUMS}; the resume state is corrupt: restore it or start a new run",
-                file.display()
-            )));
+            return Err(TrainError::CorruptState { file, checksums: CHECKSUMS });
         }
     }
     Ok(())
@@ -100,31 +97,24 @@ impl RunDir {
         let config_path = self.root.join("config.toml");
         if resume {
             let saved = std::fs::read_to_string(&config_path)
-                .map_err(|e| TrainError::Setup(format!("{}: cannot resume: {e}", config_path.display())))?;
+                .map_err(|source| TrainError::NoRunConfig { path: config_path.clone(), source })?;
             if saved != cfg.to_toml() {
-                return Err(TrainError::Setup(format!(
-                    "{}: the run was started with another config; resume with `trainer train --resume {}` alone",
-                    config_path.display(),
-                    self.root.display()
-                )));
+                return Err(TrainError::OtherConfig { path: config_path, run: self.root.clone() });
             }
             return Ok(());
         }
         if self.metrics_path().exists() || self.root.join("state").exists() {
-            return Err(TrainError::Setup(format!(
-                "{}: already holds a run; pass --resume to continue it or choose another --out",
-                self.root.display()
-            )));
+            return Err(TrainError::RunExists(self.root.clone()));
         }
         std::fs::create_dir_all(&self.root).map_err(|e| io_err(&self.root, e))?;
         manifests::atomic_write(&config_path, cfg.to_toml().as_bytes()).map_err(|e| io_err(&config_path, e))
     }
 
     /// Appends one JSON line to `metrics.jsonl`.
-    pub fn append(&self, v: &Value) -> Result<(), TrainError> {
+    pub fn append(&self, line: &MetricsLine) -> Result<(), TrainError> {
         let path = self.metrics_path();
         let mut f = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| io_err(&path, e))?;
-        writeln!(f, "{v}").map_err(|e| io_err(&path, e))
+        writeln!(f, "{}", line.to_line()).map_err(|e| io_err(&path, e))
     }
 
     /// Current length of `metrics.jsonl` (0 when absent).
@@ -197,24 +187,15 @@ impl RunDir {
         let dir = [self.root.join("state"), self.root.join("state.old")]
             .into_iter()
             .find(|d| d.join("state.json").is_file())
-            .ok_or_else(|| {
-                TrainError::Setup(format!(
-                    "{}: no saved state to resume from (no state/state.json)",
-                    self.root.display()
-                ))
-            })?;
+            .ok_or_else(|| TrainError::NoState(self.root.clone()))?;
         verify_state(&dir)?;
         let text = std::fs::read_to_string(dir.join("state.json")).map_err(|e| io_err(&dir, e))?;
         let st: RunState = serde_json::from_str(&text).map_err(|e| io_err(&dir.join("state.json"), e))?;
         let mut store = BurnpackStore::from_file(dir.join("model.bpk"));
         let result = trainable.load_from(&mut store).map_err(|e| io_err(&dir.join("model.bpk"), e))?;
         if !result.missing.is_empty() || !result.errors.is_empty() {
-            return Err(TrainError::Setup(format!(
-                "{}: the saved model does not match the config ({} missing, {} errors); resume with the run's own config",
-                dir.display(),
-                result.missing.len(),
-                result.errors.len()
-            )));
+            let (missing, errors) = (result.missing.len(), result.errors.len());
+            return Err(TrainError::StateMismatch { dir, missing, errors });
         }
         let optim = optim.load(dir.join("optim.bpk")).map_err(|e| io_err(&dir.join("optim.bpk"), e))?;
         Ok((optim, st))

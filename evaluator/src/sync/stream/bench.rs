@@ -3,7 +3,7 @@
 //!
 //! A clip is decoded once (the preprocessing's decoder and resampler), repeated to `seconds` of
 //! stream and sent as a live source sends it: each frame, then its 640 samples
-//! ([`super::framing::interleave`]). Per preset (random weights: the cost does not depend on
+//! ([`media::framing::interleave`]). Per preset (random weights: the cost does not depend on
 //! them) and libtorch thread count:
 //! 1. **Throughput**: every window scored (`hop` 1), packets fed as fast as the scorer takes
 //!    them: windows/s, and the time per stage per window.
@@ -22,9 +22,9 @@ use features::{FPS, SAMPLES_PER_FRAME};
 use nets::model::{Preset, SyncTransformer};
 use serde::Serialize;
 
-use super::framing::{interleave, Packet};
 use super::{StreamConfig, StreamScorer};
 use crate::error::{EvalError, Result};
+use media::framing::{interleave, Packet};
 
 /// The share of a core one second of stream may take for a hop to count as keeping up (some
 /// headroom for the decoder and the rest of the machine).
@@ -82,8 +82,8 @@ pub struct BenchStreamRow {
 /// The clip's packets, repeated to at least `seconds` of stream, and the frame size.
 pub fn clip_packets(video: &std::path::Path, seconds: f32) -> Result<(Vec<Packet>, (usize, usize))> {
     let bad = |reason: String| EvalError::Unscorable { video: video.to_path_buf(), reason };
-    let (v, a) = preprocess::decode::decode_av(video, 0).map_err(|e| bad(e.to_string()))?;
-    let pcm = preprocess::audio::to_16k_mono(&a).map_err(|e| bad(e.to_string()))?;
+    let (v, a) = media::decode::decode_av(video, 0).map_err(|e| bad(e.to_string()))?;
+    let pcm = media::audio::to_16k_mono(&a).map_err(|e| bad(e.to_string()))?;
     let n = v.frames.len().min(pcm.len() / SAMPLES_PER_FRAME);
     if n < 25 {
         return Err(bad(format!("{n} frames with audio: the bench needs a clip of at least 1 s")));

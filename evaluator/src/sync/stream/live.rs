@@ -1,9 +1,9 @@
 //! Running a stream: packets in, estimates out ([`run`]), and `evaluator sync --stream` over the
 //! stdin framing or an ffmpeg source ([`stream`]).
 
-use super::framing::{FramedReader, Packet};
-use super::source::FfmpegSource;
 use super::{Estimate, StreamConfig, StreamError, StreamScorer};
+use media::framing::{FramedReader, Packet};
+use media::live::FfmpegSource;
 
 /// Scores a stream of packets (frames of `width`×`height`), calling `emit` with each estimate
 /// and last with the final one (`last: true`), which is also returned.

@@ -1,8 +1,8 @@
 //! `evaluator sync --stream`: the running offset of a live source, one JSON line per second.
 //!
 //! Frames and audio are fed as they arrive ([`StreamScorer::push_frame`],
-//! [`StreamScorer::push_audio`]), from the stdin framing ([`framing`]) or from ffmpeg
-//! ([`source`]). Each frame gets a mouth crop (faces are detected every `detect_every` frames and
+//! [`StreamScorer::push_audio`]), from the stdin framing ([`media::framing`]) or from ffmpeg
+//! ([`media::live`]). Each frame gets a mouth crop (faces are detected every `detect_every` frames and
 //! the last box is held between, since a live source has no future frames to interpolate with);
 //! mel columns are computed as soon as their 800 samples are in
 //! ([`features::MelExtractor::columns`], bit-identical to the whole-signal mel); each 5-frame
@@ -31,9 +31,7 @@
 //! arrival of the input that completed the newest scored window to the line being written.
 
 pub mod bench;
-pub mod framing;
 mod live;
-pub mod source;
 
 pub use live::{run, stream, StreamSettings};
 
@@ -45,22 +43,19 @@ use features::{
     frames_shape, mel_shape, MelExtractor, FRAME_INPUT_LEN, MEL_WINDOW, N_MELS, SAMPLES_PER_FRAME,
 };
 use features::{FPS, HOP, N_FFT, WINDOW_FRAMES};
+use media::crop::{mouth_crop, BoxAdjust};
+use media::face::FaceDetector;
 use nets::model::{InputConvention, SyncTransformer, WindowKeys};
-use preprocess::crop::{mouth_crop, BoxAdjust};
-use preprocess::face::FaceDetector;
 use serde::Serialize;
 use shards::window::mel_window_start;
 use shards::FaceBox;
 
-use self::framing::Packet;
 use super::estimate_masked;
-use crate::protocol::{CANDIDATES, V_SHIFT};
+use crate::protocol::{candidate_window, CANDIDATES, V_SHIFT};
 use crate::scoring::index;
+use media::framing::Packet;
 
-/// Why a stream could not be read or scored, in one line.
-#[derive(Debug, thiserror::Error)]
-#[error("stream: {0}")]
-pub struct StreamError(pub String);
+pub use media::framing::StreamError;
 
 /// Settings of a stream.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -190,7 +185,7 @@ impl<'m> StreamScorer<'m> {
         cfg: StreamConfig,
     ) -> crate::Result<Self> {
         cfg.validate().map_err(|e| crate::EvalError::Unscorable { video: "stream".into(), reason: e.0 })?;
-        let params = preprocess::process::Params::default();
+        let params = media::clip::ClipParams::default();
         let zero_aud = model.audio_keys(model.embed_audio(Tensor::zeros(mel_shape(1), device)));
         Ok(Self {
             model,
@@ -350,7 +345,7 @@ impl<'m> StreamScorer<'m> {
             let mut mask = [false; CANDIDATES];
             let mut ready = self.arrivals[i + WINDOW_FRAMES - 1 - self.crops_start];
             for (j, m) in mask.iter_mut().enumerate() {
-                let a = i as isize - V_SHIFT as isize + j as isize;
+                let a = candidate_window(i, j);
                 // Audio windows before `aud_start` were dropped (video starved them): not counted.
                 if a >= self.aud_start as isize && (a as usize) < limit {
                     *m = true;
@@ -375,7 +370,7 @@ impl<'m> StreamScorer<'m> {
         let mut ia = Vec::with_capacity(kept.len() * CANDIDATES);
         for (w, (i, mask, _)) in kept.iter().enumerate() {
             for (j, m) in mask.iter().enumerate() {
-                let a = (*i + j).wrapping_sub(V_SHIFT);
+                let a = candidate_window(*i, j) as usize; // counted (m) only inside the audio
                 ia.push(if *m {
                     *row_of.entry(a).or_insert_with(|| {
                         table.push(self.aud[a - self.aud_start].0.clone());

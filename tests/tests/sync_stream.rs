@@ -9,8 +9,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use evaluator::sync::stream::framing::{interleave, write_header, write_packet, FramedReader};
 use evaluator::sync::stream::{run, StreamConfig, StreamScorer};
+use media::framing::{interleave, write_header, write_packet, FramedReader};
 use preprocess::synth::{generate, SynthConfig};
 
 fn model() -> PathBuf {
@@ -19,7 +19,7 @@ fn model() -> PathBuf {
 
 /// Runs the evaluator with `stdin` on its standard input: (success, stdout, stderr).
 fn evaluator(args: &[&str], stdin: &[u8]) -> (bool, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_evaluator"))
+    let mut child = Command::new(lipsync_tests::bin("evaluator"))
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -39,8 +39,8 @@ fn evaluator(args: &[&str], stdin: &[u8]) -> (bool, String, String) {
 
 /// The clip in the stdin framing, as the preprocessing decodes and resamples it; its frames.
 fn framed(video: &Path) -> (Vec<u8>, usize) {
-    let (v, a) = preprocess::decode::decode_av(video, 0).unwrap();
-    let pcm = preprocess::audio::to_16k_mono(&a).unwrap();
+    let (v, a) = media::decode::decode_av(video, 0).unwrap();
+    let pcm = media::audio::to_16k_mono(&a).unwrap();
     let mut buf = Vec::new();
     write_header(&mut buf, v.width, v.height).unwrap();
     for p in interleave(&v.frames, &pcm) {

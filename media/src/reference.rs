@@ -7,7 +7,7 @@
 //!   `cv2.imread` decodes with libjpeg-turbo to BGR. We ask ffmpeg for the same MJPEG packets on a
 //!   pipe (`-f image2pipe -c:v mjpeg`: the same encoder with the same defaults; a test compares
 //!   the bytes with the image2 files), split the stream at each JPEG's end, and decode each with
-//!   libjpeg-turbo as OpenCV does ([`preprocess::jpeg`]);
+//!   libjpeg-turbo as OpenCV does ([`crate::jpeg`]);
 //! - frames without the JPEG round trip ([`FrameSource::Direct`]): ffmpeg's own `bgr24`
 //!   conversion. Cheaper, and not the reference's numbers (see the README for how far it moves
 //!   them).
@@ -20,7 +20,7 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use preprocess::decode::Watchdog;
+use crate::ffmpeg::{ffprobe, stall_limit, Watchdog};
 
 /// How frames reach the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
@@ -38,7 +38,7 @@ pub enum FrameSource {
 pub struct MediaError(pub String);
 
 /// An ffmpeg process whose stderr is collected on a thread (so a full pipe never blocks it), under
-/// a stall watchdog ([`preprocess::decode::Watchdog`]: no byte for `LIPSYNC_DECODE_STALL_S`
+/// a stall watchdog ([`Watchdog`]: no byte for `LIPSYNC_DECODE_STALL_S`
 /// seconds stops it, and the video gets that reason instead of stalling the batch).
 struct Ffmpeg {
     child: Child,
@@ -73,7 +73,7 @@ impl Ffmpeg {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| MediaError(format!("cannot run ffmpeg ({e}); install it (make setup)")))?;
-        let dog = Watchdog::start(child.id(), preprocess::decode::stall_limit());
+        let dog = Watchdog::start(child.id(), stall_limit());
         let stdout = child.stdout.take().map(|out| Watched { out, dog: dog.clone() });
         let mut err = child.stderr.take().expect("piped stderr");
         let stderr = std::thread::spawn(move || {
@@ -90,8 +90,8 @@ impl Ffmpeg {
         let stalled = self.dog.stop();
         let status = self.child.wait().map_err(|e| MediaError(format!("ffmpeg ({what}): {e}")))?;
         if stalled {
-            let seconds = preprocess::decode::stall_limit().as_secs();
-            return Err(MediaError(preprocess::decode::DecodeError::Stalled { seconds }.to_string()));
+            let seconds = stall_limit().as_secs();
+            return Err(MediaError(crate::decode::DecodeError::Stalled { seconds }.to_string()));
         }
         let log = self.stderr.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
         if status.success() {
@@ -181,14 +181,14 @@ pub struct Frames {
 
 /// How many audio streams `video` has (ffprobe; 0 where it cannot tell).
 pub fn audio_streams(video: &Path) -> usize {
-    preprocess::decode::ffprobe(video, "a", "stream=index")
+    ffprobe(video, "a", "stream=index")
         .map(|o| String::from_utf8_lossy(&o.stdout).lines().filter(|l| !l.trim().is_empty()).count())
         .unwrap_or(0)
 }
 
 /// Width and height of the first video stream (ffprobe).
 fn probe_size(video: &Path) -> Result<(usize, usize), MediaError> {
-    let out = preprocess::decode::ffprobe(video, "v:0", "stream=width,height")
+    let out = ffprobe(video, "v:0", "stream=width,height")
         .map_err(|e| MediaError(format!("cannot run ffprobe ({e}); install ffmpeg (make setup)")))?;
     let text = String::from_utf8_lossy(&out.stdout);
     let mut it = text.trim().split(',').map(|v| v.trim().parse::<usize>());
@@ -224,7 +224,7 @@ impl Frames {
             FrameSource::Jpeg => match next_jpeg(&mut self.reader)? {
                 None => None,
                 Some(bytes) => {
-                    let img = preprocess::jpeg::decode_rgb(&bytes)
+                    let img = crate::jpeg::decode_rgb(&bytes)
                         .map_err(|e| MediaError(format!("frame JPEG: {e}")))?;
                     let mut bgr = img.data;
                     bgr.chunks_exact_mut(3).for_each(|p| p.swap(0, 2));

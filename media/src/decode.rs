@@ -7,6 +7,8 @@ use std::path::Path;
 use ffmpeg_sidecar::command::FfmpegCommand;
 use ffmpeg_sidecar::event::{FfmpegEvent, LogLevel, StreamTypeSpecificData};
 
+use crate::ffmpeg::{ffprobe, stall_limit, Watchdog};
+
 /// Decoded video.
 #[derive(Debug, Clone)]
 pub struct Video {
@@ -149,74 +151,6 @@ struct Run {
     duration: Option<f64>,
 }
 
-/// Seconds without any sign of progress (a stderr line, stdout bytes) after which a decode is
-/// stopped: `LIPSYNC_DECODE_STALL_S`, 120 by default. ffmpeg reports progress about twice a second
-/// while it decodes, so only a stuck process gets near this.
-pub fn stall_limit() -> std::time::Duration {
-    let secs = std::env::var("LIPSYNC_DECODE_STALL_S")
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .filter(|&s| s > 0)
-        .unwrap_or(120);
-    std::time::Duration::from_secs(secs)
-}
-
-/// Kills a process that shows no progress for `limit` (see [`stall_limit`]). Progress is
-/// signalled with [`Watchdog::alive`]; [`Watchdog::stop`] ends the watch, and once it has
-/// returned the process is never killed, so the caller may reap it (the PID cannot have been
-/// reused by then). Shared by every ffmpeg this workspace runs on an item.
-pub struct Watchdog {
-    start: std::time::Instant,
-    /// Milliseconds since `start` of the last sign of progress.
-    last: std::sync::atomic::AtomicU64,
-    /// (stopped, fired): the check-and-kill and `stop` exclude each other.
-    state: std::sync::Mutex<(bool, bool)>,
-}
-
-impl Watchdog {
-    /// Watches process `pid`.
-    pub fn start(pid: u32, limit: std::time::Duration) -> std::sync::Arc<Self> {
-        let dog = std::sync::Arc::new(Self {
-            start: std::time::Instant::now(),
-            last: std::sync::atomic::AtomicU64::new(0),
-            state: std::sync::Mutex::new((false, false)),
-        });
-        let seen = std::sync::Arc::downgrade(&dog);
-        std::thread::spawn(move || loop {
-            std::thread::sleep(limit.min(std::time::Duration::from_millis(200)));
-            let Some(dog) = seen.upgrade() else { return };
-            let idle = dog.start.elapsed().saturating_sub(std::time::Duration::from_millis(
-                dog.last.load(std::sync::atomic::Ordering::Relaxed),
-            ));
-            let mut state = dog.state.lock().unwrap_or_else(|e| e.into_inner());
-            if state.0 {
-                return;
-            }
-            if idle >= limit {
-                // SAFETY: kill(2) with a PID and a signal number; no memory is involved. The
-                // process is not reaped before `stop`, which waits for this lock.
-                unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
-                *state = (true, true);
-                return;
-            }
-        });
-        dog
-    }
-
-    /// A sign of progress (bytes read, a log line).
-    pub fn alive(&self) {
-        let now = self.start.elapsed().as_millis() as u64;
-        self.last.store(now, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// Ends the watch; whether it had stopped the process.
-    pub fn stop(&self) -> bool {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.0 = true;
-        state.1
-    }
-}
-
 fn run(mut cmd: FfmpegCommand, what: &'static str) -> Result<Run, DecodeError> {
     run_with(&mut cmd, what, stall_limit())
 }
@@ -339,16 +273,6 @@ pub fn several_audio_streams(streams: usize, chosen: usize) -> String {
         0 => format!("{streams} audio streams: the first is used (choose with --audio-stream N)"),
         k => format!("{streams} audio streams: stream {k} is used (--audio-stream)"),
     }
-}
-
-/// `ffprobe -v error -select_streams SELECT -show_entries ENTRIES -of csv=p=0 PATH`: one CSV line
-/// per selected stream. The one way this workspace asks ffprobe about a file.
-pub fn ffprobe(path: &Path, select: &str, entries: &str) -> std::io::Result<std::process::Output> {
-    std::process::Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", select, "-show_entries", entries, "-of", "csv=p=0"])
-        .arg(path)
-        .stdin(std::process::Stdio::null())
-        .output()
 }
 
 /// The first video stream's frame rate from ffprobe (`r_frame_rate`), for inputs whose stream line
@@ -556,10 +480,10 @@ impl Frames {
         Ok(())
     }
 
-    /// Keeps the frames [`crate::shift::trim_frames`] keeps for a shift of `k` frames.
+    /// Keeps the frames [`crate::trim::trim_frames`] keeps for a shift of `k` frames.
     pub fn trim(&mut self, k: i32) {
         let mut kept: Vec<usize> = (self.start..self.start + self.len).collect();
-        crate::shift::trim_frames(&mut kept, k);
+        crate::trim::trim_frames(&mut kept, k);
         self.start = kept.first().copied().unwrap_or(self.start);
         self.len = kept.len();
     }

@@ -19,19 +19,17 @@ fn model() -> PathBuf {
 }
 
 fn evaluator(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_evaluator")).args(args).output().unwrap();
+    let out = Command::new(lipsync_tests::bin("evaluator")).args(args).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "evaluator {args:?}: {text}");
     text
 }
 
 fn shards(corpus: &Path, out: &Path, shift: Option<&Path>) {
-    let params = preprocess::process::Params {
-        shift_audio: shift.map(|p| preprocess::shift::AudioShift::read(p).unwrap()),
-        ..Default::default()
-    };
-    let report = lipsync_tests::preprocess_corpus(corpus, shards::Split::ALL.to_vec(), out, params);
-    assert_eq!(report.skipped, 0, "every synthetic clip preprocesses");
+    let shift = shift.map(|p| p.to_str().expect("UTF-8 path"));
+    let extra: Vec<&str> = shift.into_iter().flat_map(|p| ["--shift-audio", p]).collect();
+    let manifest = lipsync_tests::preprocess_corpus(corpus, &shards::Split::ALL, out, &extra);
+    assert_eq!(manifest.skipped.len(), 0, "every synthetic clip preprocesses");
 }
 
 fn sync_shards(shards: &Path, out: &Path, extra: &[&str]) -> Vec<evaluator::sync::batch::SyncRow> {
@@ -134,7 +132,7 @@ fn measure_filter_correct_measure_again() {
     evaluator(&["sync-merge", "--out", d("m4").to_str().unwrap()]);
     assert_eq!(bytes(&d("m4/sync.parquet")), bytes(&d("m1/sync.parquet")), "merged run differs");
     std::fs::create_dir_all(d("m4/task-0-of-3")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_evaluator"))
+    let out = Command::new(lipsync_tests::bin("evaluator"))
         .args(["sync-merge", "--out", d("m4").to_str().unwrap()])
         .output()
         .unwrap();

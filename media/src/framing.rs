@@ -11,7 +11,10 @@ use std::io::{Read, Write};
 
 use features::CHANNELS;
 
-use super::StreamError;
+/// Why a stream could not be read or scored, in one line.
+#[derive(Debug, thiserror::Error)]
+#[error("stream: {0}")]
+pub struct StreamError(pub String);
 
 /// The framing's magic bytes.
 pub const MAGIC: &[u8; 8] = b"LSSTRM01";

@@ -1,4 +1,10 @@
-//! `preprocess run` and `preprocess merge`: shards, partial manifests per cluster task, resume.
+//! The shard-set engine every layout plugs into: plan → items → process → sink → manifest.
+//!
+//! A [`Layout`] says which items a corpus has and how one item becomes a shard row; the engine
+//! does the rest, the same for LRS2 (`preprocess run`), the Wav2Lip import and every layout to
+//! come: a deterministic plan of shards per split, this cluster task's share of it, items
+//! processed on worker threads, rows written to shards atomically, skips recorded, partial
+//! manifests per task, resume and merge.
 //!
 //! Crash safety: a shard becomes visible only by an atomic rename after it is complete, and the
 //! task's partial manifest is rewritten atomically after every shard. On `--resume` a shard is
@@ -6,30 +12,66 @@
 //! else planned for this task is redone. A `kill -9` therefore loses at most the two shards in flight
 //! (the one being written and the next, which the workers process meanwhile).
 
-use crate::error::{io, PreprocessError, Result};
-use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use cli::Task;
 use indicatif::ProgressStyle;
 use manifests::{Manifest, ShardEntry, SkippedItem, MANIFEST_FILE};
+use media::clip::StageTimes;
 use rayon::prelude::*;
 use serde::Serialize;
-use shards::{ShardWriter, Split, WriterOptions};
+use shards::{ShardWriter, Split, Utterance, WriterOptions};
 
-use crate::face::FaceDetector;
-use crate::layout::{plan, Layout, PlannedShard, Task};
-use crate::process::{process, Item, Outcome, Params, StageTimes};
+use crate::error::{io, PreprocessError, Result};
 use features::mel::{F_MAX, F_MIN};
-use features::MelExtractor;
 
-/// Everything `preprocess run` needs.
+/// One input utterance.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Item {
+    /// Split it is listed in.
+    pub split: Split,
+    /// `<programme_id>/<utt_id>`.
+    pub utt_id: String,
+    /// Its file or directory on disk.
+    pub video: PathBuf,
+    /// Its path relative to the dataset root (stored in the row).
+    pub rel_path: String,
+}
+
+/// A processed item, or why it was skipped.
+pub struct Outcome<S> {
+    /// The row, or the skip reason (one line in the manifest).
+    pub result: std::result::Result<Utterance, S>,
+    /// Warnings that did not skip the item (e.g. an unreadable transcript).
+    pub warnings: Vec<String>,
+    /// Stage timings.
+    pub times: StageTimes,
+    /// Seconds of source video decoded (for throughput).
+    pub video_seconds: f64,
+}
+
+/// A corpus layout: which items it has and how one becomes a shard row.
+pub trait Layout: Sync {
+    /// Why an item was skipped (its `Display` is the manifest's reason).
+    type Skip: std::fmt::Display + Send;
+    /// The items of each split, sorted by id, in plan order; notes go to `log`.
+    fn items(&self, log: &dyn Fn(&str)) -> Result<Vec<(Split, Vec<Item>)>>;
+    /// The layout's own processing parameters, recorded in every manifest of the set and in
+    /// every shard (the engine adds the set's own: shard size, signal constants, mel).
+    fn params(&self) -> Result<serde_json::Map<String, serde_json::Value>>;
+    /// Row-group size and compression of the shards.
+    fn writer(&self) -> WriterOptions {
+        WriterOptions::default()
+    }
+    /// One item (called on the worker threads). An `Err` stops the run; a bad item is an
+    /// [`Outcome`] with a skip reason.
+    fn process(&self, item: &Item) -> Result<Outcome<Self::Skip>>;
+}
+
+/// Where and how a shard set is written: the options every layout shares.
 #[derive(Debug, Clone)]
-pub struct RunConfig {
-    /// LRS2 root (`mvlrs_v1/` or its parent).
-    pub lrs2_root: PathBuf,
-    /// Splits to process.
-    pub splits: Vec<Split>,
+pub struct SetOptions {
     /// Output directory.
     pub out: PathBuf,
     /// Worker threads.
@@ -42,8 +84,6 @@ pub struct RunConfig {
     pub resume: bool,
     /// No progress bar.
     pub quiet: bool,
-    /// Processing parameters.
-    pub params: Params,
 }
 
 /// What a run did.
@@ -74,138 +114,86 @@ pub fn task_manifest_name(task: Task) -> String {
     format!("manifest.task-{:04}-of-{:04}.json", task.index, task.count)
 }
 
-/// The parameters recorded in every manifest of the set (identical across tasks).
-fn manifest_params(cfg: &RunConfig, lists: &[Split]) -> serde_json::Value {
-    serde_json::json!({
-        "process": cfg.params,
-        "splits": cfg.splits,
-        "split_lists_found": lists,
-        "utts_per_shard": cfg.utts_per_shard,
-        "task_count": cfg.task.count,
-        "fps": features::FPS,
-        "sample_rate": features::SAMPLE_RATE,
-        "crop": [features::CROP_HEIGHT, features::CROP_WIDTH],
-        "mel": mel_params(),
-    })
-}
-
 /// The mel settings recorded in every manifest (SPEC §1.3).
 pub fn mel_params() -> serde_json::Value {
     serde_json::json!({"n_fft": features::N_FFT, "hop": features::HOP, "n_mels": features::N_MELS,
                        "f_min": F_MIN, "f_max": F_MAX, "spec": "SPEC §1.3"})
 }
 
-/// Says when a list of LRS2 ids has another length than LRS2 v1's list of that split (SPEC
-/// §1.5). A list of the user's own ids (their own dataset under an LRS2-shaped tree) gets no note:
-/// it was never meant to be LRS2's (issue #33 point 10). LRS2's programme ids are 19 digits.
-pub fn note_unknown_list(split: Split, items: &[Item], log: &dyn Fn(&str)) {
-    let lrs2_like = |i: &Item| {
-        let programme = i.utt_id.split('/').next().unwrap_or("");
-        programme.len() == 19 && programme.bytes().all(|b| b.is_ascii_digit())
-    };
-    let Some(known) = manifests::known_lrs2_split(split.as_str()) else { return };
-    if items.len() != known.lines && !items.is_empty() && items.iter().all(lrs2_like) {
-        log(&format!(
-            "note: {}.txt lists {} LRS2 utterances where LRS2 v1's {} list has {}: accuracies on it are not comparable with published LRS2 numbers",
-            split.as_str(),
-            items.len(),
-            split.as_str(),
-            known.lines
-        ));
-    }
+/// One planned shard: its file name and its items.
+#[derive(Debug, Clone)]
+pub struct PlannedShard {
+    /// Index in the global plan (the task assignment key).
+    pub index: usize,
+    /// `<split>-<k:05>.parquet`.
+    pub file: String,
+    /// Split of all its items.
+    pub split: Split,
+    /// Items, sorted by id.
+    pub items: Vec<Item>,
 }
 
-thread_local! {
-    static WORKER: RefCell<Option<(FaceDetector, MelExtractor)>> = const { RefCell::new(None) };
-}
-
-/// Runs this task's share of the plan.
-pub fn run(cfg: &RunConfig, log: &dyn Fn(&str)) -> Result<RunReport> {
-    let start = Instant::now();
-    let layout = Layout::discover(&cfg.lrs2_root)?;
-    log(&format!(
-        "LRS2 root {}: split lists found: {}",
-        layout.root.display(),
-        layout.lists.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-    ));
-    for split in &cfg.splits {
-        if !layout.lists.contains(split) {
-            return Err(PreprocessError::NoSplitList { root: layout.root.clone(), split: split.as_str() });
-        }
-    }
-    let mut by_split = Vec::new();
-    for &split in &cfg.splits {
-        let items = layout.items(split)?;
-        if items.is_empty() {
-            return Err(PreprocessError::EmptyList {
-                path: layout.root.join(format!("{}.txt", split.as_str())),
+/// Chunks each split's sorted items into shards of `per_shard`; the plan depends only on the
+/// lists, so every cluster task computes the same one.
+pub fn plan(items_by_split: Vec<(Split, Vec<Item>)>, per_shard: usize) -> Vec<PlannedShard> {
+    let mut out = Vec::new();
+    for (split, items) in items_by_split {
+        for (k, chunk) in items.chunks(per_shard.max(1)).enumerate() {
+            out.push(PlannedShard {
+                index: out.len(),
+                file: format!("{}-{k:05}.parquet", split.as_str()),
+                split,
+                items: chunk.to_vec(),
             });
         }
-        note_unknown_list(split, &items, log);
-        by_split.push((split, items));
     }
-    let shards = plan(by_split, cfg.utts_per_shard);
-    let params = manifest_params(cfg, &layout.lists);
-    let sink = Sink {
-        out: &cfg.out,
-        jobs: cfg.jobs,
-        task: cfg.task,
-        resume: cfg.resume,
-        quiet: cfg.quiet,
-        writer: WriterOptions::default(),
-    };
-    let process_item = |item: &Item| {
-        WORKER.with(|w| {
-            let mut w = w.borrow_mut();
-            if w.is_none() {
-                *w = Some((FaceDetector::new(&cfg.params.detect)?, MelExtractor::new()));
-            }
-            let (det, mel) = w.as_mut().expect("initialised above");
-            Ok(process(item, &cfg.params, det, mel))
-        })
-    };
-    let mut report = execute(&sink, &shards, params, &process_item)?;
-    report.wall = start.elapsed();
-    Ok(report)
+    out
 }
 
-/// Where and how [`execute`] writes a planned shard set.
-#[derive(Debug, Clone)]
-pub struct Sink<'a> {
-    /// Output directory.
-    pub out: &'a Path,
-    /// Worker threads.
-    pub jobs: usize,
-    /// This process's cluster task.
-    pub task: Task,
-    /// Keep shards already complete in the output.
-    pub resume: bool,
-    /// No progress bar.
-    pub quiet: bool,
-    /// Row-group size and compression of the shards.
-    pub writer: WriterOptions,
+/// Builds this task's share of `layout`'s shard set under `opts`.
+pub fn build<L: Layout>(layout: &L, opts: &SetOptions, log: &dyn Fn(&str)) -> Result<RunReport> {
+    let start = Instant::now();
+    let by_split = layout.items(log)?;
+    let shards = plan(by_split, opts.utts_per_shard);
+    let mut params = layout.params()?;
+    params.insert("utts_per_shard".into(), opts.utts_per_shard.into());
+    params.insert("task_count".into(), opts.task.count.into());
+    params.insert("fps".into(), features::FPS.into());
+    params.insert("sample_rate".into(), features::SAMPLE_RATE.into());
+    params.insert("crop".into(), serde_json::json!([features::CROP_HEIGHT, features::CROP_WIDTH]));
+    params.insert("mel".into(), mel_params());
+    let mut report = execute(opts, &layout.writer(), &shards, params.into(), &|item| {
+        let o = layout.process(item)?;
+        Ok(Outcome {
+            result: o.result.map_err(|s| s.to_string()),
+            warnings: o.warnings,
+            times: o.times,
+            video_seconds: o.video_seconds,
+        })
+    })?;
+    report.wall = start.elapsed();
+    Ok(report)
 }
 
 /// Runs this task's share of `shards`: each item through `process_item` on `sink.jobs` threads,
 /// the rows into shards (atomically), the skips into the task's partial manifest (rewritten
 /// after every shard), complete shards of an earlier run with the same `params` kept; the set's
-/// `manifest.json` is merged when this is the only task. Shared by `preprocess run` and
-/// `preprocess import`: only the per-item processing differs.
-pub fn execute(
-    sink: &Sink,
+/// `manifest.json` is merged when this is the only task.
+fn execute(
+    sink: &SetOptions,
+    writer_options: &WriterOptions,
     shards: &[PlannedShard],
     params: serde_json::Value,
-    process_item: &(dyn Fn(&Item) -> Result<Outcome> + Sync),
+    process_item: &(dyn Fn(&Item) -> Result<Outcome<String>> + Sync),
 ) -> Result<RunReport> {
     let start = Instant::now();
     let mine: Vec<&PlannedShard> = shards.iter().filter(|s| sink.task.owns(s.index)).collect();
-    std::fs::create_dir_all(sink.out).map_err(io(sink.out))?;
+    std::fs::create_dir_all(&sink.out).map_err(io(&sink.out))?;
     let partial_path = sink.out.join(task_manifest_name(sink.task));
     let previous = if sink.resume && partial_path.is_file() {
         let m = Manifest::read(&partial_path)?;
         if m.params != params {
-            let detail = "written with other parameters; use a fresh --out or --no-resume".into();
-            return Err(PreprocessError::Conflict { path: partial_path, detail });
+            return Err(PreprocessError::OtherParameters { path: partial_path });
         }
         Some(m)
     } else {
@@ -237,7 +225,7 @@ pub fn execute(
         let ids: std::collections::HashSet<&str> = shard.items.iter().map(|i| i.utt_id.as_str()).collect();
         if let Some(prev) = &previous {
             if let Some(entry) = prev.shards.iter().find(|e| e.file == shard.file) {
-                if Manifest::verify_shard(sink.out, entry).is_ok() {
+                if Manifest::verify_shard(&sink.out, entry).is_ok() {
                     manifest.shards.push(entry.clone());
                     manifest
                         .skipped
@@ -262,8 +250,8 @@ pub fn execute(
 
     // The workers process shard k+1 while this thread writes shard k; shards are written, and
     // the partial manifest rewritten, strictly in plan order.
-    let process_shard = |shard: &PlannedShard| -> Result<Vec<Result<Outcome>>> {
-        remove_stale_temp_files(sink.out, &shard.file)?;
+    let process_shard = |shard: &PlannedShard| -> Result<Vec<Result<Outcome<String>>>> {
+        remove_stale_temp_files(&sink.out, &shard.file)?;
         Ok(pool.install(|| {
             shard
                 .items
@@ -276,7 +264,7 @@ pub fn execute(
                 .collect()
         }))
     };
-    let join = |h: std::thread::ScopedJoinHandle<'_, Result<Vec<Result<Outcome>>>>| {
+    let join = |h: std::thread::ScopedJoinHandle<'_, Result<Vec<Result<Outcome<String>>>>>| {
         h.join().unwrap_or_else(|_| Err(PreprocessError::Pool(jobs)))
     };
     std::thread::scope(|scope| -> Result<()> {
@@ -295,7 +283,7 @@ pub fn execute(
                 match outcome.result {
                     Ok(utt) => {
                         if writer.is_none() {
-                            writer = Some(ShardWriter::create(&path, &params_json, &sink.writer)?);
+                            writer = Some(ShardWriter::create(&path, &params_json, writer_options)?);
                         }
                         writer.as_mut().expect("created above").write(utt)?;
                         report.written += 1;
@@ -306,14 +294,14 @@ pub fn execute(
                         manifest.skipped.push(SkippedItem {
                             utt_id: item.utt_id.clone(),
                             split: item.split.as_str().into(),
-                            reason: reason.to_string(),
+                            reason,
                         });
                     }
                 }
             }
             if let Some(w) = writer {
                 w.finish()?;
-                manifest.shards.push(ShardEntry::describe(sink.out, &shard.file, shard.split.as_str())?);
+                manifest.shards.push(ShardEntry::describe(&sink.out, &shard.file, shard.split.as_str())?);
                 report.shards_written += 1;
             } else if path.exists() {
                 // A shard left by an earlier run whose items are now all skipped.
@@ -326,7 +314,7 @@ pub fn execute(
     })?;
     manifest.write(&partial_path)?;
     if sink.task.count == 1 {
-        merge(sink.out)?;
+        merge(&sink.out)?;
     }
     bar.finish();
     report.wall = start.elapsed();
@@ -366,17 +354,15 @@ pub fn merge(out: &Path) -> Result<Manifest> {
     // The set is the one the most recently written partial manifest belongs to: partial
     // manifests of an earlier run with another task count are older and are ignored.
     let Some((_, count)) = newest else {
-        let detail = "no partial manifests (manifest.task-*.json); run `preprocess run` first".into();
-        return Err(PreprocessError::Conflict { path: out.to_path_buf(), detail });
+        return Err(PreprocessError::NoPartialManifests { out: out.to_path_buf() });
     };
     let first_name = task_manifest_name(Task { index: 0, count });
     let expected: Vec<String> = (0..count).map(|i| task_manifest_name(Task { index: i, count })).collect();
     let names: Vec<&String> = parts.iter().map(|p| &p.0).collect();
     let missing: Vec<&String> = expected.iter().filter(|e| !names.contains(e)).collect();
     if !missing.is_empty() {
-        let names = missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
-        let detail = format!("tasks not finished yet: {names}");
-        return Err(PreprocessError::Conflict { path: out.to_path_buf(), detail });
+        let tasks = missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+        return Err(PreprocessError::TasksUnfinished { out: out.to_path_buf(), tasks });
     }
     let first = &parts.iter().find(|p| p.0 == first_name).expect("checked present above").1;
     let mut merged = Manifest::new("preprocess", env!("CARGO_PKG_VERSION"), first.params.clone());
@@ -385,8 +371,7 @@ pub fn merge(out: &Path) -> Result<Manifest> {
             continue; // a partial manifest from an earlier run with another task count
         }
         if m.params != first.params {
-            let detail = format!("{name} was written with other parameters");
-            return Err(PreprocessError::Conflict { path: out.to_path_buf(), detail });
+            return Err(PreprocessError::MixedParameters { out: out.to_path_buf(), name: name.clone() });
         }
         merged.shards.extend(m.shards.iter().cloned());
         merged.skipped.extend(m.skipped.iter().cloned());
@@ -395,4 +380,26 @@ pub fn merge(out: &Path) -> Result<Manifest> {
     merged.skipped.sort_by(|a, b| (&a.split, &a.utt_id).cmp(&(&b.split, &b.utt_id)));
     merged.write(&out.join(MANIFEST_FILE))?;
     Ok(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_is_deterministic_and_covers_every_item_once() {
+        let item = |i: usize| Item {
+            split: Split::Test,
+            utt_id: format!("p/{i:05}"),
+            video: PathBuf::new(),
+            rel_path: String::new(),
+        };
+        let p = plan(vec![(Split::Test, (0..10).map(item).collect())], 4);
+        assert_eq!(p.iter().map(|s| s.items.len()).collect::<Vec<_>>(), vec![4, 4, 2]);
+        assert_eq!(p[2].file, "test-00002.parquet");
+        let t = [Task { index: 0, count: 2 }, Task { index: 1, count: 2 }];
+        let owned: usize = p.iter().filter(|s| t.iter().any(|t| t.owns(s.index))).count();
+        assert_eq!(owned, 3);
+        assert!(t[0].owns(0) && t[1].owns(1) && t[0].owns(2));
+    }
 }

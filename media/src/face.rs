@@ -48,6 +48,24 @@ impl Default for DetectParams {
     }
 }
 
+/// The embedded face model could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("embedded face model unreadable: {0}")]
+pub struct FaceModelError(pub String);
+
+/// A face detector: the most confident face of an RGB frame, if any. rustface ([`FaceDetector`])
+/// today; S3FD from the user's weights next (issue #31). Clips and streams take any.
+pub trait FaceDetect {
+    /// The most confident face in `rgb` (`width × height × 3`), in its pixel coordinates.
+    fn detect(&mut self, rgb: &[u8], width: usize, height: usize) -> Option<FaceBox>;
+}
+
+impl FaceDetect for FaceDetector {
+    fn detect(&mut self, rgb: &[u8], width: usize, height: usize) -> Option<FaceBox> {
+        FaceDetector::detect(self, rgb, width, height)
+    }
+}
+
 /// A configured detector (not `Send`: make one per worker thread).
 pub struct FaceDetector {
     inner: Box<dyn Detector>,
@@ -56,9 +74,8 @@ pub struct FaceDetector {
 
 impl FaceDetector {
     /// Builds a detector from the embedded model.
-    pub fn new(p: &DetectParams) -> crate::Result<Self> {
-        let model =
-            rustface::read_model(MODEL).map_err(|e| crate::PreprocessError::FaceModel(e.to_string()))?;
+    pub fn new(p: &DetectParams) -> Result<Self, FaceModelError> {
+        let model = rustface::read_model(MODEL).map_err(|e| FaceModelError(e.to_string()))?;
         let mut inner = rustface::create_detector_with_model(model);
         inner.set_min_face_size(p.min_face.max(20));
         inner.set_score_thresh(p.score_thresh);

@@ -1,6 +1,6 @@
 //! A live source decoded by ffmpeg (`evaluator sync --stream FILE|URL|pipe:0`): frames as RGB24
 //! at 25 fps on ffmpeg's stdout (the preprocessing's own video options,
-//! [`preprocess::decode::VIDEO_OUT`]), audio as 16 kHz mono `s16le` on a pipe, each read by its
+//! [`crate::decode::VIDEO_OUT`]), audio as 16 kHz mono `s16le` on a pipe, each read by its
 //! own thread and handed over in arrival order.
 //!
 //! - The audio pipe has no name: ffmpeg opens it through `/proc/<our pid>/fd/<n>` (as the
@@ -19,8 +19,7 @@ use std::sync::{Arc, Mutex};
 
 use features::{CHANNELS, SAMPLES_PER_FRAME, SAMPLE_RATE};
 
-use super::framing::Packet;
-use super::StreamError;
+use crate::framing::{Packet, StreamError};
 
 /// Packets queued between the readers and the scorer (a few seconds of stream).
 const QUEUE: usize = 128;
@@ -66,7 +65,7 @@ impl FfmpegSource {
         let input =
             if follow && !source.contains(':') { format!("file:{source}") } else { source.to_string() };
         cmd.args(["-i", &input]);
-        cmd.args(preprocess::decode::VIDEO_OUT).args(["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]);
+        cmd.args(crate::decode::VIDEO_OUT).args(["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]);
         let rate = SAMPLE_RATE.to_string();
         let map = format!("0:a:{audio_stream}");
         cmd.args(["-map", &map, "-vn", "-ac", "1", "-ar", &rate, "-f", "s16le", "-y", &target]);

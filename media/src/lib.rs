@@ -1,0 +1,25 @@
+//! Media in: everything between a video file (or URL, pipe, growing file, framed stdin) and the
+//! frames, faces, mouth crops and 16 kHz PCM the models take. `preprocess`, `evaluator sync`,
+//! `sync --stream` and `evaluator lse` all take their frames from here; nothing here knows a
+//! model (frames leave as bytes, never as tensors).
+//!
+//! - ffmpeg: [`ffmpeg`] (the stall watchdog, ffprobe), [`decode`] (25 fps RGB + native PCM, the
+//!   preprocessing's), [`reference`] (syncnet_python's MJPEG frames and 16 kHz PCM, for LSE),
+//!   [`live`] and [`framing`] (a live source or our framed stdin, for `sync --stream`);
+//! - pictures: [`face`] (detectors behind [`face::FaceDetect`]), [`crop`] (mouth crops),
+//!   [`resize`] (OpenCV's and torchvision's resizes), [`jpeg`] (libjpeg-turbo as cv2 decodes);
+//! - sound: [`audio`] (downmix and resampling to 16 kHz), [`trim`] (an audio shift);
+//! - [`clip`]: one video → its mouth clip (decode → faces → crops → audio → mel).
+
+pub mod audio;
+pub mod clip;
+pub mod crop;
+pub mod decode;
+pub mod face;
+pub mod ffmpeg;
+pub mod framing;
+pub mod jpeg;
+pub mod live;
+pub mod reference;
+pub mod resize;
+pub mod trim;
