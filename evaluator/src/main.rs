@@ -470,7 +470,7 @@ fn print_sync(video: &std::path::Path, r: &evaluator::sync::SyncResult, json: bo
 }
 
 fn print_sync_batch(
-    rows: &[evaluator::sync::batch::SyncRow],
+    rows: &[evaluator::sync::row::SyncRow],
     report: Option<&evaluator::sync::clean::CleanReport>,
     dir: &std::path::Path,
 ) {

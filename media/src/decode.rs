@@ -559,15 +559,9 @@ mod tests {
     /// never a stalled batch. The input is a local TCP server that accepts and never sends.
     #[test]
     fn a_stalled_decoder_is_stopped() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-        let port = listener.local_addr().expect("bound").port();
-        let server = std::thread::spawn(move || {
-            let conn = listener.accept();
-            std::thread::sleep(std::time::Duration::from_secs(8));
-            drop(conn);
-        });
+        let (url, server) = crate::ffmpeg::silent_server();
         let mut cmd = FfmpegCommand::new();
-        cmd.hide_banner().input(format!("tcp://127.0.0.1:{port}")).args(audio_out(0)).output("-");
+        cmd.hide_banner().input(url).args(audio_out(0)).output("-");
         let start = std::time::Instant::now();
         let r = run_with(&mut cmd, "audio", std::time::Duration::from_secs(2));
         assert!(matches!(r, Err(DecodeError::Stalled { seconds: 2 })), "{:?}", r.err());

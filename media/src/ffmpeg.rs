@@ -80,3 +80,17 @@ pub fn ffprobe(path: &Path, select: &str, entries: &str) -> std::io::Result<std:
         .stdin(std::process::Stdio::null())
         .output()
 }
+
+/// A loopback TCP server that accepts one connection and sends nothing for 8 s: an input on
+/// which ffmpeg makes no progress (the stall tests). Its URL and the thread to join.
+#[cfg(test)]
+pub(crate) fn silent_server() -> (String, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let port = listener.local_addr().expect("bound").port();
+    let server = std::thread::spawn(move || {
+        let conn = listener.accept();
+        std::thread::sleep(std::time::Duration::from_secs(8));
+        drop(conn);
+    });
+    (format!("tcp://127.0.0.1:{port}"), server)
+}

@@ -143,7 +143,7 @@ fn journal<R: evaluator::batch::Row>(seed_lines: &[String]) {
 
 #[test]
 fn sync_journal_lines() {
-    use evaluator::sync::batch::SyncRow;
+    use evaluator::sync::row::SyncRow;
     let mut scores = vec![0.1f32; 31];
     scores[18] = 0.9;
     let r = evaluator::sync::from_means(scores, 40);

@@ -124,7 +124,7 @@ fn hostile_media_are_scored_without_hanging() {
     assert!(ok, "{stdout}{err}");
     assert!(stdout.contains(&format!("{n} of {n} utterances scored", n = media.len())), "{stdout}{err}");
     assert!(err.contains("fps1000: warning: 1000 fps source resampled to 25 fps"), "{err}");
-    let rows: Vec<evaluator::sync::batch::SyncRow> =
+    let rows: Vec<evaluator::sync::row::SyncRow> =
         evaluator::sync::batch::read_table(&out.join("sync.parquet")).unwrap();
     let get = |id: &str| rows.iter().find(|r| r.utt_id == id).and_then(|r| r.result.clone()).unwrap();
     let (phone, upright) = (get("phone"), get("upright"));

@@ -32,7 +32,7 @@ fn shards(corpus: &Path, out: &Path, shift: Option<&Path>) {
     assert_eq!(manifest.skipped.len(), 0, "every synthetic clip preprocesses");
 }
 
-fn sync_shards(shards: &Path, out: &Path, extra: &[&str]) -> Vec<evaluator::sync::batch::SyncRow> {
+fn sync_shards(shards: &Path, out: &Path, extra: &[&str]) -> Vec<evaluator::sync::row::SyncRow> {
     let (s, o, m) = (shards.to_str().unwrap(), out.to_str().unwrap(), model());
     let mut args = vec!["sync", "--shards", s, "--split", SPLITS, "--model", m.to_str().unwrap(), "--out", o];
     args.extend_from_slice(extra);

@@ -30,8 +30,9 @@ use serde::{Deserialize, Serialize};
 use shards::ShardReader;
 
 use super::clean::{clean, CleanReport, KeepRule};
+use super::row::SyncRow;
 use super::{decode_video, score_utterance, SyncResult};
-use crate::batch::{csv_field, csv_opt, Batch, Row};
+use crate::batch::{csv_field, csv_opt, Batch};
 use crate::error::{io, EvalError, Result};
 use crate::protocol::{CANDIDATES, V_SHIFT};
 
@@ -79,38 +80,6 @@ pub struct SyncBatchConfig {
     pub keep: Option<KeepRule>,
     /// No progress bar.
     pub quiet: bool,
-}
-
-/// One output row.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SyncRow {
-    /// Utterance id (the shard's, or the video's path under `--dir`/the list without extension).
-    pub utt_id: String,
-    /// Where it came from: the video, or the shard file.
-    pub source: String,
-    /// The estimate; None when the item could not be scored.
-    pub result: Option<SyncResult>,
-    /// Why it has no estimate.
-    pub reason: Option<String>,
-}
-
-impl Row for SyncRow {
-    fn key(&self) -> &str {
-        &self.utt_id
-    }
-    fn reason(&self) -> Option<&str> {
-        self.reason.as_deref()
-    }
-    /// A row with an estimate must be the estimate of its own mean scores
-    /// ([`super::SyncResult::check`]); a row without one must say why.
-    fn check(&self) -> std::result::Result<(), String> {
-        match (&self.result, &self.reason) {
-            (Some(r), None) => r.check(),
-            (None, Some(_)) => Ok(()),
-            (Some(_), Some(_)) => Err("an estimate with a reason".into()),
-            (None, None) => Err("neither an estimate nor a reason".into()),
-        }
-    }
 }
 
 /// The settings the journal's first line records: rows are reused only under the same ones.

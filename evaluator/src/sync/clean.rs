@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::batch::SyncRow;
+use super::row::SyncRow;
 use super::SyncResult;
 
 /// The split list of kept utterances (one id per line, as `preprocess` reads split lists).

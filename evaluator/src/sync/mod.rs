@@ -9,6 +9,7 @@
 
 pub mod batch;
 pub mod clean;
+pub mod row;
 pub mod stream;
 
 use std::path::Path;
