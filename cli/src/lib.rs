@@ -16,6 +16,11 @@ pub fn at_least_one(s: &str) -> Result<usize, String> {
     }
 }
 
+/// The cores this process may use (1 where that cannot be told): the default worker count.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// `--jobs N`.
 #[derive(clap::Args, Debug, Clone, Copy)]
 pub struct JobsArgs {
@@ -27,7 +32,7 @@ pub struct JobsArgs {
 impl JobsArgs {
     /// The worker count: the flag, else every core.
     pub fn get(&self) -> usize {
-        self.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        self.jobs.unwrap_or_else(cores)
     }
 }
 

@@ -5,6 +5,15 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{io, EvalError, Result};
 
+/// The videos of `sync --out`, each under its utterance id ([`utt_key`]): the path relative to
+/// `--dir`, or to the list's directory, without the extension.
+pub fn keyed(videos: &[PathBuf], list: Option<&Path>, dir: Option<&Path>) -> Result<Vec<(String, PathBuf)>> {
+    let found = collect(videos, list, dir)?;
+    let base = list.map(|l| l.parent().unwrap_or(Path::new("")));
+    let roots: Vec<&Path> = dir.into_iter().chain(base).collect();
+    Ok(found.into_iter().map(|v| (utt_key(&v, &roots), v)).collect())
+}
+
 /// File extensions taken from a `--dir` (lower case).
 pub const VIDEO_EXTENSIONS: [&str; 9] = ["mp4", "avi", "mov", "mkv", "webm", "m4v", "mpg", "mpeg", "flv"];
 

@@ -297,7 +297,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         } => {
             if let Some(source) = live.stream {
                 use evaluator::sync::stream::{StreamConfig, StreamSettings};
-                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                let cores = cli::cores();
                 if live.threads > cores {
                     eprintln!(
                         "evaluator: --threads {} is more than the {cores} cores; using {cores}",
@@ -336,16 +336,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             use evaluator::sync::batch::{Source, SyncBatchConfig};
             let source = match shards {
                 Some(dir) => Source::Shards { dir, splits: split },
-                None => {
-                    let found = evaluator::inputs::collect(&videos, list.as_deref(), dir.as_deref())?;
-                    let base = list.as_deref().map(|l| l.parent().unwrap_or(std::path::Path::new("")));
-                    let roots: Vec<&std::path::Path> = dir.as_deref().into_iter().chain(base).collect();
-                    Source::Videos(
-                        found.into_iter().map(|v| (evaluator::inputs::utt_key(&v, &roots), v)).collect(),
-                    )
-                }
+                None => Source::Videos(evaluator::inputs::keyed(&videos, list.as_deref(), dir.as_deref())?),
             };
-            let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let jobs = jobs.unwrap_or_else(cli::cores);
             let task = task.task()?;
             let cfg = SyncBatchConfig {
                 source,
@@ -414,7 +407,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             quiet,
         } => {
             let videos = evaluator::inputs::collect(&videos, list.as_deref(), dir.as_deref())?;
-            let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let jobs = jobs.unwrap_or_else(cli::cores);
             let cfg = evaluator::lse::LseConfig {
                 videos,
                 syncnet,

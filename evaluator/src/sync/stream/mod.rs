@@ -44,7 +44,7 @@ use features::{
 };
 use features::{FPS, HOP, N_FFT, WINDOW_FRAMES};
 use media::crop::{mouth_crop, BoxAdjust};
-use media::face::FaceDetector;
+use media::face::{FaceDetect, FaceDetector};
 use nets::model::{InputConvention, SyncTransformer, WindowKeys};
 use serde::Serialize;
 use shards::window::mel_window_start;
@@ -146,7 +146,7 @@ pub struct StreamScorer<'m> {
     conv: InputConvention,
     device: Device,
     cfg: StreamConfig,
-    det: FaceDetector,
+    det: Box<dyn FaceDetect>,
     adjust: BoxAdjust,
     mel: MelExtractor,
     last_box: Option<FaceBox>,
@@ -192,7 +192,7 @@ impl<'m> StreamScorer<'m> {
             conv,
             device: device.clone(),
             cfg: StreamConfig { hop: cfg.hop.max(1), detect_every: cfg.detect_every.max(1), ..cfg },
-            det: FaceDetector::new(&params.detect)?,
+            det: Box::new(FaceDetector::new(&params.detect)?),
             adjust: params.adjust,
             mel: MelExtractor::new(),
             last_box: None,
