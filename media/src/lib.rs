@@ -9,7 +9,8 @@
 //! - pictures: [`face`] (detectors behind [`face::FaceDetect`]), [`crop`] (mouth crops),
 //!   [`resize`] (OpenCV's and torchvision's resizes), [`jpeg`] (libjpeg-turbo as cv2 decodes);
 //! - sound: [`audio`] (downmix and resampling to 16 kHz), [`trim`] (an audio shift);
-//! - [`clip`]: one video → its mouth clip (decode → faces → crops → audio → mel).
+//! - [`clip`]: one video → its mouth clip (decode → faces → crops → audio → mel);
+//! - [`tracks`]: face tracks as syncnet_python's run_pipeline makes them (issue #31).
 
 pub mod audio;
 pub mod clip;
@@ -22,4 +23,5 @@ pub mod jpeg;
 pub mod live;
 pub mod reference;
 pub mod resize;
+pub mod tracks;
 pub mod trim;
