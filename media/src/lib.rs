@@ -10,7 +10,8 @@
 //!   [`resize`] (OpenCV's and torchvision's resizes), [`jpeg`] (libjpeg-turbo as cv2 decodes);
 //! - sound: [`audio`] (downmix and resampling to 16 kHz), [`trim`] (an audio shift);
 //! - [`clip`]: one video → its mouth clip (decode → faces → crops → audio → mel);
-//! - [`tracks`]: face tracks as syncnet_python's run_pipeline makes them (issue #31).
+//! - [`shots`] and [`tracks`]: shots as PySceneDetect 0.5.1 cuts them, face tracks as
+//!   syncnet_python's run_pipeline makes them (issue #31).
 
 pub mod audio;
 pub mod clip;
@@ -23,5 +24,6 @@ pub mod jpeg;
 pub mod live;
 pub mod reference;
 pub mod resize;
+pub mod shots;
 pub mod tracks;
 pub mod trim;
