@@ -189,6 +189,43 @@ fn load_from_store<S: ModuleStore>(
     Ok((model, config))
 }
 
+/// A reference network's state dict (`.pth`, zip or legacy) loaded into `model` strictly: the
+/// file must exist, its keys after `remaps` must look like the network's (`looks_right` names
+/// what is wrong otherwise) and every tensor must fill the model. Shared by SyncNet and S3FD.
+pub(crate) fn load_reference<M: ModuleSnapshot>(
+    path: &Path,
+    mut model: M,
+    name: &str,
+    remaps: Vec<(String, String)>,
+    looks_right: impl Fn(&[String]) -> Result<(), String>,
+) -> Result<M, CheckpointError> {
+    if !path.is_file() {
+        return Err(CheckpointError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        });
+    }
+    let mut store = PytorchStore::from_file(path).allow_partial(true).validate(false);
+    for (from, to) in remaps {
+        store = store.with_key_remapping(from, to);
+    }
+    let keys = store.keys().map_err(|e| unreadable(path, e))?;
+    if keys.is_empty() {
+        return Err(unreadable(path, "no tensors found"));
+    }
+    looks_right(&keys).map_err(|detail| CheckpointError::Mismatch {
+        path: path.to_path_buf(),
+        preset: name.into(),
+        detail: format!(
+            "{detail}; first keys: {}",
+            keys.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+        ),
+    })?;
+    let result = model.load_from(&mut store).map_err(|e| unreadable(path, e))?;
+    check_strict(path, name, &result)?;
+    Ok(model)
+}
+
 /// Every parameter found with its shape; only inert buffers left over.
 pub(crate) fn check_strict(path: &Path, model: &str, result: &ApplyResult) -> Result<(), CheckpointError> {
     let mismatch = |detail: String| CheckpointError::Mismatch {

@@ -11,11 +11,10 @@ use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::PaddingConfig2d;
-use burn::store::{ModuleSnapshot, ModuleStore, PytorchStore};
 use burn::tensor::activation::{relu, softmax};
 use burn::tensor::{Device, Tensor};
 
-use crate::checkpoint::{check_strict, unreadable, CheckpointError};
+use crate::checkpoint::{load_reference, CheckpointError};
 
 /// Name used in error messages.
 pub const NAME: &str = "S3FD";
@@ -144,31 +143,13 @@ impl S3fd {
 
     /// Loads `sfd_face.pth` (or any state dict with its keys and shapes) strictly.
     pub fn load(path: &Path, device: &Device) -> Result<Self, CheckpointError> {
-        if !path.is_file() {
-            return Err(CheckpointError::Io {
-                path: path.to_path_buf(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
-            });
-        }
-        let mut store = PytorchStore::from_file(path).allow_partial(true).validate(false);
-        for (from, to) in remaps() {
-            store = store.with_key_remapping(from, to);
-        }
-        let keys = store.keys().map_err(|e| unreadable(path, e))?;
-        if !keys.iter().any(|k| k.starts_with("vgg.")) || !keys.iter().any(|k| k.starts_with("l2norm.")) {
-            return Err(CheckpointError::Mismatch {
-                path: path.to_path_buf(),
-                preset: NAME.into(),
-                detail: format!(
-                    "no vgg.* / L2Norm*_3 keys, so not S3FD's weights (sfd_face.pth); first keys: {}",
-                    keys.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
-                ),
-            });
-        }
-        let mut model = Self::new(device);
-        let result = model.load_from(&mut store).map_err(|e| unreadable(path, e))?;
-        check_strict(path, NAME, &result)?;
-        Ok(model)
+        load_reference(path, Self::new(device), NAME, remaps(), |keys| {
+            if keys.iter().any(|k| k.starts_with("vgg.")) && keys.iter().any(|k| k.starts_with("l2norm.")) {
+                Ok(())
+            } else {
+                Err("no vgg.* / L2Norm*_3 keys, so not S3FD's weights (sfd_face.pth)".into())
+            }
+        })
     }
 
     /// `S3FDNet.forward` up to its `Detect` step (`SP:nets.py:L107-L174`) for one image already

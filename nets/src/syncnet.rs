@@ -14,11 +14,11 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, Conv3d, Conv3dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d, PaddingConfig3d};
-use burn::store::{ModuleSnapshot, ModuleStore, PytorchStore};
+
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
-use crate::checkpoint::{check_strict, unreadable, CheckpointError};
+use crate::checkpoint::{load_reference, CheckpointError};
 use crate::model::batch_norm;
 
 /// Embedding width (`num_layers_in_fc_layers`).
@@ -217,34 +217,14 @@ impl SyncNet {
 
     /// Loads `syncnet_v2.model` (or any state dict with its keys and shapes) strictly.
     pub fn load(path: &Path, device: &Device) -> Result<Self, CheckpointError> {
-        if !path.is_file() {
-            return Err(CheckpointError::Io {
-                path: path.to_path_buf(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
-            });
-        }
-        let mut store = PytorchStore::from_file(path).allow_partial(true).validate(false);
-        for (from, to) in remaps() {
-            store = store.with_key_remapping(from, to);
-        }
-        let keys = store.keys().map_err(|e| unreadable(path, e))?;
-        if keys.is_empty() {
-            return Err(unreadable(path, "no tensors found"));
-        }
-        if !keys.iter().any(|k| k.starts_with("lip.") || k.starts_with("aud.")) {
-            return Err(CheckpointError::Mismatch {
-                path: path.to_path_buf(),
-                preset: NAME.into(),
-                detail: format!(
-                    "no netcnnaud.* / netcnnlip.* keys, so not syncnet_python's weights (syncnet_v2.model); first keys: {}",
-                    keys.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
-                ),
-            });
-        }
-        let mut model = Self::new(device);
-        let result = model.load_from(&mut store).map_err(|e| unreadable(path, e))?;
-        check_strict(path, NAME, &result)?;
-        Ok(model)
+        load_reference(path, Self::new(device), NAME, remaps(), |keys| {
+            if keys.iter().any(|k| k.starts_with("lip.") || k.starts_with("aud.")) {
+                Ok(())
+            } else {
+                Err("no netcnnaud.* / netcnnlip.* keys, so not syncnet_python's weights (syncnet_v2.model)"
+                    .into())
+            }
+        })
     }
 }
 
