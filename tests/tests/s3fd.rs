@@ -3,11 +3,11 @@
 //! pre-1.6 pickles), loaded strictly, and run on the two synthetic images of
 //! `tests/golden/s3fd.json` (made by `scripts/goldens/s3fd.py` with the reference's own network).
 //! The box regressions, softmaxed scores and prior boxes its `Detect` step receives must agree
-//! within 1e-4.
+//! within 1e-4, and so must `Detect`'s rows and `detect_faces`' boxes (within 1e-3 px).
 
 use std::path::Path;
 
-use nets::s3fd::{prepare, S3fd};
+use nets::s3fd::{detect, prepare, S3fd};
 use serde_json::Value;
 
 /// The golden's synthetic RGB image (the formula of `scripts/goldens/s3fd.py`).
@@ -68,6 +68,22 @@ fn raw_outputs_equal_the_reference_from_zip_and_legacy_files() {
             );
             eprintln!("{h}×{w} (legacy {legacy}): max |Δ| loc {dl:.2e}, conf {dc:.2e}, priors {dp:.2e}");
             assert!(dl < 1e-4 && dc < 1e-4 && dp < 1e-6, "{h}×{w}: loc {dl}, conf {dc}, priors {dp}");
+            // Detect: (score, box) rows after torch's suppression, best first.
+            let det: Vec<[f32; 5]> =
+                detect::detect(&raw).iter().map(|(s, b)| [*s, b[0], b[1], b[2], b[3]]).collect();
+            let dd = max_diff(&det, &case["detect"]);
+            // detect_faces at the golden's threshold: pixel boxes after numpy's suppression.
+            let faces: Vec<[f32; 5]> = detect::faces(&raw, w, h, g["conf_th"].as_f64().unwrap())
+                .iter()
+                .map(|r| std::array::from_fn(|k| r[k] as f32))
+                .collect();
+            let df = max_diff(&faces, &case["faces"]);
+            eprintln!(
+                "  Detect: {} rows, max |Δ| {dd:.2e}; faces: {} rows, max |Δ| {df:.2e} px",
+                det.len(),
+                faces.len()
+            );
+            assert!(dd < 1e-4 && df < 1e-3, "{h}×{w}: detect {dd}, faces {df}");
         }
     }
 }

@@ -3,7 +3,7 @@
 //! burn's `PytorchStore`, every key and shape checked). `SP:` below is joonson/syncnet_python at
 //! 6efbb1c, `detectors/s3fd/`: the network of `nets.py` ([`S3fd::forward`]: the box regressions
 //! and softmaxed scores its `Detect` step receives) and the prior boxes of `box_utils.PriorBox`
-//! ([`priors`]). Decoding, thresholds and suppression of detections follow in a later step.
+//! ([`priors`]); [`detect`] turns them into face boxes as `Detect` and `detect_faces` do.
 
 use std::path::Path;
 
@@ -13,6 +13,8 @@ use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::PaddingConfig2d;
 use burn::tensor::activation::{relu, softmax};
 use burn::tensor::{Device, Tensor};
+
+pub mod detect;
 
 use crate::checkpoint::{load_reference, CheckpointError};
 
