@@ -126,6 +126,15 @@ pub mod clips {
             "aac", s(out),
         ]);
     }
+
+    /// `src` played `1 + loops` times through the video filter `vf` (x264 ultrafast, AAC).
+    pub fn reencoded(src: &Path, loops: usize, vf: &str, out: &Path) {
+        let loops = loops.to_string();
+        ffmpeg(&[
+            "-stream_loop", &loops, "-i", s(src), "-vf", vf, "-c:v", "libx264", "-preset", "ultrafast",
+            "-c:a", "aac", s(out),
+        ]);
+    }
 }
 
 /// Every row of the shard set at `dir`, in manifest order.

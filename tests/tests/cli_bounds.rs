@@ -94,19 +94,7 @@ fn the_box_sheet_of_a_tall_clip_is_small() {
     let root = tmp.path().join("mvlrs_v1");
     std::fs::create_dir_all(root.join("main/prog")).unwrap();
     let tall = root.join("main/prog/tall.mp4");
-    lipsync_tests::ffmpeg(&[
-        "-i",
-        raw.to_str().unwrap(),
-        "-vf",
-        "scale=1080:864,pad=1080:1920:0:528",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-c:a",
-        "aac",
-        tall.to_str().unwrap(),
-    ]);
+    lipsync_tests::clips::reencoded(&raw, 0, "scale=1080:864,pad=1080:1920:0:528", &tall);
     std::fs::write(root.join("test.txt"), "prog/tall\n").unwrap();
     let shards = tmp.path().join("shards");
     let (ok, _, err) =
