@@ -73,8 +73,8 @@ const COEF_SCALE: f32 = 2048.0;
 /// with weights (1, 0) (`clamp_edges`); along y it does not: the weights stay as computed and
 /// only the rows read are clipped. The two differ in the last bit at the top and bottom rows of
 /// an upscale, so both are reproduced.
-fn opencv_axis(src: usize, dst: usize, clamp_edges: bool) -> Vec<(i64, [i32; 2])> {
-    let scale = 1.0 / (dst as f64 / src as f64);
+fn opencv_axis(src: usize, dst: usize, inv_scale: f64, clamp_edges: bool) -> Vec<(i64, [i32; 2])> {
+    let scale = 1.0 / inv_scale;
     (0..dst)
         .map(|d| {
             let mut f = ((d as f64 + 0.5) * scale - 0.5) as f32;
@@ -108,16 +108,34 @@ pub fn opencv_linear(img: &Image, width: usize, height: usize) -> Image {
 
 /// Rows `rows` of [`opencv_linear`]'s result (each computed exactly as in the whole image).
 pub fn opencv_linear_rows(img: &Image, width: usize, height: usize, rows: Range<usize>) -> Image {
+    let inv = (width as f64 / img.width as f64, height as f64 / img.height as f64);
+    linear_rows(img, width, height, inv, rows)
+}
+
+/// `cv2.resize(img, (0, 0), fx=f, fy=f)` with INTER_LINEAR, as S3FD's `detect_faces` scales its
+/// input: the size is `round(w·f) × round(h·f)` and the sampling step is exactly `1/f`, which
+/// differs from [`opencv_linear`] to that size when `w·f` is not a whole number (a 642-pixel-wide
+/// frame at 0.25 gives 160 columns sampled every 4 pixels, not every 642/160).
+pub fn opencv_linear_fx(img: &Image, f: f64) -> Image {
+    // saturate_cast<int>(double): round half to even.
+    let (w, h) = (
+        (img.width as f64 * f).round_ties_even() as usize,
+        (img.height as f64 * f).round_ties_even() as usize,
+    );
+    linear_rows(img, w, h, (f, f), 0..h)
+}
+
+fn linear_rows(img: &Image, width: usize, height: usize, inv: (f64, f64), rows: Range<usize>) -> Image {
     let (sw, sh, cn) = (img.width, img.height, img.channels);
     if sw == width && sh == height {
         return band(img, rows); // OpenCV copies
     }
-    let (sx, sy) = (sw as f64 / width as f64, sh as f64 / height as f64);
+    let (sx, sy) = (1.0 / inv.0, 1.0 / inv.1);
     if sx == 2.0 && sy == 2.0 {
         return opencv_area_2x(img, width, rows);
     }
-    let xs = opencv_axis(sw, width, true);
-    let ys = opencv_axis(sh, height, false);
+    let xs = opencv_axis(sw, width, inv.0, true);
+    let ys = opencv_axis(sh, height, inv.1, false);
     let line = width * cn;
     // The horizontal pass of each source row the output rows read, computed once.
     let clip = |y: i64| y.clamp(0, sh as i64 - 1) as usize;
@@ -339,7 +357,7 @@ mod tests {
     fn opencv_coefficients_sum_to_one() {
         for (s, d) in [(40, 96), (150, 96), (211, 96), (97, 96)] {
             for clamp in [true, false] {
-                for (x, [a, b]) in opencv_axis(s, d, clamp) {
+                for (x, [a, b]) in opencv_axis(s, d, d as f64 / s as f64, clamp) {
                     assert_eq!(a + b, 2048);
                     assert!(x < s as i64 && (x >= 0 || !clamp));
                 }
