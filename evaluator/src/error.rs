@@ -202,6 +202,9 @@ pub enum EvalError {
     /// The face detector could not start.
     #[error(transparent)]
     Detector(#[from] media::face::FaceModelError),
+    /// `--detector s3fd` without its weights.
+    #[error("--detector s3fd needs --detector-weights sfd_face.pth (the file run_pipeline.py and Wav2Lip download; nothing is downloaded here)")]
+    NoDetectorWeights,
     /// A video that cannot be scored (`sync`).
     #[error("{}: {reason}", video.display())]
     Unscorable {

@@ -8,6 +8,7 @@
 pub mod batch;
 pub mod compare;
 mod error;
+pub mod faces;
 pub mod inputs;
 pub mod lse;
 pub mod protocol;

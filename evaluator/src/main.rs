@@ -141,7 +141,8 @@ enum Command {
     /// writes lse.parquet, lse.csv (one row per video) and summary.json. Resumable: rerun with
     /// the same --out to score only the videos not yet done.
     Lse {
-        /// Video files (224×224 face crops, as syncnet_python's evaluate takes).
+        /// Video files: 224×224 face crops (syncnet_python's evaluate) or full frames, whose
+        /// faces are tracked as run_pipeline.py does, one row per track.
         videos: Vec<PathBuf>,
         /// A file listing videos, one per line (relative paths from the list's directory).
         #[arg(long)]
@@ -172,8 +173,16 @@ enum Command {
         frames: evaluator::lse::FrameSource,
         /// Resize frames that are not 224×224 with cv2.resize's INTER_LINEAR, as Wav2Lip's
         /// scores_LSE does (syncnet_python itself, the default, takes only 224×224).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "full_frame")]
         resize: bool,
+        /// Every video is a 224×224 face crop (today's exact path; default: videos of that size).
+        #[arg(long, conflicts_with = "full_frame")]
+        crops: bool,
+        /// Track the faces of every video, whatever its size (default: videos not 224×224).
+        #[arg(long)]
+        full_frame: bool,
+        #[command(flatten)]
+        faces: evaluator::faces::TrackArgs,
         #[command(flatten)]
         device: DeviceArgs,
         /// No progress bar.
@@ -403,10 +412,18 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             batch,
             frames,
             resize,
+            crops,
+            full_frame,
+            faces,
             device,
             quiet,
         } => {
             let videos = evaluator::inputs::collect(&videos, list.as_deref(), dir.as_deref())?;
+            let input = match (crops, full_frame) {
+                (true, _) => evaluator::lse::LseInput::Crops,
+                (_, true) => evaluator::lse::LseInput::FullFrame,
+                _ => evaluator::lse::LseInput::Auto,
+            };
             let jobs = jobs.unwrap_or_else(cli::cores);
             let cfg = evaluator::lse::LseConfig {
                 videos,
@@ -419,6 +436,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 resize,
                 audio_stream,
                 quiet,
+                input,
+                faces,
             };
             let (rows, s) = evaluator::lse::run(&cfg)?;
             let fmt = |v: Option<f32>| v.map_or("n/a".to_string(), |v| format!("{v:.3}"));

@@ -53,16 +53,40 @@ impl Default for DetectParams {
 #[error("embedded face model unreadable: {0}")]
 pub struct FaceModelError(pub String);
 
-/// A face detector: the most confident face of an RGB frame, if any. rustface ([`FaceDetector`])
-/// today; S3FD from the user's weights next (issue #31). Clips and streams take any.
+/// A face detector: rustface ([`FaceDetector`], embedded) or S3FD from the user's weights
+/// (`evaluator`'s `faces` module, which sees the networks). Clips and streams take the most
+/// confident face of a frame; face tracks ([`crate::fullframe`]) take every face.
 pub trait FaceDetect {
     /// The most confident face in `rgb` (`width × height × 3`), in its pixel coordinates.
     fn detect(&mut self, rgb: &[u8], width: usize, height: usize) -> Option<FaceBox>;
+
+    /// Every face in `rgb` as `[x1, y1, x2, y2, confidence]` (run_pipeline's `bboxes` rows), in
+    /// the detector's own order.
+    fn faces(&mut self, rgb: &[u8], width: usize, height: usize) -> Vec<[f64; 5]> {
+        self.detect(rgb, width, height)
+            .map(|b| [b.x as f64, b.y as f64, (b.x + b.w) as f64, (b.y + b.h) as f64, b.score as f64])
+            .into_iter()
+            .collect()
+    }
 }
 
 impl FaceDetect for FaceDetector {
     fn detect(&mut self, rgb: &[u8], width: usize, height: usize) -> Option<FaceBox> {
         FaceDetector::detect(self, rgb, width, height)
+    }
+
+    fn faces(&mut self, rgb: &[u8], width: usize, height: usize) -> Vec<[f64; 5]> {
+        let k =
+            if width / self.downscale >= 40 && height / self.downscale >= 40 { self.downscale } else { 1 };
+        let mut found = self.detect_all_at(rgb, width, height, k);
+        if found.is_empty() && k > 1 {
+            found = self.detect_all_at(rgb, width, height, 1);
+        }
+        found.sort_by(|a, b| b.score.total_cmp(&a.score));
+        found
+            .iter()
+            .map(|b| [b.x as f64, b.y as f64, (b.x + b.w) as f64, (b.y + b.h) as f64, b.score as f64])
+            .collect()
     }
 }
 
@@ -93,8 +117,13 @@ impl FaceDetector {
     }
 
     fn detect_at(&mut self, rgb: &[u8], width: usize, height: usize, k: usize) -> Option<FaceBox> {
+        self.detect_all_at(rgb, width, height, k).into_iter().max_by(|a, b| a.score.total_cmp(&b.score))
+    }
+
+    /// Every face rustface finds on the frame shrunk by `k`, in frame coordinates.
+    fn detect_all_at(&mut self, rgb: &[u8], width: usize, height: usize, k: usize) -> Vec<FaceBox> {
         if width < 20 || height < 20 {
-            return None;
+            return Vec::new();
         }
         let (w, h) = (width / k, height / k);
         // ITU-R BT.601 luma, as rustface's examples feed it, averaged over k×k blocks.
@@ -113,16 +142,19 @@ impl FaceDetector {
         }
         let faces = self.inner.detect(&ImageData::new(&gray, w as u32, h as u32));
         let s = k as f32;
-        faces.into_iter().max_by(|a, b| a.score().total_cmp(&b.score())).map(|f| {
-            let b = f.bbox();
-            FaceBox {
-                x: b.x() as f32 * s,
-                y: b.y() as f32 * s,
-                w: b.width() as f32 * s,
-                h: b.height() as f32 * s,
-                score: f.score() as f32,
-            }
-        })
+        faces
+            .into_iter()
+            .map(|f| {
+                let b = f.bbox();
+                FaceBox {
+                    x: b.x() as f32 * s,
+                    y: b.y() as f32 * s,
+                    w: b.width() as f32 * s,
+                    h: b.height() as f32 * s,
+                    score: f.score() as f32,
+                }
+            })
+            .collect()
     }
 }
 

@@ -11,7 +11,8 @@
 //! - sound: [`audio`] (downmix and resampling to 16 kHz), [`trim`] (an audio shift);
 //! - [`clip`]: one video → its mouth clip (decode → faces → crops → audio → mel);
 //! - [`shots`] and [`tracks`]: shots as PySceneDetect 0.5.1 cuts them, face tracks as
-//!   syncnet_python's run_pipeline makes them (issue #31).
+//!   syncnet_python's run_pipeline makes them (issue #31); [`fullframe`]: a full-frame video
+//!   through both, in two passes, to each track's 224 × 224 crops.
 
 pub mod audio;
 pub mod clip;
@@ -20,6 +21,7 @@ pub mod decode;
 pub mod face;
 pub mod ffmpeg;
 pub mod framing;
+pub mod fullframe;
 pub mod jpeg;
 pub mod live;
 pub mod reference;

@@ -63,11 +63,15 @@ impl Read for Watched {
 
 impl Ffmpeg {
     fn spawn(video: &Path, args: &[&str]) -> Result<Self, MediaError> {
+        Self::spawn_to(video, args, Path::new("pipe:1"))
+    }
+
+    fn spawn_to(video: &Path, args: &[&str], output: &Path) -> Result<Self, MediaError> {
         let mut child = Command::new("ffmpeg")
             .args(["-nostdin", "-hide_banner", "-v", "error", "-y", "-i"])
             .arg(video)
             .args(args)
-            .arg("pipe:1")
+            .arg(output)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -160,6 +164,16 @@ pub fn pcm_16k(video: &Path, stream: usize) -> Result<Vec<i16>, MediaError> {
     Ok(bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect())
 }
 
+/// `ffmpeg -y -i VIDEO ARGS OUTPUT` to a file, under the stall watchdog (ffmpeg's `-progress`
+/// lines on stdout are its signs of life): run_pipeline's AVI conversion. An error is one line.
+pub fn transcode(video: &Path, args: &[&str], output: &Path, what: &str) -> Result<(), MediaError> {
+    let args: Vec<&str> = args.iter().copied().chain(["-nostats", "-progress", "pipe:1"]).collect();
+    let mut ff = Ffmpeg::spawn_to(video, &args, output)?;
+    std::io::copy(ff.stdout.as_mut().expect("piped"), &mut std::io::sink())
+        .map_err(|e| MediaError(format!("ffmpeg ({what}): {e}")))?;
+    ff.finish(what)
+}
+
 /// One decoded frame: `height × width × 3` bytes in BGR order (as `cv2.imread`).
 #[derive(Debug, Clone)]
 pub struct Frame {
@@ -186,13 +200,23 @@ pub fn audio_streams(video: &Path) -> usize {
         .unwrap_or(0)
 }
 
-/// Width and height of the first video stream (ffprobe).
-fn probe_size(video: &Path) -> Result<(usize, usize), MediaError> {
-    let out = ffprobe(video, "v:0", "stream=width,height")
+/// Width and height of the first video stream as ffmpeg decodes it (ffprobe): a stream with a
+/// display rotation of ±90° (a phone's portrait clip stored landscape) is autorotated by ffmpeg,
+/// so its sides are swapped here (issue #31: frames were read at the stored size, scrambled).
+pub fn probe_size(video: &Path) -> Result<(usize, usize), MediaError> {
+    let out = ffprobe(video, "v:0", "stream=width,height:stream_side_data=rotation")
         .map_err(|e| MediaError(format!("cannot run ffprobe ({e}); install ffmpeg (make setup)")))?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let mut it = text.trim().split(',').map(|v| v.trim().parse::<usize>());
-    match (out.status.success(), it.next(), it.next()) {
+    let mut values = text.split([',', '\n']).filter(|v| !v.trim().is_empty());
+    let mut it = values.by_ref().take(2).map(|v| v.trim().parse::<usize>());
+    let size = (it.next(), it.next());
+    let quarter_turn =
+        values.filter_map(|v| v.trim().parse::<f64>().ok()).any(|r| (r.round() as i64).rem_euclid(180) == 90);
+    let size = match size {
+        (Some(Ok(w)), Some(Ok(h))) if quarter_turn => (Some(Ok(h)), Some(Ok(w))),
+        s => s,
+    };
+    match (out.status.success(), size.0, size.1) {
         (true, Some(Ok(w)), Some(Ok(h))) if w > 0 && h > 0 => Ok((w, h)),
         (true, _, _) => Err(MediaError("no video stream".into())),
         _ => Err(ffmpeg_reason(&String::from_utf8_lossy(&out.stderr), "video")),
@@ -202,12 +226,19 @@ fn probe_size(video: &Path) -> Result<(usize, usize), MediaError> {
 impl Frames {
     /// Starts decoding `video`.
     pub fn open(video: &Path, source: FrameSource) -> Result<Self, MediaError> {
+        Self::open_with(video, source, &[])
+    }
+
+    /// Starts decoding `video` with more output options before the format's own (run_pipeline's
+    /// `-qscale:v 2` JPEGs, a `-r 25` resampling, `-vsync passthrough` as OpenCV reads).
+    pub fn open_with(video: &Path, source: FrameSource, options: &[&str]) -> Result<Self, MediaError> {
         let size = probe_size(video)?;
-        let args: &[&str] = match source {
+        let format: &[&str] = match source {
             FrameSource::Jpeg => &["-threads", "1", "-f", "image2pipe", "-c:v", "mjpeg"],
             FrameSource::Direct => &["-threads", "1", "-f", "rawvideo", "-pix_fmt", "bgr24"],
         };
-        let mut ff = Ffmpeg::spawn(video, args)?;
+        let args: Vec<&str> = options.iter().chain(format).copied().collect();
+        let mut ff = Ffmpeg::spawn(video, &args)?;
         let reader = BufReader::with_capacity(1 << 20, ff.stdout.take().expect("piped"));
         Ok(Self { ff: Some(ff), reader, source, size })
     }

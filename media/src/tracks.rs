@@ -38,6 +38,14 @@ pub struct TrackParams {
     pub crop_scale: f64,
     /// `signal.medfilt` kernel on size and centre (`SP:run_pipeline.py:L128-L130`).
     pub median_kernel: usize,
+    /// Detections come every this many frames (1 in the reference; the fast mode's cadence):
+    /// a chain then needs more than `min_track / detect_every` detections, the same span.
+    #[serde(default = "one")]
+    pub detect_every: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Default for TrackParams {
@@ -49,6 +57,7 @@ impl Default for TrackParams {
             iou_threshold: 0.5,
             crop_scale: 0.4,
             median_kernel: 13,
+            detect_every: 1,
         }
     }
 }
@@ -221,7 +230,7 @@ pub fn track_shot(mut faces: Vec<Vec<Detection>>, p: &TrackParams) -> (Vec<Track
         let chained = chain(&mut faces, p);
         let (Some(first), Some(last)) = (chained.first(), chained.last()) else { break };
         let (first, last) = (first.frame, last.frame);
-        if chained.len() <= p.min_track {
+        if chained.len() * p.detect_every.max(1) <= p.min_track {
             dropped.push(Dropped::TooShort { first, last, detections: chained.len() });
             continue;
         }

@@ -167,12 +167,15 @@ fn sync_journal_lines() {
 
 #[test]
 fn lse_journal_lines() {
-    use evaluator::lse::run::LseRow;
+    use evaluator::lse::run::{LseRow, LseVideo};
     let mut d = [3.0f32; 31];
     d[12] = 1.5;
     let s = evaluator::lse::score::terms(d, 20);
     let row = LseRow {
         video: "v.mp4".into(),
+        track: None,
+        first_frame: None,
+        last_frame: None,
         offset: Some(s.offset),
         confidence: Some(s.confidence),
         min_dist: Some(s.min_dist),
@@ -181,7 +184,22 @@ fn lse_journal_lines() {
         frames: Some(30),
         reason: None,
     };
-    journal::<LseRow>(&[serde_json::to_string(&row).unwrap()]);
+    let tracked = LseRow { track: Some(0), first_frame: Some(3), last_frame: Some(32), ..row.clone() };
+    let record = evaluator::lse::tracks::TrackRecord {
+        video: "w.mp4".into(),
+        track: Some(0),
+        first_frame: 3,
+        last_frame: 32,
+        reason: None,
+        boxes: vec![[1.0, 2.0, 3.0, 4.0]; 30],
+    };
+    let one = LseVideo { video: "v.mp4".into(), rows: vec![row], tracks: Vec::new() };
+    let two = LseVideo {
+        video: "w.mp4".into(),
+        rows: vec![LseRow { video: "w.mp4".into(), ..tracked }],
+        tracks: vec![record],
+    };
+    journal::<LseVideo>(&[serde_json::to_string(&one).unwrap(), serde_json::to_string(&two).unwrap()]);
 }
 
 #[test]

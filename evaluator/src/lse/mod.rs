@@ -8,13 +8,16 @@
 //! - the model: [`nets::syncnet`];
 //! - [`video`]: one video through the encoders; [`score`]: `calc_pdist`, offset, confidence,
 //!   minimum distance;
-//! - [`run`]: the batch job (parallel, resumable, `lse.parquet`, `lse.csv`, `summary.json`).
+//! - [`tracks`]: full-frame videos, one row per face track (run_pipeline's tracks, issue #31);
+//! - [`run`]: the batch job (parallel, resumable, `lse.parquet`, `lse.csv`, `summary.json`,
+//!   `tracks.parquet` and a tracks picture per full-frame video).
 
 pub mod run;
 pub mod score;
+pub mod tracks;
 pub mod video;
 
 pub use media::reference::FrameSource;
-pub use run::{run, LseConfig, LseRow, LseSummary};
+pub use run::{run, LseConfig, LseInput, LseRow, LseSummary, LseVideo};
 pub use score::{LseScore, SHIFTS, VSHIFT};
 pub use video::{evaluate, Embedder, VideoLse};

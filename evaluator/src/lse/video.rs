@@ -81,6 +81,85 @@ impl Embedder {
     }
 }
 
+/// SyncNet's visual windows over a stream of frames, `batch` consecutive windows per forward
+/// (the reference's batching), with only the `batch + 4` frames of the batch being built in
+/// memory. Frames past the last window the audio allows are only counted.
+pub struct LipWindows<'a> {
+    embedder: &'a Embedder,
+    batch: usize,
+    limit: usize,
+    buf: Vec<Frame>,
+    lip: Vec<Vec<f32>>,
+    count: usize,
+}
+
+impl<'a> LipWindows<'a> {
+    /// Windows for audio of `pcm_len` samples.
+    pub fn new(embedder: &'a Embedder, batch: usize, pcm_len: usize) -> Self {
+        let batch = batch.max(1);
+        let limit = score::num_windows(usize::MAX, pcm_len);
+        Self {
+            embedder,
+            batch,
+            limit,
+            buf: Vec::with_capacity(batch + WINDOW_FRAMES),
+            lip: Vec::new(),
+            count: 0,
+        }
+    }
+
+    /// Whether the next frame is still needed (else [`LipWindows::count`] it).
+    pub fn wants(&self) -> bool {
+        self.lip.len() < self.limit
+    }
+
+    /// Counts a frame that is not needed.
+    pub fn count(&mut self) {
+        self.count += 1;
+    }
+
+    /// The next frame (224 × 224 BGR).
+    pub fn push(&mut self, f: Frame) {
+        self.count += 1;
+        if !self.wants() {
+            return;
+        }
+        self.buf.push(f);
+        if self.buf.len() == self.batch + WINDOW_FRAMES - 1 {
+            let n = self.batch.min(self.limit - self.lip.len());
+            self.lip.extend(self.embedder.lip(&self.buf, n));
+            self.buf.drain(..self.batch);
+        }
+    }
+
+    /// The last windows, the audio embeddings and the scores, given the audio.
+    pub fn finish(mut self, pcm: Vec<i16>) -> Result<VideoLse, MediaError> {
+        let mfcc = mfcc::mfcc(&pcm);
+        let count = self.count;
+        let windows = score::num_windows(count, pcm.len());
+        if windows == 0 {
+            return Err(MediaError(format!(
+                "too short: {count} frames and {:.2} s of audio; SyncNet needs at least 6 frames of both",
+                pcm.len() as f64 / 16_000.0
+            )));
+        }
+        if self.lip.len() < windows && self.buf.len() >= WINDOW_FRAMES {
+            let n = (self.buf.len() + 1 - WINDOW_FRAMES).min(windows - self.lip.len());
+            self.lip.extend(self.embedder.lip(&self.buf, n));
+        }
+        let mut lip = self.lip;
+        lip.truncate(windows);
+        let mut aud = Vec::with_capacity(windows);
+        while aud.len() < windows {
+            let n = self.batch.min(windows - aud.len());
+            aud.extend(self.embedder.aud(&mfcc, aud.len(), n));
+        }
+        let dists = score::pdist(&lip, &aud);
+        let score = score::score(&dists).expect("windows > 0");
+        Ok(VideoLse { pcm, mfcc, frames: count, lip, aud, dists, score })
+    }
+}
+
 /// Scores `video`; `batch` windows per forward. With `resize`, frames of another size are first
 /// resized to 224 × 224 as Wav2Lip's `scores_LSE` does (`cv2.resize`, INTER_LINEAR, bit-exact
 /// through [`media::resize::opencv_linear`]); without it they are a reason, as in
@@ -95,7 +174,6 @@ pub fn evaluate(
     audio_stream: usize,
 ) -> Result<VideoLse, MediaError> {
     let pcm = reference::pcm_16k(video, audio_stream)?;
-    let mfcc = mfcc::mfcc(&pcm);
     let mut frames = reference::Frames::open(video, source)?;
     let (w, h) = frames.size();
     let other_size = (w, h) != (FRAME_SIZE, FRAME_SIZE);
@@ -104,49 +182,19 @@ pub fn evaluate(
             "frames are {w}×{h}; SyncNet takes {FRAME_SIZE}×{FRAME_SIZE} face crops (crop the faces first, or pass --resize to resize them as Wav2Lip's scores_LSE does)"
         )));
     }
-    // Windows that can be scored at all: the audio bounds them before the first frame is read.
-    let audio_windows = score::num_windows(usize::MAX, pcm.len());
-    let batch = batch.max(1);
-    let mut buf: Vec<Frame> = Vec::with_capacity(batch + WINDOW_FRAMES);
-    let mut lip = Vec::new();
-    let mut count = 0usize;
+    let mut windows = LipWindows::new(embedder, batch, pcm.len());
     // Frames past the last window the audio allows are counted, not decoded.
-    while lip.len() < audio_windows {
+    while windows.wants() {
         let Some(mut f) = frames.next_frame()? else { break };
-        count += 1;
         if other_size {
             let img = media::resize::Image { width: f.width, height: f.height, channels: 3, data: f.bgr };
             let out = media::resize::opencv_linear(&img, FRAME_SIZE, FRAME_SIZE);
             f = Frame { width: FRAME_SIZE, height: FRAME_SIZE, bgr: out.data };
         }
-        buf.push(f);
-        if buf.len() == batch + WINDOW_FRAMES - 1 {
-            let n = batch.min(audio_windows - lip.len());
-            lip.extend(embedder.lip(&buf, n));
-            buf.drain(..batch);
-        }
+        windows.push(f);
     }
     while frames.skip_frame()? {
-        count += 1;
+        windows.count();
     }
-    let windows = score::num_windows(count, pcm.len());
-    if windows == 0 {
-        return Err(MediaError(format!(
-            "too short: {count} frames and {:.2} s of audio; SyncNet needs at least 6 frames of both",
-            pcm.len() as f64 / 16_000.0
-        )));
-    }
-    if lip.len() < windows && buf.len() >= WINDOW_FRAMES {
-        let n = (buf.len() + 1 - WINDOW_FRAMES).min(windows - lip.len());
-        lip.extend(embedder.lip(&buf, n));
-    }
-    lip.truncate(windows);
-    let mut aud = Vec::with_capacity(windows);
-    while aud.len() < windows {
-        let n = batch.min(windows - aud.len());
-        aud.extend(embedder.aud(&mfcc, aud.len(), n));
-    }
-    let dists = score::pdist(&lip, &aud);
-    let score = score::score(&dists).expect("windows > 0");
-    Ok(VideoLse { pcm, mfcc, frames: count, lip, aud, dists, score })
+    windows.finish(pcm)
 }
