@@ -205,6 +205,9 @@ pub enum EvalError {
     /// `--detector s3fd` without its weights.
     #[error("--detector s3fd needs --detector-weights sfd_face.pth (the file run_pipeline.py and Wav2Lip download; nothing is downloaded here)")]
     NoDetectorWeights,
+    /// `--detections` with several videos (the file holds one video's frames).
+    #[error("--detections replays one video's detections; {0} videos were given (score them one at a time)")]
+    DetectionsForOneVideo(usize),
     /// A video that cannot be scored (`sync`).
     #[error("{}: {reason}", video.display())]
     Unscorable {

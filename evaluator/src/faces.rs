@@ -37,6 +37,10 @@ pub struct TrackArgs {
     /// torch format, read without running pickle code).
     #[arg(long)]
     pub detector_weights: Option<PathBuf>,
+    /// Saved detections to replay instead of a detector, for one video: a JSON list with one
+    /// list per 25 fps frame of [x1, y1, x2, y2, confidence] rows (run_pipeline's faces.pckl).
+    #[arg(long, conflicts_with = "detector_weights")]
+    pub detections: Option<PathBuf>,
     /// S3FD's confidence threshold (run_pipeline: 0.9).
     #[arg(long, default_value_t = s3fd::detect::CONF_TH)]
     pub detector_conf: f64,
@@ -73,6 +77,9 @@ pub struct TrackSettings {
     /// sha256 of the S3FD weights.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detector_sha256: Option<String>,
+    /// sha256 of replayed detections (`--detections`), which then stand for the detector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detections_sha256: Option<String>,
     /// S3FD's threshold and scale (0 for rustface).
     pub detector_conf: f64,
     /// S3FD's input scale.
@@ -98,9 +105,11 @@ impl TrackArgs {
             (Detector::S3fd, None) => return Err(crate::EvalError::NoDetectorWeights),
             (Detector::Rustface, _) => None,
         };
+        let detections_sha256 = self.detections.as_deref().map(manifests::sha256_file).transpose()?;
         Ok(TrackSettings {
             detector: self.detector,
             detector_sha256,
+            detections_sha256,
             detector_conf: self.detector_conf,
             detector_scale: self.detector_scale,
             params,
@@ -113,6 +122,8 @@ impl TrackArgs {
 pub enum Loaded {
     /// rustface (made on each worker's thread: it is not `Send`).
     Rustface,
+    /// Saved detections.
+    Replay(media::face::Replay),
     /// S3FD on a device.
     S3fd {
         /// The network.
@@ -129,6 +140,9 @@ pub enum Loaded {
 impl Loaded {
     /// Loads the detector `args` name (S3FD's weights strictly checked; a bad file is one line).
     pub fn load(args: &TrackArgs, device: &Device) -> Result<Self> {
+        if let Some(path) = &args.detections {
+            return Ok(Loaded::Replay(media::face::Replay::load(path)?));
+        }
         Ok(match (args.detector, &args.detector_weights) {
             (Detector::Rustface, _) => Loaded::Rustface,
             (Detector::S3fd, Some(w)) => Loaded::S3fd {
@@ -147,6 +161,7 @@ impl Loaded {
             Loaded::Rustface => {
                 Box::new(FaceDetector::new(&DetectParams::default()).expect("the embedded model reads"))
             }
+            Loaded::Replay(r) => Box::new(r.clone()),
             Loaded::S3fd { net, device, conf_th, scale } => Box::new(S3fdDetector {
                 net: net.as_ref().clone(),
                 device: device.clone(),

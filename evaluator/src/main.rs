@@ -439,15 +439,15 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 input,
                 faces,
             };
-            let (rows, s) = evaluator::lse::run(&cfg)?;
+            let (_, s) = evaluator::lse::run(&cfg)?;
             let fmt = |v: Option<f32>| v.map_or("n/a".to_string(), |v| format!("{v:.3}"));
             println!(
-                "LSE-D {}  LSE-C {}  ({} videos scored, {} with a reason; {} rows in {})",
+                "LSE-D {}  LSE-C {}  ({} rows scored, {} with a reason, of {} videos; table in {})",
                 fmt(s.lse_d),
                 fmt(s.lse_c),
                 s.scored,
                 s.failed,
-                rows.len(),
+                cfg.videos.len(),
                 out.join(evaluator::lse::run::TABLE).display()
             );
         }

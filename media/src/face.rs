@@ -68,6 +68,46 @@ pub trait FaceDetect {
             .into_iter()
             .collect()
     }
+
+    /// [`FaceDetect::faces`] of frame `frame` of the video (a detector that replays saved
+    /// detections needs the index).
+    fn faces_at(&mut self, frame: usize, rgb: &[u8], width: usize, height: usize) -> Vec<[f64; 5]> {
+        let _ = frame;
+        self.faces(rgb, width, height)
+    }
+}
+
+/// Detections saved earlier, replayed by frame index: a JSON list with one list per frame of
+/// `[x1, y1, x2, y2, confidence]` rows (run_pipeline's `faces.pckl` rows; `--detections`). Frames
+/// past the list have no face.
+#[derive(Debug, Clone)]
+pub struct Replay {
+    frames: Vec<Vec<[f64; 5]>>,
+}
+
+impl Replay {
+    /// Reads a detections file; a bad one is one line naming it.
+    pub fn load(path: &std::path::Path) -> Result<Self, FaceModelError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| FaceModelError(format!("{}: {e}", path.display())))?;
+        let frames = serde_json::from_str(&text).map_err(|e| {
+            FaceModelError(format!(
+                "{}: not a detections file ({e}); expected one list per frame of [x1, y1, x2, y2, confidence] rows",
+                path.display()
+            ))
+        })?;
+        Ok(Self { frames })
+    }
+}
+
+impl FaceDetect for Replay {
+    fn detect(&mut self, _: &[u8], _: usize, _: usize) -> Option<FaceBox> {
+        None
+    }
+
+    fn faces_at(&mut self, frame: usize, _: &[u8], _: usize, _: usize) -> Vec<[f64; 5]> {
+        self.frames.get(frame).cloned().unwrap_or_default()
+    }
 }
 
 impl FaceDetect for FaceDetector {

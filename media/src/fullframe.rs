@@ -209,7 +209,7 @@ pub fn detect(
             detector_runs += 1;
             let rgb = rgb_of(&frame.data);
             detector
-                .faces(&rgb, frame.width, frame.height)
+                .faces_at(i, &rgb, frame.width, frame.height)
                 .into_iter()
                 .map(|b| Detection { frame: i, bbox: [b[0], b[1], b[2], b[3]], conf: b[4] })
                 .collect()

@@ -286,6 +286,9 @@ struct Worker {
 /// Runs the job; returns the rows (input order; a full-frame video has one per face track) and
 /// the summary.
 pub fn run(cfg: &LseConfig) -> Result<(Vec<LseRow>, LseSummary)> {
+    if cfg.faces.detections.is_some() && cfg.videos.len() > 1 {
+        return Err(crate::EvalError::DetectionsForOneVideo(cfg.videos.len()));
+    }
     let lock = manifests::DirLock::acquire(&cfg.out, "evaluator lse")?;
     std::fs::create_dir_all(&cfg.out).map_err(io(&cfg.out))?;
     lock.remove_stale_temp_files(&cfg.out)?;
