@@ -52,18 +52,17 @@ pub struct TrackArgs {
     /// `lse` (the published numbers' pipeline), fast for `sync`.
     #[arg(long, value_enum)]
     pub tracks: Option<TrackMode>,
-    /// Fast mode's detection cadence, frames.
-    #[arg(long, default_value_t = 5, value_parser = cli::at_least_one)]
-    pub detect_every: usize,
-    /// A track needs more than this many frames (run_pipeline's --min_track).
-    #[arg(long, default_value_t = 100)]
-    pub min_track: usize,
+    /// A track needs more than this many frames (run_pipeline's --min_track; default 100 for
+    /// `lse` as there, 25 for `sync`, which needs one second).
+    #[arg(long)]
+    pub min_track: Option<usize>,
     /// Frames a track may go without a detection (run_pipeline's --num_failed_det).
     #[arg(long, default_value_t = 25)]
     pub num_failed_det: usize,
-    /// Smallest mean face side kept, pixels (run_pipeline's --min_face_size).
-    #[arg(long, default_value_t = 100.0)]
-    pub min_face_size: f64,
+    /// Smallest mean face side kept, pixels (run_pipeline's --min_face_size; default 100 for
+    /// `lse` as there, 40 for `sync`).
+    #[arg(long)]
+    pub min_face_size: Option<f64>,
     /// Context around the face in the crop (run_pipeline's --crop_scale).
     #[arg(long, default_value_t = 0.4)]
     pub crop_scale: f64,
@@ -88,18 +87,36 @@ pub struct TrackSettings {
     pub params: FullFrameParams,
 }
 
+/// A command's defaults for the flags it leaves open.
+#[derive(Debug, Clone, Copy)]
+pub struct TrackDefaults {
+    /// Mode.
+    pub mode: TrackMode,
+    /// `--min-track`.
+    pub min_track: usize,
+    /// `--min-face-size`.
+    pub min_face_size: f64,
+}
+
+impl TrackDefaults {
+    /// `lse`: run_pipeline's own.
+    pub const LSE: Self = Self { mode: TrackMode::Exact, min_track: 100, min_face_size: 100.0 };
+    /// `sync`: fast tracks of a second or more.
+    pub const SYNC: Self = Self { mode: TrackMode::Fast, min_track: 25, min_face_size: 40.0 };
+}
+
 impl TrackArgs {
-    /// The settings, with `default` as the mode when none was given; the S3FD weights are
-    /// checked to exist and hashed.
-    pub fn settings(&self, default: TrackMode) -> Result<TrackSettings> {
+    /// The settings, with the command's `defaults` where no flag was given and a detection every
+    /// `detect_every` frames in fast mode; the S3FD weights are checked to exist and hashed.
+    pub fn settings(&self, defaults: TrackDefaults, detect_every: usize) -> Result<TrackSettings> {
         let tracks = TrackParams {
-            min_track: self.min_track,
+            min_track: self.min_track.unwrap_or(defaults.min_track),
             num_failed_det: self.num_failed_det,
-            min_face_size: self.min_face_size,
+            min_face_size: self.min_face_size.unwrap_or(defaults.min_face_size),
             crop_scale: self.crop_scale,
             ..TrackParams::default()
         };
-        let params = FullFrameParams::new(self.tracks.unwrap_or(default), self.detect_every, tracks);
+        let params = FullFrameParams::new(self.tracks.unwrap_or(defaults.mode), detect_every, tracks);
         let detector_sha256 = match (self.detector, &self.detector_weights) {
             (Detector::S3fd, Some(w)) => Some(manifests::sha256_file(w)?),
             (Detector::S3fd, None) => return Err(crate::EvalError::NoDetectorWeights),

@@ -12,6 +12,7 @@ use nets::device::DeviceArgs;
 /// ±15-frame retrieval evaluation of sync models.
 #[derive(Parser)]
 #[command(version, about)]
+#[allow(clippy::large_enum_variant)] // parsed once per run; boxing would only obscure the flags
 enum Command {
     /// Scores every utterance of a split with the ±15-frame protocol and writes scores, tables and
     /// provenance to the results directory.
@@ -93,6 +94,16 @@ enum Command {
         quiet: bool,
         #[command(flatten)]
         live: StreamArgs,
+        /// One video: write it here with its audio moved by the measured offset (the video
+        /// stream copied; with --tracks, the active speaker's offset).
+        #[arg(long, conflicts_with_all = ["out", "stream"])]
+        write_corrected: Option<PathBuf>,
+        /// With --out: write every scored video here (its id plus its extension) with its audio
+        /// moved by its offset.
+        #[arg(long, requires = "out", conflicts_with = "shards")]
+        corrected_dir: Option<PathBuf>,
+        #[command(flatten)]
+        faces: evaluator::faces::TrackArgs,
     },
     /// Times live scoring (`sync --stream`) per preset and thread count: windows/s, time per
     /// stage, the hop that keeps up with 25 fps, and the latency of a paced run at that hop.
@@ -183,6 +194,9 @@ enum Command {
         full_frame: bool,
         #[command(flatten)]
         faces: evaluator::faces::TrackArgs,
+        /// With --tracks fast: detect faces every N frames (tracking bridges the frames between).
+        #[arg(long, default_value_t = 5, value_parser = cli::at_least_one)]
+        detect_every: usize,
         #[command(flatten)]
         device: DeviceArgs,
         /// No progress bar.
@@ -226,8 +240,9 @@ struct StreamArgs {
     /// Seconds of windows each estimate averages over (more than 0, at most a day).
     #[arg(long, default_value_t = 10.0, requires = "stream", value_parser = seconds)]
     window_s: f32,
-    /// Detect faces every N frames (the last box is held between).
-    #[arg(long, default_value_t = 5, requires = "stream", value_parser = cli::at_least_one)]
+    /// Detect faces every N frames (the last box is held between in a stream; tracking bridges
+    /// them with --tracks fast).
+    #[arg(long, default_value_t = 5, value_parser = cli::at_least_one)]
     detect_every: usize,
     /// Score every N-th window (1: all); `bench-stream` says which N keeps up on this machine.
     /// At most --window-s × 25, so that every estimate has a window.
@@ -303,6 +318,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             json,
             quiet,
             live,
+            write_corrected,
+            corrected_dir,
+            faces,
         } => {
             if let Some(source) = live.stream {
                 use evaluator::sync::stream::{StreamConfig, StreamSettings};
@@ -339,7 +357,37 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 if list.is_some() || dir.is_some() {
                     anyhow::bail!("--list and --dir need --out DIR");
                 }
-                print_sync(video, &evaluator::sync::sync(video, &model, device.device, audio_stream)?, json)?;
+                let offset = if faces.tracks.is_some() {
+                    let settings =
+                        faces.settings(evaluator::faces::TrackDefaults::SYNC, live.detect_every)?;
+                    let dev = device.device.device();
+                    let loaded = nets::checkpoint::load(&model, None, &dev)?;
+                    let mut det = evaluator::faces::Loaded::load(&faces, &dev)?.detector();
+                    let r = evaluator::sync::tracks::sync_tracks(
+                        video,
+                        &loaded.model,
+                        &loaded.config.input,
+                        &dev,
+                        det.as_mut(),
+                        &settings,
+                        audio_stream,
+                    )
+                    .map_err(|why| anyhow::anyhow!("{}: {why}", video.display()))?;
+                    print_sync_tracks(video, &r, json)?;
+                    r.speaker.and_then(|t| r.tracks[t].result.as_ref()).map(|r| r.offset_frames)
+                } else {
+                    let r = evaluator::sync::sync(video, &model, device.device, audio_stream)?;
+                    print_sync(video, &r, json)?;
+                    Some(r.offset_frames)
+                };
+                if let Some(path) = write_corrected {
+                    let Some(k) = offset else {
+                        anyhow::bail!("{}: no offset was measured, so nothing was written", video.display());
+                    };
+                    media::correct::write_corrected(video, &path, k, audio_stream)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                    eprintln!("{}: audio moved by {} frames ({} ms)", path.display(), -k, -40 * k);
+                }
                 return Ok(ExitCode::SUCCESS);
             };
             use evaluator::sync::batch::{Source, SyncBatchConfig};
@@ -360,9 +408,17 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 keep,
                 quiet,
             };
+            let videos = match &cfg.source {
+                Source::Videos(v) => v.clone(),
+                Source::Shards { .. } => Vec::new(),
+            };
             let (rows, report) = evaluator::sync::batch::run(&cfg)?;
             let dir = evaluator::sync::batch::task_dir(&out, task);
             print_sync_batch(&rows, report.as_ref(), &dir);
+            if let Some(cdir) = corrected_dir {
+                let written = write_corrected_dir(&rows, &videos, &cdir, audio_stream)?;
+                println!("{written} corrected videos in {}", cdir.display());
+            }
             if task.count > 1 {
                 println!(
                     "task {}/{} done; when all are, run `evaluator sync-merge --out {}`",
@@ -415,6 +471,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             crops,
             full_frame,
             faces,
+            detect_every,
             device,
             quiet,
         } => {
@@ -438,6 +495,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 quiet,
                 input,
                 faces,
+                detect_every,
             };
             let (_, s) = evaluator::lse::run(&cfg)?;
             let fmt = |v: Option<f32>| v.map_or("n/a".to_string(), |v| format!("{v:.3}"));
@@ -477,6 +535,69 @@ fn print_sync(video: &std::path::Path, r: &evaluator::sync::SyncResult, json: bo
         let (v, o, ms, c, n) = (video.display(), r.offset_frames, r.offset_ms, r.confidence, r.windows);
         let p = r.prominence;
         println!("{v}: offset {o} frames ({ms} ms), confidence {c:.3}, prominence {p:.3}, {n} windows");
+    }
+    Ok(())
+}
+
+/// `sync --corrected-dir`: every scored video with its audio moved by its offset, as
+/// `DIR/<id>.<ext>`; a video that cannot be written is reported and the rest go on.
+fn write_corrected_dir(
+    rows: &[evaluator::sync::row::SyncRow],
+    videos: &[(String, PathBuf)],
+    dir: &std::path::Path,
+    audio_stream: usize,
+) -> anyhow::Result<usize> {
+    let path_of: std::collections::HashMap<&str, &PathBuf> =
+        videos.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let mut written = 0;
+    for row in rows {
+        let (Some(r), Some(video)) = (&row.result, path_of.get(row.utt_id.as_str())) else { continue };
+        let ext = video.extension().map_or("mp4".into(), |e| e.to_string_lossy().into_owned());
+        let out = dir.join(format!("{}.{ext}", row.utt_id));
+        if let Some(parent) = out.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        }
+        match media::correct::write_corrected(video, &out, r.offset_frames, audio_stream) {
+            Ok(()) => written += 1,
+            Err(e) => eprintln!("{}: not written: {e}", out.display()),
+        }
+    }
+    Ok(written)
+}
+
+fn print_sync_tracks(
+    video: &std::path::Path,
+    r: &evaluator::sync::tracks::VideoSync,
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(r)?);
+    } else {
+        println!("{}: {} face tracks", video.display(), r.tracks.len());
+        println!("| track | frames | mean box | offset (frames) | confidence | prominence | |");
+        println!("|---|---|---|---|---|---|---|");
+        for t in &r.tracks {
+            let b = t.mean_box.map(|v| v.round() as i64);
+            let speaker = if r.speaker == Some(t.track) { "speaker" } else { "" };
+            let (o, c, p) = match &t.result {
+                Some(s) => (
+                    s.offset_frames.to_string(),
+                    format!("{:.3}", s.confidence),
+                    format!("{:.3}", s.prominence),
+                ),
+                None => (t.reason.clone().unwrap_or_default(), String::new(), String::new()),
+            };
+            println!(
+                "| {} | {}–{} | {},{},{},{} | {o} | {c} | {p} | {speaker} |",
+                t.track, t.first_frame, t.last_frame, b[0], b[1], b[2], b[3]
+            );
+        }
+        for d in &r.dropped {
+            println!("dropped: {d}");
+        }
+    }
+    if let Some(w) = &r.warning {
+        eprintln!("{}: warning: {w}", video.display());
     }
     Ok(())
 }

@@ -285,6 +285,56 @@ pub fn crops(
     Ok(snaps)
 }
 
+/// Every kept track's mouth clip (SPEC §1.1–1.3, as [`crate::clip`] makes it for one face): each
+/// frame's mouth crop around the track's box, the audio of the track's span and its mel. A
+/// second pass over the frames; a track's crops are held until the end (13.8 KB a frame).
+pub fn mouth_clips(
+    input: &Input,
+    tracks: &[Track],
+    adjust: &crate::crop::BoxAdjust,
+    pcm: &[i16],
+    mel: &features::MelExtractor,
+) -> Result<Vec<crate::clip::MouthClip>, MediaError> {
+    let mut crops: Vec<Vec<u8>> = tracks.iter().map(|_| Vec::new()).collect();
+    let mut boxes: Vec<Vec<Option<shards::FaceBox>>> = tracks.iter().map(|_| Vec::new()).collect();
+    let end = tracks.iter().filter_map(|t| t.frames.last()).max().map_or(0, |l| l + 1);
+    if end > 0 {
+        let mut frames = input.frames()?;
+        for i in 0..end {
+            let Some(frame) = frames.next_frame()? else {
+                return Err(MediaError(format!(
+                    "the video ended at frame {i}, before its tracks (read it again?)"
+                )));
+            };
+            let rgb = rgb_of(&frame.bgr);
+            for (t, track) in tracks.iter().enumerate() {
+                let Some(j) = i.checked_sub(track.frames[0]).filter(|&j| j < track.frames.len()) else {
+                    continue;
+                };
+                let [x1, y1, x2, y2] = track.bboxes[j];
+                let b = shards::FaceBox {
+                    x: x1 as f32,
+                    y: y1 as f32,
+                    w: (x2 - x1) as f32,
+                    h: (y2 - y1) as f32,
+                    score: 1.0,
+                };
+                crops[t].extend(crate::crop::mouth_crop(&rgb, frame.width, frame.height, &b, adjust));
+                boxes[t].push(Some(b));
+            }
+        }
+    }
+    Ok(tracks
+        .iter()
+        .zip(crops.into_iter().zip(boxes))
+        .map(|(track, (frames, boxes))| {
+            let pcm = track_audio(pcm, track).to_vec();
+            let mel = mel.compute(&features::pcm_to_f32(&pcm));
+            crate::clip::MouthClip { num_frames: track.frames.len(), frames, boxes, pcm, mel }
+        })
+        .collect())
+}
+
 /// The samples of a track's span (`SP:run_pipeline.py:L150-L156`: `-ss first/25 -to (last+1)/25`
 /// on the 16 kHz WAV, 640 samples a frame), cut short where the audio ends.
 pub fn track_audio<'a>(pcm: &'a [i16], track: &Track) -> &'a [i16] {

@@ -8,7 +8,8 @@
 //!   [`live`] and [`framing`] (a live source or our framed stdin, for `sync --stream`);
 //! - pictures: [`face`] (detectors behind [`face::FaceDetect`]), [`crop`] (mouth crops),
 //!   [`resize`] (OpenCV's and torchvision's resizes), [`jpeg`] (libjpeg-turbo as cv2 decodes);
-//! - sound: [`audio`] (downmix and resampling to 16 kHz), [`trim`] (an audio shift);
+//! - sound: [`audio`] (downmix and resampling to 16 kHz), [`trim`] (an audio shift), [`correct`]
+//!   (a video with its audio moved by a measured offset);
 //! - [`clip`]: one video → its mouth clip (decode → faces → crops → audio → mel);
 //! - [`shots`] and [`tracks`]: shots as PySceneDetect 0.5.1 cuts them, face tracks as
 //!   syncnet_python's run_pipeline makes them (issue #31); [`fullframe`]: a full-frame video
@@ -16,6 +17,7 @@
 
 pub mod audio;
 pub mod clip;
+pub mod correct;
 pub mod crop;
 pub mod decode;
 pub mod face;

@@ -9,15 +9,18 @@
 //! - [`video`]: one video through the encoders; [`score`]: `calc_pdist`, offset, confidence,
 //!   minimum distance;
 //! - [`tracks`]: full-frame videos, one row per face track (run_pipeline's tracks, issue #31);
+//! - [`row`]: the output row and the journal line;
 //! - [`run`]: the batch job (parallel, resumable, `lse.parquet`, `lse.csv`, `summary.json`,
 //!   `tracks.parquet` and a tracks picture per full-frame video).
 
+pub mod row;
 pub mod run;
 pub mod score;
 pub mod tracks;
 pub mod video;
 
 pub use media::reference::FrameSource;
-pub use run::{run, LseConfig, LseInput, LseRow, LseSummary, LseVideo};
+pub use row::{LseRow, LseVideo};
+pub use run::{run, LseConfig, LseInput, LseSummary};
 pub use score::{LseScore, SHIFTS, VSHIFT};
 pub use video::{evaluate, Embedder, VideoLse};

@@ -18,9 +18,9 @@ use media::face::FaceDetect;
 use media::fullframe::{self, Input};
 use media::reference::{Frame, MediaError};
 use media::tracks::{Dropped, Track};
-use serde::{Deserialize, Serialize};
 
-use super::run::LseRow;
+use super::row::LseRow;
+pub use super::row::TrackRecord;
 use super::video::{Embedder, LipWindows};
 use crate::error::Result;
 use crate::faces::TrackSettings;
@@ -29,23 +29,6 @@ use crate::faces::TrackSettings;
 pub const TRACKS_TABLE: &str = "tracks.parquet";
 /// Directory of the tracks pictures (one PNG per video).
 pub const PICTURES: &str = "tracks";
-
-/// A face track of a video, kept or dropped (`tracks.parquet`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrackRecord {
-    /// The video as given.
-    pub video: String,
-    /// Index among the video's kept tracks (None: dropped).
-    pub track: Option<u32>,
-    /// First frame (25 fps).
-    pub first_frame: u32,
-    /// Last frame.
-    pub last_frame: u32,
-    /// Why the candidate was dropped.
-    pub reason: Option<String>,
-    /// `[x1, y1, x2, y2]` per frame of a kept track (detected or interpolated, before smoothing).
-    pub boxes: Vec<[f32; 4]>,
-}
 
 fn kept(video: &str, t: usize, track: &Track) -> TrackRecord {
     TrackRecord {

@@ -11,6 +11,7 @@ pub mod batch;
 pub mod clean;
 pub mod row;
 pub mod stream;
+pub mod tracks;
 
 use std::path::Path;
 
