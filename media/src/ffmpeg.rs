@@ -25,6 +25,9 @@ pub struct Watchdog {
     last: std::sync::atomic::AtomicU64,
     /// (stopped, fired): the check-and-kill and `stop` exclude each other.
     state: std::sync::Mutex<(bool, bool)>,
+    /// Whether the reader is waiting for the process (false while it works on what it read: a
+    /// slow consumer, such as S3FD on a frame, is not a stalled decoder).
+    waiting: std::sync::atomic::AtomicBool,
 }
 
 impl Watchdog {
@@ -34,6 +37,7 @@ impl Watchdog {
             start: std::time::Instant::now(),
             last: std::sync::atomic::AtomicU64::new(0),
             state: std::sync::Mutex::new((false, false)),
+            waiting: std::sync::atomic::AtomicBool::new(true),
         });
         let seen = std::sync::Arc::downgrade(&dog);
         std::thread::spawn(move || loop {
@@ -46,7 +50,7 @@ impl Watchdog {
             if state.0 {
                 return;
             }
-            if idle >= limit {
+            if idle >= limit && dog.waiting.load(std::sync::atomic::Ordering::Relaxed) {
                 // SAFETY: kill(2) with a PID and a signal number; no memory is involved. The
                 // process is not reaped before `stop`, which waits for this lock.
                 unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
@@ -61,6 +65,13 @@ impl Watchdog {
     pub fn alive(&self) {
         let now = self.start.elapsed().as_millis() as u64;
         self.last.store(now, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The reader starts (true) or stops (false) waiting for the process; the time it is not
+    /// waiting never counts as a stall. Readers that never say so are always waiting.
+    pub fn waiting(&self, yes: bool) {
+        self.alive();
+        self.waiting.store(yes, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Ends the watch; whether it had stopped the process.
@@ -93,4 +104,25 @@ pub(crate) fn silent_server() -> (String, std::thread::JoinHandle<()>) {
         drop(conn);
     });
     (format!("tcp://127.0.0.1:{port}"), server)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader busy with what it read (S3FD on a frame) is not a stalled process; a reader
+    /// waiting in vain is.
+    #[test]
+    fn only_time_spent_waiting_counts_as_a_stall() {
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().expect("sleep runs");
+        let dog = Watchdog::start(child.id(), std::time::Duration::from_millis(600));
+        dog.waiting(false);
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        assert!(child.try_wait().unwrap().is_none(), "killed while the reader was busy");
+        dog.waiting(true);
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let fired = dog.stop();
+        let status = child.wait().unwrap();
+        assert!(fired && !status.success(), "not stopped after waiting past the limit");
+    }
 }
