@@ -193,11 +193,12 @@ fn lse_journal_lines() {
         reason: None,
         boxes: vec![[1.0, 2.0, 3.0, 4.0]; 30],
     };
-    let one = LseVideo { video: "v.mp4".into(), rows: vec![row], tracks: Vec::new() };
+    let one = LseVideo { video: "v.mp4".into(), rows: vec![row], tracks: Vec::new(), tracked: false };
     let two = LseVideo {
         video: "w.mp4".into(),
         rows: vec![LseRow { video: "w.mp4".into(), ..tracked }],
         tracks: vec![record],
+        tracked: true,
     };
     journal::<LseVideo>(&[serde_json::to_string(&one).unwrap(), serde_json::to_string(&two).unwrap()]);
 }

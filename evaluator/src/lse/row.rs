@@ -88,6 +88,9 @@ pub struct LseVideo {
     /// Kept and dropped face tracks (full-frame videos).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tracks: Vec<TrackRecord>,
+    /// Whether the video was taken as a full frame (its faces tracked).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tracked: bool,
 }
 
 impl Row for LseVideo {

@@ -203,7 +203,7 @@ pub fn run(cfg: &LseConfig) -> Result<(Vec<LseRow>, LseSummary)> {
     let summary = summarise(&rows, cfg, sha, settings);
     write_table(&cfg.out.join(TABLE), &rows)?;
     manifests::atomic_write(&cfg.out.join(CSV), csv(&rows).as_bytes())?;
-    if tracking {
+    if videos.iter().any(|v| v.tracked) {
         let records: Vec<_> = videos.iter().flat_map(|v| v.tracks.iter().cloned()).collect();
         super::tracks::write_table(&cfg.out.join(super::tracks::TRACKS_TABLE), &records)?;
     }
@@ -232,7 +232,12 @@ fn score_video(
     cfg: &LseConfig,
     settings: Option<&crate::faces::TrackSettings>,
 ) -> LseVideo {
-    let one = |row: LseRow| LseVideo { video: name.to_string(), rows: vec![row], tracks: Vec::new() };
+    let one = |row: LseRow| LseVideo {
+        video: name.to_string(),
+        rows: vec![row],
+        tracks: Vec::new(),
+        tracked: false,
+    };
     if let Err(e) = media::decode::regular_file(video) {
         return one(LseRow::failed(name, e.to_string()));
     }
@@ -256,8 +261,8 @@ fn score_video(
             cfg.audio_stream,
             Some(&picture),
         ) {
-            Ok(t) => LseVideo { video: name.to_string(), rows: t.rows, tracks: t.tracks },
-            Err(e) => one(LseRow::failed(name, e.to_string())),
+            Ok(t) => LseVideo { video: name.to_string(), rows: t.rows, tracks: t.tracks, tracked: true },
+            Err(e) => LseVideo { tracked: true, ..one(LseRow::failed(name, e.to_string())) },
         };
     }
     match evaluate(video, &worker.embedder, cfg.frames, cfg.batch, cfg.resize, cfg.audio_stream) {
