@@ -26,6 +26,16 @@ pub enum Detector {
     S3fd,
 }
 
+/// How `lse` hands a track's crops to SyncNet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CropVideo {
+    /// As the reference: an XVID crop video, read back through ffmpeg's JPEGs.
+    Xvid,
+    /// The crops as cut, no lossy round trip.
+    Direct,
+}
+
 /// The face-track flags of `evaluator lse` and `evaluator sync`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct TrackArgs {
@@ -63,6 +73,10 @@ pub struct TrackArgs {
     /// `lse` as there, 40 for `sync`).
     #[arg(long)]
     pub min_face_size: Option<f64>,
+    /// `lse`: score each track as the reference does, from an XVID crop video read back through
+    /// JPEGs (xvid), or from the crops as cut (direct).
+    #[arg(long, value_enum, default_value = "xvid")]
+    pub crop_video: CropVideo,
     /// Context around the face in the crop (run_pipeline's --crop_scale).
     #[arg(long, default_value_t = 0.4)]
     pub crop_scale: f64,
@@ -85,6 +99,8 @@ pub struct TrackSettings {
     pub detector_scale: f64,
     /// Mode and thresholds.
     pub params: FullFrameParams,
+    /// How `lse` reads each track's crops.
+    pub crop_video: CropVideo,
 }
 
 /// A command's defaults for the flags it leaves open.
@@ -130,6 +146,7 @@ impl TrackArgs {
             detector_conf: self.detector_conf,
             detector_scale: self.detector_scale,
             params,
+            crop_video: self.crop_video,
         })
     }
 }

@@ -98,6 +98,10 @@ enum Command {
         /// stream copied; with --tracks, the active speaker's offset).
         #[arg(long, conflicts_with_all = ["out", "stream"])]
         write_corrected: Option<PathBuf>,
+        /// One video with --tracks: write the tracks picture here (PNG: each track's middle
+        /// frame with its box, in track order).
+        #[arg(long, requires = "tracks")]
+        picture: Option<PathBuf>,
         /// With --out: write every scored video here (its id plus its extension) with its audio
         /// moved by its offset.
         #[arg(long, requires = "out", conflicts_with = "shards")]
@@ -197,6 +201,10 @@ enum Command {
         /// With --tracks fast: detect faces every N frames (tracking bridges the frames between).
         #[arg(long, default_value_t = 5, value_parser = cli::at_least_one)]
         detect_every: usize,
+        /// Write each face track's 224×224 crop video, with its audio, under this directory
+        /// (`NNNNN-STEM/TTTTT.avi`, as run_pipeline's pycrop/), for inspection.
+        #[arg(long)]
+        write_crops: Option<PathBuf>,
         #[command(flatten)]
         device: DeviceArgs,
         /// No progress bar.
@@ -319,6 +327,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             quiet,
             live,
             write_corrected,
+            picture,
             corrected_dir,
             faces,
         } => {
@@ -374,6 +383,10 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                     )
                     .map_err(|why| anyhow::anyhow!("{}: {why}", video.display()))?;
                     print_sync_tracks(video, &r, json)?;
+                    if let Some(path) = picture {
+                        manifests::atomic_write(&path, &r.picture)
+                            .with_context(|| format!("writing {}", path.display()))?;
+                    }
                     r.speaker.and_then(|t| r.tracks[t].result.as_ref()).map(|r| r.offset_frames)
                 } else {
                     let r = evaluator::sync::sync(video, &model, device.device, audio_stream)?;
@@ -472,6 +485,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             full_frame,
             faces,
             detect_every,
+            write_crops,
             device,
             quiet,
         } => {
@@ -496,6 +510,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 input,
                 faces,
                 detect_every,
+                write_crops,
             };
             let (_, s) = evaluator::lse::run(&cfg)?;
             let fmt = |v: Option<f32>| v.map_or("n/a".to_string(), |v| format!("{v:.3}"));

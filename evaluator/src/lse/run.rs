@@ -82,6 +82,8 @@ pub struct LseConfig {
     pub faces: crate::faces::TrackArgs,
     /// Fast mode's detection cadence.
     pub detect_every: usize,
+    /// Write each track's crop video under this directory (`NNNNN-STEM/TTTTT.avi`).
+    pub write_crops: Option<PathBuf>,
 }
 
 /// What the journal's first line records: results are only reused under the same settings.
@@ -250,6 +252,11 @@ fn score_video(
     }
     if let (Some(settings), true) = (settings, is_full_frame(video, cfg)) {
         let picture = cfg.out.join(super::tracks::PICTURES).join(super::tracks::picture_name(i, video));
+        let crops = cfg
+            .write_crops
+            .as_ref()
+            .map(|d| d.join(super::tracks::picture_name(i, video).trim_end_matches(".png")));
+        let extras = super::tracks::Extras { picture: Some(&picture), crops: crops.as_deref() };
         let mut detector = worker.detector.borrow_mut();
         return match super::tracks::score_video(
             video,
@@ -259,7 +266,7 @@ fn score_video(
             settings,
             cfg.batch,
             cfg.audio_stream,
-            Some(&picture),
+            &extras,
         ) {
             Ok(t) => LseVideo { video: name.to_string(), rows: t.rows, tracks: t.tracks, tracked: true },
             Err(e) => LseVideo { tracked: true, ..one(LseRow::failed(name, e.to_string())) },

@@ -2,9 +2,11 @@
 //! without its temporary files. run_pipeline's face tracks ([`media::fullframe`]), then SyncNet on
 //! each track's 224 × 224 crops and the audio of its span, one row per (video, track).
 //!
-//! The crops go to SyncNet as they are cut. The reference writes them to an XVID AVI
-//! (`cv2.VideoWriter`) and SyncNet reads that back through ffmpeg's JPEGs, two lossy steps we
-//! skip: README "Your own videos" gives the measured difference.
+//! The reference writes each track's crops to an XVID AVI (`cv2.VideoWriter`) and SyncNet reads
+//! that back through ffmpeg's JPEGs: two lossy steps. By default (`--crop-video xvid`) we do the
+//! same with ffmpeg's mpeg4 encoder ([`fullframe::CropWriter`]) and the reference's frame path
+//! ([`super::video::evaluate`]); `--crop-video direct` hands the crops to SyncNet as they are cut.
+//! README "Your own videos" gives the measured distance of each from the reference.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -81,7 +83,15 @@ fn no_track_reason(size: (usize, usize), records: &[TrackRecord]) -> String {
     )
 }
 
-/// Tracks `video` and scores each kept track; `picture` (a PNG path) gets the tracks picture.
+/// Where one video's extra outputs go.
+pub struct Extras<'a> {
+    /// The tracks picture (PNG).
+    pub picture: Option<&'a Path>,
+    /// A directory for each track's crop video (`NNNNN.avi`).
+    pub crops: Option<&'a Path>,
+}
+
+/// Tracks `video` and scores each kept track; writes the `extras` asked for.
 #[allow(clippy::too_many_arguments)]
 pub fn score_video(
     video: &Path,
@@ -91,7 +101,7 @@ pub fn score_video(
     settings: &TrackSettings,
     batch: usize,
     audio_stream: usize,
-    picture: Option<&Path>,
+    extras: &Extras,
 ) -> std::result::Result<Tracked, MediaError> {
     let p = &settings.params;
     let input = Input::open(video, p.mode, audio_stream)?;
@@ -105,9 +115,32 @@ pub fn score_video(
         return Ok(Tracked { rows: vec![row], tracks: records });
     }
     let spans: Vec<Vec<i16>> = tracks.iter().map(|t| fullframe::track_audio(&pcm, t).to_vec()).collect();
+    let via_xvid = settings.crop_video == crate::faces::CropVideo::Xvid;
     let mut windows: Vec<LipWindows> =
-        spans.iter().map(|a| LipWindows::new(embedder, batch, a.len())).collect();
+        spans.iter().map(|a| LipWindows::new(embedder, batch, if via_xvid { 0 } else { a.len() })).collect();
+    let tmp = match (via_xvid, extras.crops) {
+        (true, None) => Some(
+            tempfile::Builder::new()
+                .prefix("lipsync-crops-")
+                .tempdir()
+                .map_err(|e| MediaError(format!("temporary directory: {e}")))?,
+        ),
+        _ => None,
+    };
+    let crop_dir = extras.crops.or(tmp.as_ref().map(|t| t.path()));
+    let avi = |dir: &Path, t: usize| dir.join(format!("{t:05}.avi"));
+    let mut writers = match crop_dir {
+        Some(dir) => spans
+            .iter()
+            .enumerate()
+            .map(|(t, a)| fullframe::CropWriter::create(&avi(dir, t), a).map(Some))
+            .collect::<std::result::Result<Vec<_>, _>>()?,
+        None => tracks.iter().map(|_| None).collect(),
+    };
     let snaps = fullframe::crops(&input, &tracks, &p.tracks, |t, crop| {
+        if let Some(w) = writers[t].as_mut() {
+            w.write(&crop)?;
+        }
         let w = &mut windows[t];
         if w.wants() {
             w.push(Frame { width: crop.width, height: crop.height, bgr: crop.data });
@@ -116,7 +149,10 @@ pub fn score_video(
         }
         Ok(())
     })?;
-    if let Some(path) = picture {
+    for w in writers.into_iter().flatten() {
+        w.finish()?;
+    }
+    if let Some(path) = extras.picture {
         write_picture(path, &snaps)?;
     }
     let rows = windows
@@ -125,7 +161,18 @@ pub fn score_video(
         .zip(&tracks)
         .enumerate()
         .map(|(t, ((w, audio), track))| {
-            let mut row = match w.finish(audio) {
+            let scored = match (via_xvid, crop_dir) {
+                (true, Some(dir)) => super::video::evaluate(
+                    &avi(dir, t),
+                    embedder,
+                    media::reference::FrameSource::Jpeg,
+                    batch,
+                    false,
+                    0,
+                ),
+                _ => w.finish(audio),
+            };
+            let mut row = match scored {
                 Ok(v) => LseRow::scored(name, &v),
                 Err(e) => LseRow::failed(name, e.to_string()),
             };

@@ -57,6 +57,9 @@ pub struct VideoSync {
     pub speaker: Option<usize>,
     /// Set when no track clearly is the speaker.
     pub warning: Option<String>,
+    /// The tracks picture (PNG bytes): each track's middle frame with its box.
+    #[serde(skip)]
+    pub picture: Vec<u8>,
 }
 
 fn overlaps(a: &TrackSync, b: &TrackSync) -> bool {
@@ -121,8 +124,10 @@ pub fn sync_tracks(
         let why = if dropped.is_empty() { "no face detected".to_string() } else { dropped.join("; ") };
         return Err(format!("no face track ({why})"));
     }
-    let clips = fullframe::mouth_clips(&input, &tracks, &Default::default(), &pcm, &MelExtractor::new())
-        .map_err(|e| e.to_string())?;
+    let (clips, snaps) =
+        fullframe::mouth_clips(&input, &tracks, &Default::default(), &pcm, &MelExtractor::new())
+            .map_err(|e| e.to_string())?;
+    let picture = fullframe::picture_png(&snaps, 270).map_err(|e| e.to_string())?;
     let stem = video.file_stem().map_or("video".into(), |s| s.to_string_lossy().into_owned());
     let scored: Vec<TrackSync> = tracks
         .iter()
@@ -151,7 +156,7 @@ pub fn sync_tracks(
         })
         .collect();
     let (speaker, warning) = speaker(&scored);
-    Ok(VideoSync { tracks: scored, dropped, speaker, warning })
+    Ok(VideoSync { tracks: scored, dropped, speaker, warning, picture })
 }
 
 #[cfg(test)]
