@@ -593,7 +593,11 @@ fn print_sync_tracks(
         println!("|---|---|---|---|---|---|---|");
         for t in &r.tracks {
             let b = t.mean_box.map(|v| v.round() as i64);
-            let speaker = if r.speaker == Some(t.track) { "speaker" } else { "" };
+            let speaker = match (r.speaker == Some(t.track), r.active.contains(&t.track)) {
+                (true, _) => "speaker",
+                (false, true) => "speaker (its shot)",
+                _ => "",
+            };
             let (o, c, p) = match &t.result {
                 Some(s) => (
                     s.offset_frames.to_string(),

@@ -53,7 +53,9 @@ pub struct VideoSync {
     pub tracks: Vec<TrackSync>,
     /// Candidates dropped, with their reasons.
     pub dropped: Vec<String>,
-    /// The active speaker's track (the highest confidence).
+    /// The active track of each group of tracks that overlap in time.
+    pub active: Vec<usize>,
+    /// The speaker: the active track whose offset stands out most.
     pub speaker: Option<usize>,
     /// Set when no track clearly is the speaker.
     pub warning: Option<String>,
@@ -66,35 +68,45 @@ fn overlaps(a: &TrackSync, b: &TrackSync) -> bool {
     a.first_frame <= b.last_frame && b.first_frame <= a.last_frame
 }
 
-/// The speaker among `tracks` and, when the choice is not clear, why.
-pub fn speaker(tracks: &[TrackSync]) -> (Option<usize>, Option<String>) {
-    let conf = |t: &TrackSync| t.result.as_ref().map(|r| r.prominence).filter(|c| c.is_finite());
-    let Some(best) = tracks
+/// Who speaks: the active track of each group of tracks that overlap in time (the highest
+/// prominence among them: one per shot for one speaker at a time), the overall speaker (the
+/// highest prominence of all, whose offset `--write-corrected` applies) and, when a choice is not
+/// clear, why.
+pub fn speakers(tracks: &[TrackSync]) -> (Vec<usize>, Option<usize>, Option<String>) {
+    let prom = |t: &TrackSync| t.result.as_ref().map(|r| r.prominence).filter(|c| c.is_finite());
+    let higher = |a: &TrackSync, b: &TrackSync| prom(a).unwrap_or(f32::MIN) > prom(b).unwrap_or(f32::MIN);
+    let active: Vec<&TrackSync> = tracks
         .iter()
-        .filter(|t| conf(t).is_some())
-        .max_by(|a, b| conf(a).unwrap_or(f32::MIN).total_cmp(&conf(b).unwrap_or(f32::MIN)))
-    else {
-        return (None, Some("no track could be scored".into()));
+        .filter(|t| prom(t).is_some())
+        .filter(|t| !tracks.iter().any(|o| o.track != t.track && overlaps(o, t) && higher(o, t)))
+        .collect();
+    let best = active.iter().copied().reduce(|a, b| if higher(b, a) { b } else { a });
+    let Some(best) = best else {
+        return (Vec::new(), None, Some("no track could be scored".into()));
     };
-    let c = conf(best).expect("scored");
-    let r = best.result.as_ref().expect("scored");
-    let rival = tracks
-        .iter()
-        .filter(|t| t.track != best.track && overlaps(t, best))
-        .filter_map(|t| conf(t).map(|v| (t.track, v)))
-        .max_by(|a, b| a.1.total_cmp(&b.1));
-    let warning = match rival {
-        _ if c <= 0.0 => Some(format!(
-            "no track is clearly the speaker: track {} scores best but its offset does not stand out (prominence {c:.3}, confidence {:.3})",
-            best.track, r.confidence
-        )),
-        Some((t, v)) if v > RIVAL_SHARE * c => Some(format!(
-            "no track is clearly the speaker: tracks {} and {t} score alike (prominence {c:.3} and {v:.3})",
-            best.track
-        )),
-        _ => None,
-    };
-    (Some(best.track), warning)
+    let mut warnings = Vec::new();
+    for t in &active {
+        let c = prom(t).expect("scored");
+        let confidence = t.result.as_ref().map_or(f32::NAN, |r| r.confidence);
+        let rival = tracks
+            .iter()
+            .filter(|o| o.track != t.track && overlaps(o, t))
+            .filter_map(|o| prom(o).map(|v| (o.track, v)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        match rival {
+            _ if c <= 0.0 => warnings.push(format!(
+                "no track is clearly the speaker: track {} scores best but its offset does not stand out (prominence {c:.3}, confidence {confidence:.3})",
+                t.track
+            )),
+            Some((o, v)) if v > RIVAL_SHARE * c => warnings.push(format!(
+                "no track is clearly the speaker: tracks {} and {o} score alike (prominence {c:.3} and {v:.3})",
+                t.track
+            )),
+            _ => {}
+        }
+    }
+    let active = active.iter().map(|t| t.track).collect();
+    (active, Some(best.track), (!warnings.is_empty()).then(|| warnings.join("; ")))
 }
 
 fn mean_box(track: &Track) -> [f32; 4] {
@@ -155,8 +167,8 @@ pub fn sync_tracks(
             }
         })
         .collect();
-    let (speaker, warning) = speaker(&scored);
-    Ok(VideoSync { tracks: scored, dropped, speaker, warning, picture })
+    let (active, speaker, warning) = speakers(&scored);
+    Ok(VideoSync { tracks: scored, dropped, active, speaker, warning, picture })
 }
 
 #[cfg(test)]
@@ -183,13 +195,15 @@ mod tests {
 
     #[test]
     fn the_speaker_is_clear_only_without_a_close_overlapping_rival() {
-        assert_eq!(speaker(&[t(0, (0, 99), 2.0, 1.0), t(1, (0, 99), 0.5, 0.2)]), (Some(0), None));
-        let (s, w) = speaker(&[t(0, (0, 99), 2.0, 1.0), t(1, (0, 99), 1.8, 0.9)]);
-        assert_eq!(s, Some(0));
+        let two = [t(0, (0, 99), 2.0, 1.0), t(1, (0, 99), 0.5, 0.2)];
+        assert_eq!(speakers(&two), (vec![0], Some(0), None));
+        let (a, s, w) = speakers(&[t(0, (0, 99), 2.0, 1.0), t(1, (0, 99), 1.8, 0.9)]);
+        assert_eq!((a, s), (vec![0], Some(0)));
         assert!(w.unwrap().contains("score alike"));
-        // A close score in another shot is no rival.
-        assert_eq!(speaker(&[t(0, (0, 99), 2.0, 1.0), t(1, (100, 199), 1.9, 0.9)]), (Some(0), None));
-        let (_, w) = speaker(&[t(0, (0, 99), -0.1, 2.0)]);
+        // A close score in another shot is no rival: each shot has its speaker.
+        let shots = [t(0, (0, 99), 2.0, 1.0), t(1, (100, 199), 1.9, 0.9), t(2, (100, 199), 0.3, 0.9)];
+        assert_eq!(speakers(&shots), (vec![0, 1], Some(0), None));
+        let (_, _, w) = speakers(&[t(0, (0, 99), -0.1, 2.0)]);
         assert!(w.unwrap().contains("does not stand out"));
     }
 }
