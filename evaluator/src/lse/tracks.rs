@@ -104,6 +104,7 @@ pub fn score_video(
     extras: &Extras,
 ) -> std::result::Result<Tracked, MediaError> {
     let p = &settings.params;
+    let clock = std::time::Instant::now();
     let input = Input::open(video, p.mode, audio_stream)?;
     let pcm = input.pcm()?;
     let det = fullframe::detect(&input, detector, p)?;
@@ -111,6 +112,8 @@ pub fn score_video(
     let mut records: Vec<TrackRecord> = tracks.iter().enumerate().map(|(t, tr)| kept(name, t, tr)).collect();
     records.extend(drops.iter().map(|d| dropped(name, d)));
     if tracks.is_empty() {
+        let t = clock.elapsed().as_secs_f64();
+        stage_times(name, t, t, t);
         let row = LseRow::failed(name, no_track_reason(det.size, &records));
         return Ok(Tracked { rows: vec![row], tracks: records });
     }
@@ -137,6 +140,7 @@ pub fn score_video(
             .collect::<std::result::Result<Vec<_>, _>>()?,
         None => tracks.iter().map(|_| None).collect(),
     };
+    let detected = clock.elapsed().as_secs_f64();
     let snaps = fullframe::crops(&input, &tracks, &p.tracks, |t, crop| {
         if let Some(w) = writers[t].as_mut() {
             w.write(&crop)?;
@@ -155,7 +159,8 @@ pub fn score_video(
     if let Some(path) = extras.picture {
         write_picture(path, &snaps)?;
     }
-    let rows = windows
+    let cropped = clock.elapsed().as_secs_f64();
+    let rows: Vec<LseRow> = windows
         .into_iter()
         .zip(spans)
         .zip(&tracks)
@@ -182,7 +187,20 @@ pub fn score_video(
             row
         })
         .collect();
+    stage_times(name, detected, cropped, clock.elapsed().as_secs_f64());
     Ok(Tracked { rows, tracks: records })
+}
+
+/// With `LIPSYNC_STAGE_TIMES` set, one stderr line of wall seconds per stage, read by `make bench`
+/// (never in the outputs, which stay byte-identical).
+fn stage_times(name: &str, detected: f64, cropped: f64, done: f64) {
+    if std::env::var_os("LIPSYNC_STAGE_TIMES").is_some() {
+        eprintln!(
+            "stage times {name}: face tracks {cropped:.3} s (decode, shots, faces, tracking {detected:.3} s; crops {:.3} s), syncnet {:.3} s",
+            cropped - detected,
+            done - cropped
+        );
+    }
 }
 
 /// The tracks picture as a PNG, written atomically.
