@@ -246,16 +246,14 @@ pub struct Snapshot {
     pub bbox: [f64; 4],
 }
 
-/// The second pass: every kept track's 224 × 224 crops in frame order (`SP:run_pipeline.py:
-/// L111-L146`), given to `sink(track, crop)`; frames past the last track are not decoded.
-/// Returns one [`Snapshot`] per track.
-pub fn crops(
+/// The second pass over the frames: `each(t, j, i, frame)` for frame `i`, the `j`-th of track
+/// `t`, for every kept track in frame order (BGR; frames past the last track are not decoded);
+/// returns one [`Snapshot`] per track, at its middle frame.
+fn track_frames(
     input: &Input,
     tracks: &[Track],
-    p: &TrackParams,
-    mut sink: impl FnMut(usize, Image) -> Result<(), MediaError>,
+    mut each: impl FnMut(usize, usize, usize, &Image) -> Result<(), MediaError>,
 ) -> Result<Vec<Snapshot>, MediaError> {
-    let smoothed: Vec<tracks::Smoothed> = tracks.iter().map(|t| tracks::smooth(t, p.median_kernel)).collect();
     let end = tracks.iter().filter_map(|t| t.frames.last()).max().map_or(0, |l| l + 1);
     let mut snaps = Vec::new();
     if end == 0 {
@@ -269,13 +267,11 @@ pub fn crops(
             )));
         };
         let frame = image(frame);
-        for (t, (track, s)) in tracks.iter().zip(&smoothed).enumerate() {
+        for (t, track) in tracks.iter().enumerate() {
             let Some(j) = i.checked_sub(track.frames[0]).filter(|&j| j < track.frames.len()) else {
                 continue;
             };
-            let crop = tracks::crop(&frame, s.s[j], s.x[j], s.y[j], p.crop_scale)
-                .ok_or_else(|| MediaError(format!("track {t}: empty crop window at frame {i}")))?;
-            sink(t, crop)?;
+            each(t, j, i, &frame)?;
             if j == track.frames.len() / 2 {
                 snaps.push(Snapshot { track: t, frame: frame.clone(), bbox: track.bboxes[j] });
             }
@@ -285,10 +281,27 @@ pub fn crops(
     Ok(snaps)
 }
 
+/// Every kept track's 224 × 224 crops in frame order (`SP:run_pipeline.py:L111-L146`), given to
+/// `sink(track, crop)`, and one [`Snapshot`] per track ([`track_frames`]).
+pub fn crops(
+    input: &Input,
+    tracks: &[Track],
+    p: &TrackParams,
+    mut sink: impl FnMut(usize, Image) -> Result<(), MediaError>,
+) -> Result<Vec<Snapshot>, MediaError> {
+    let smoothed: Vec<tracks::Smoothed> = tracks.iter().map(|t| tracks::smooth(t, p.median_kernel)).collect();
+    track_frames(input, tracks, |t, j, i, frame| {
+        let s = &smoothed[t];
+        let crop = tracks::crop(frame, s.s[j], s.x[j], s.y[j], p.crop_scale)
+            .ok_or_else(|| MediaError(format!("track {t}: empty crop window at frame {i}")))?;
+        sink(t, crop)
+    })
+}
+
 /// Every kept track's mouth clip (SPEC §1.1–1.3, as [`crate::clip`] makes it for one face): each
 /// frame's mouth crop around the track's box, the audio of the track's span and its mel; and one
-/// [`Snapshot`] per track. A second pass over the frames; a track's crops are held until the end
-/// (13.8 KB a frame).
+/// [`Snapshot`] per track ([`track_frames`]). A track's crops are held until the end (13.8 KB a
+/// frame).
 pub fn mouth_clips(
     input: &Input,
     tracks: &[Track],
@@ -296,46 +309,27 @@ pub fn mouth_clips(
     pcm: &[i16],
     mel: &features::MelExtractor,
 ) -> Result<(Vec<crate::clip::MouthClip>, Vec<Snapshot>), MediaError> {
-    let mut snaps = Vec::new();
     let mut crops: Vec<Vec<u8>> = tracks.iter().map(|_| Vec::new()).collect();
     let mut boxes: Vec<Vec<Option<shards::FaceBox>>> = tracks.iter().map(|_| Vec::new()).collect();
-    let end = tracks.iter().filter_map(|t| t.frames.last()).max().map_or(0, |l| l + 1);
-    if end > 0 {
-        let mut frames = input.frames()?;
-        for i in 0..end {
-            let Some(frame) = frames.next_frame()? else {
-                return Err(MediaError(format!(
-                    "the video ended at frame {i}, before its tracks (read it again?)"
-                )));
-            };
-            let rgb = rgb_of(&frame.bgr);
-            for (t, track) in tracks.iter().enumerate() {
-                let Some(j) = i.checked_sub(track.frames[0]).filter(|&j| j < track.frames.len()) else {
-                    continue;
-                };
-                let [x1, y1, x2, y2] = track.bboxes[j];
-                let b = shards::FaceBox {
-                    x: x1 as f32,
-                    y: y1 as f32,
-                    w: (x2 - x1) as f32,
-                    h: (y2 - y1) as f32,
-                    score: 1.0,
-                };
-                crops[t].extend(crate::crop::mouth_crop(&rgb, frame.width, frame.height, &b, adjust));
-                boxes[t].push(Some(b));
-                if j == track.frames.len() / 2 {
-                    let frame = Image {
-                        width: frame.width,
-                        height: frame.height,
-                        channels: 3,
-                        data: frame.bgr.clone(),
-                    };
-                    snaps.push(Snapshot { track: t, frame, bbox: track.bboxes[j] });
-                }
-            }
+    // The RGB of the frame at hand, made once however many tracks it holds.
+    let mut rgb: Option<(usize, Vec<u8>)> = None;
+    let snaps = track_frames(input, tracks, |t, j, i, frame| {
+        if rgb.as_ref().is_none_or(|(at, _)| *at != i) {
+            rgb = Some((i, rgb_of(&frame.data)));
         }
-    }
-    snaps.sort_by_key(|s| s.track);
+        let rgb = &rgb.as_ref().expect("set above").1;
+        let [x1, y1, x2, y2] = tracks[t].bboxes[j];
+        let b = shards::FaceBox {
+            x: x1 as f32,
+            y: y1 as f32,
+            w: (x2 - x1) as f32,
+            h: (y2 - y1) as f32,
+            score: 1.0,
+        };
+        crops[t].extend(crate::crop::mouth_crop(rgb, frame.width, frame.height, &b, adjust));
+        boxes[t].push(Some(b));
+        Ok(())
+    })?;
     let clips = tracks
         .iter()
         .zip(crops.into_iter().zip(boxes))
