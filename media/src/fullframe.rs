@@ -380,35 +380,17 @@ impl CropWriter {
         let name = out.file_name().map_or("crops.avi".into(), |n| n.to_string_lossy().into_owned());
         let tmp = out.with_file_name(format!(".{name}.partial-{}.avi", std::process::id()));
         let side = format!("{0}x{0}", tracks::CROP_SIDE);
-        let mut child = std::process::Command::new("ffmpeg")
-            .args([
-                "-nostdin",
-                "-hide_banner",
-                "-v",
-                "error",
-                "-y",
-                "-f",
-                "rawvideo",
-                "-pix_fmt",
-                "bgr24",
-                "-s",
-            ])
-            .args([
-                side.as_str(),
-                "-r",
-                "25",
-                "-i",
-                "pipe:0",
-                "-f",
-                "s16le",
-                "-ar",
-                "16000",
-                "-ac",
-                "1",
-                "-i",
-            ])
-            .arg(pcm.path())
-            .args(["-c:v", "mpeg4", "-vtag", "XVID", "-q:v", "2", "-c:a", "pcm_s16le", "-shortest"])
+        let mut cmd = std::process::Command::new("ffmpeg");
+        cmd.args(["-nostdin", "-hide_banner", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24"])
+            .args(["-s", side.as_str(), "-r", "25", "-i", "pipe:0"]);
+        // Every frame is kept, whatever the audio's length (as the reference's crop video: audio
+        // cut where the video's audio ends); a track past the audio's end gets a video stream only
+        // (scored as "no audio stream").
+        if !audio.is_empty() {
+            cmd.args(["-f", "s16le", "-ar", "16000", "-ac", "1", "-i"]).arg(pcm.path());
+        }
+        let mut child = cmd
+            .args(["-c:v", "mpeg4", "-vtag", "XVID", "-q:v", "2", "-c:a", "pcm_s16le"])
             .arg(&tmp)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
@@ -419,11 +401,15 @@ impl CropWriter {
         Ok(Self { child, stdin, tmp, out: out.to_path_buf(), _audio: pcm, log })
     }
 
-    /// The next crop (224 × 224 BGR).
-    pub fn write(&mut self, crop: &Image) -> Result<(), MediaError> {
+    /// The next crop (224 × 224 BGR). An ffmpeg that has stopped reading is reported by
+    /// [`CropWriter::finish`] with its own message; the frames after it are dropped.
+    pub fn write(&mut self, crop: &Image) {
         use std::io::Write;
-        let stdin = self.stdin.as_mut().expect("open until finish");
-        stdin.write_all(&crop.data).map_err(|e| MediaError(format!("{}: {e}", self.out.display())))
+        if let Some(stdin) = self.stdin.as_mut() {
+            if stdin.write_all(&crop.data).is_err() {
+                self.stdin = None;
+            }
+        }
     }
 
     /// Closes the stream, waits for ffmpeg and moves the file to its name.

@@ -143,7 +143,7 @@ pub fn score_video(
     let detected = clock.elapsed().as_secs_f64();
     let snaps = fullframe::crops(&input, &tracks, &p.tracks, |t, crop| {
         if let Some(w) = writers[t].as_mut() {
-            w.write(&crop)?;
+            w.write(&crop);
         }
         let w = &mut windows[t];
         if w.wants() {
@@ -153,9 +153,9 @@ pub fn score_video(
         }
         Ok(())
     })?;
-    for w in writers.into_iter().flatten() {
-        w.finish()?;
-    }
+    // A crop video that could not be written is that track's reason, not the video's.
+    let written: Vec<Option<String>> =
+        writers.into_iter().map(|w| w.and_then(|w| w.finish().err()).map(|e| e.to_string())).collect();
     if let Some(path) = extras.picture {
         write_picture(path, &snaps)?;
     }
@@ -167,6 +167,7 @@ pub fn score_video(
         .enumerate()
         .map(|(t, ((w, audio), track))| {
             let scored = match (via_xvid, crop_dir) {
+                _ if written[t].is_some() => Err(MediaError(written[t].clone().expect("checked"))),
                 (true, Some(dir)) => super::video::evaluate(
                     &avi(dir, t),
                     embedder,
