@@ -127,6 +127,13 @@ pub mod clips {
         ]);
     }
 
+    /// A phone clip: `src`'s frames stored sideways (`transpose=clock`), displayed upright by a
+    /// 90° rotation tag; `sideways` is the file without the tag.
+    pub fn phone(src: &Path, sideways: &Path, out: &Path) {
+        ffmpeg(&["-i", s(src), "-vf", "transpose=clock", "-c:v", "libx264", "-c:a", "aac", s(sideways)]);
+        ffmpeg(&["-i", s(sideways), "-c", "copy", "-metadata:s:v:0", "rotate=90", s(out)]);
+    }
+
     /// `src` played `1 + loops` times through the video filter `vf` (x264 ultrafast, AAC).
     pub fn reencoded(src: &Path, loops: usize, vf: &str, out: &Path) {
         let loops = loops.to_string();

@@ -37,19 +37,15 @@ fn build(dir: &Path) -> Option<Vec<PathBuf>> {
     let ff = lipsync_tests::ffmpeg;
     let enc = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac"];
     // 6 s of one speaker at 720×576.
-    ff(&[
-        &["-stream_loop", "1", "-i", &s(&raw), "-vf", "scale=720:576,setsar=1"][..],
-        &enc,
-        &[&p("plain.mp4")],
-    ]
-    .concat());
+    let reencoded = lipsync_tests::clips::reencoded;
+    reencoded(&raw, 1, "scale=720:576,setsar=1", &dir.join("plain.mp4"));
     lipsync_tests::clips::faceless(&dir.join("noface.mp4"));
     // The face for 0.4 s of every 2 s (10 detections a burst, bursts 40 frames apart).
     let burst = "drawbox=enable='gte(mod(t,2),0.4)':x=0:y=0:w=iw:h=ih:color=black:t=fill";
-    ff(&[&["-i", &p("plain.mp4"), "-vf", burst][..], &enc, &[&p("bursts.mp4")]].concat());
+    reencoded(&dir.join("plain.mp4"), 0, burst, &dir.join("bursts.mp4"));
     // The face lost for 9 frames (a head turn; blurred, so that the shot goes on): bridged.
     let turn = "boxblur=luma_radius=30:luma_power=3:enable='between(n,60,68)'";
-    ff(&[&["-i", &p("plain.mp4"), "-vf", turn][..], &enc, &[&p("headturn.mp4")]].concat());
+    reencoded(&dir.join("plain.mp4"), 0, turn, &dir.join("headturn.mp4"));
     // A cut every 2 s: the speakers alternate, the second with its colours turned.
     let cuts = "[0:v]scale=720:576,setsar=1,trim=0:2,setpts=PTS-STARTPTS[a];\
         [1:v]scale=720:576,setsar=1,hue=h=180,trim=0:2,setpts=PTS-STARTPTS[b];\
@@ -77,11 +73,9 @@ fn build(dir: &Path) -> Option<Vec<PathBuf>> {
         &p("vfr.mkv"),
     ]);
     // A phone video stored sideways with a 90° display rotation.
-    ff(&[&["-i", &p("plain.mp4"), "-vf", "transpose=clock"][..], &enc, &[&p("sideways.mp4")]].concat());
-    ff(&["-i", &p("sideways.mp4"), "-c", "copy", "-metadata:s:v:0", "rotate=90", &p("phone.mp4")]);
+    lipsync_tests::clips::phone(&dir.join("plain.mp4"), &dir.join("sideways.mp4"), &dir.join("phone.mp4"));
     // 4K: the face small in a large frame.
-    ff(&[&["-i", &s(&raw), "-vf", "scale=1440:1152,pad=3840:2160:1200:504"][..], &enc, &[&p("uhd.mp4")]]
-        .concat());
+    reencoded(&raw, 0, "scale=1440:1152,pad=3840:2160:1200:504", &dir.join("uhd.mp4"));
     lipsync_tests::clips::without_audio(&dir.join("plain.mp4"), &dir.join("noaudio.mp4"));
     // Audio for the first 2.5 s of 6.
     ff(&["-i", &p("plain.mp4"), "-af", "atrim=0:2.5", "-c:v", "copy", "-c:a", "aac", &p("shortaudio.mp4")]);

@@ -93,8 +93,7 @@ fn hostile_media(dir: &Path) -> Option<Vec<(&'static str, PathBuf)>> {
         &p("fps1000.mkv"),
     ]);
     // A phone clip: frames stored sideways (288x360), displayed upright by its rotation.
-    ff(&["-i", r, "-vf", "transpose=clock", "-c:v", "libx264", "-c:a", "aac", &p("sideways.mp4")]);
-    ff(&["-i", &p("sideways.mp4"), "-c", "copy", "-metadata:s:v:0", "rotate=90", &p("phone.mp4")]);
+    lipsync_tests::clips::phone(&raw, &dir.join("sideways.mp4"), &dir.join("phone.mp4"));
     ff(&["-i", r, "-c:v", "libx264", "-c:a", "aac", &p("upright.mp4")]);
     std::fs::remove_file(dir.join("base.mp4")).unwrap();
     std::fs::remove_file(dir.join("sideways.mp4")).unwrap();

@@ -119,8 +119,10 @@ pub fn score_video(
     }
     let spans: Vec<Vec<i16>> = tracks.iter().map(|t| fullframe::track_audio(&pcm, t).to_vec()).collect();
     let via_xvid = settings.crop_video == crate::faces::CropVideo::Xvid;
-    let mut windows: Vec<LipWindows> =
-        spans.iter().map(|a| LipWindows::new(embedder, batch, if via_xvid { 0 } else { a.len() })).collect();
+    // Direct: each track's SyncNet windows are built as its crops come (none in xvid mode, which
+    // scores the crop videos afterwards).
+    let mut windows: Vec<Option<LipWindows>> =
+        spans.iter().map(|a| (!via_xvid).then(|| LipWindows::new(embedder, batch, a.len()))).collect();
     let tmp = match (via_xvid, extras.crops) {
         (true, None) => Some(
             tempfile::Builder::new()
@@ -145,11 +147,10 @@ pub fn score_video(
         if let Some(w) = writers[t].as_mut() {
             w.write(&crop);
         }
-        let w = &mut windows[t];
-        if w.wants() {
-            w.push(Frame { width: crop.width, height: crop.height, bgr: crop.data });
-        } else {
-            w.count();
+        match windows[t].as_mut() {
+            Some(w) if w.wants() => w.push(Frame { width: crop.width, height: crop.height, bgr: crop.data }),
+            Some(w) => w.count(),
+            None => {}
         }
         Ok(())
     })?;
@@ -166,9 +167,10 @@ pub fn score_video(
         .zip(&tracks)
         .enumerate()
         .map(|(t, ((w, audio), track))| {
-            let scored = match (via_xvid, crop_dir) {
+            let scored = match (w, crop_dir) {
                 _ if written[t].is_some() => Err(MediaError(written[t].clone().expect("checked"))),
-                (true, Some(dir)) => super::video::evaluate(
+                (Some(w), _) => w.finish(audio),
+                (None, Some(dir)) => super::video::evaluate(
                     &avi(dir, t),
                     embedder,
                     media::reference::FrameSource::Jpeg,
@@ -176,7 +178,7 @@ pub fn score_video(
                     false,
                     0,
                 ),
-                _ => w.finish(audio),
+                (None, None) => Err(MediaError("no crop video was written".into())),
             };
             let mut row = match scored {
                 Ok(v) => LseRow::scored(name, &v),
